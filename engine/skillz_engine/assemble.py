@@ -1,0 +1,191 @@
+"""Assemble a :class:`Snapshot` from a tree's entry results: stale reuse, built-ins, unique names,
+and the checks that span entries (references that must resolve, bundle cycles)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from skillz_engine.diagnostics import Diagnostic, Severity, sort_key
+from skillz_engine.model import (
+    Compiled,
+    EntrySpec,
+    PromptDef,
+    ResourceDef,
+    ResourceTemplateDef,
+    ToolDef,
+)
+from skillz_engine.parse import JsonPath, format_json_path
+from skillz_engine.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from skillz_engine.compile import Tree
+
+
+def _at(spec: EntrySpec, path: JsonPath, code: str, message: str, hint: str | None = None,
+        severity: Severity = Severity.ERROR) -> Diagnostic:
+    line, col = spec.positions.value(path)
+    return Diagnostic(spec.display, line, col, code, severity, message, format_json_path(path), hint)
+
+
+def _name_path(spec: EntrySpec) -> JsonPath:
+    return ("name",) if "name" in spec.data else ()
+
+
+def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
+    from skillz_engine.builtins import builtin_resources, builtin_templates, builtin_tools
+
+    diags: list[Diagnostic] = [*tree.config_diags, *tree.scan_diags]
+    entries: dict[str, Compiled] = {}
+    specs: dict[str, EntrySpec] = {}
+    for key in sorted(tree.results):
+        r = tree.results[key]
+        diags.extend(r.diagnostics)
+        if r.compiled is not None:
+            entries[key] = r.compiled
+            specs[key] = r.compiled.spec
+            continue
+        if r.spec is not None:
+            specs[key] = r.spec
+        if tree.lenient and previous is not None and key in previous.entries:
+            old = previous.entries[key]
+            entries[key] = dataclasses.replace(old, state="stale")
+            specs[key] = old.spec
+            diags.append(
+                Diagnostic(
+                    r.found.primary.as_posix() if not r.diagnostics else r.diagnostics[0].path,
+                    1, 1, "SKZ010", Severity.WARNING,
+                    f"{old.spec.kind} {old.spec.name!r} has errors; serving its last good version",
+                    hint="Fix the errors above; the entry reloads as soon as it validates.",
+                )
+            )
+
+    tools: dict[str, ToolDef] = {t.name: t for t in builtin_tools(tree.config)}
+    prompts: dict[str, PromptDef] = {}
+    resources: dict[str, ResourceDef] = {r.uri: r for r in builtin_resources()}
+    templates: list[ResourceTemplateDef] = list(builtin_templates())
+    template_names = {t.uri_template for t in templates}
+    where: dict[tuple[str, str], EntrySpec] = {}
+
+    def dup(kind: str, name: str, spec: EntrySpec) -> None:
+        first = where.get((kind, name))
+        origin = f"{first.display}" if first is not None else "a built-in"
+        diags.append(
+            _at(spec, _name_path(spec), "SKZ207",
+                f"{kind} {name!r} is already defined by {origin}; this one is not served",
+                hint="Rename one of the two directories (MCP names must be unique)."))
+
+    for c in entries.values():
+        spec = c.spec
+        if not spec.enabled:
+            continue
+        for t in c.tools:
+            if t.name in tools:
+                dup("tool", t.name, spec)
+                continue
+            tools[t.name] = t
+            where[("tool", t.name)] = spec
+        for p in c.prompts:
+            if p.name in prompts:
+                dup("prompt", p.name, spec)
+                continue
+            prompts[p.name] = p
+            where[("prompt", p.name)] = spec
+        for r in c.resources:
+            if r.uri in resources:
+                dup("resource", r.uri, spec)
+                continue
+            resources[r.uri] = r
+            where[("resource", r.uri)] = spec
+        for tm in c.templates:
+            if tm.uri_template in template_names:
+                dup("resource template", tm.uri_template, spec)
+                continue
+            templates.append(tm)
+            template_names.add(tm.uri_template)
+
+    diags.extend(_references(specs, tools))
+    unique = sorted(set(diags), key=sort_key)
+    return Snapshot(
+        generation=tree.generation,
+        roots=tree.roots,
+        config=tree.config,
+        entries=MappingProxyType(entries),
+        specs=MappingProxyType(specs),
+        tools=MappingProxyType(tools),
+        prompts=MappingProxyType(prompts),
+        resources=MappingProxyType(resources),
+        templates=tuple(templates),
+        diagnostics=tuple(unique),
+        state_dir=tree.state_dir,
+    )
+
+
+def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) -> list[Diagnostic]:
+    """References between entries that must resolve, and bundle cycles."""
+    out: list[Diagnostic] = []
+    by_kind: dict[str, dict[str, EntrySpec]] = {}
+    for s in specs.values():
+        by_kind.setdefault(s.kind, {})[s.name] = s
+    skills = by_kind.get("skill", {})
+    bundles = by_kind.get("bundle", {})
+    services = by_kind.get("service", {})
+
+    def missing(spec: EntrySpec, path: JsonPath, what: str, name: str, pool: Mapping[str, Any],
+                code: str) -> None:
+        from skillz_engine.validate import did_you_mean
+
+        hint = did_you_mean(name, pool) or f"Create the {what} or remove the reference."
+        out.append(_at(spec, path, code, f"{what} {name!r} does not exist", hint))
+
+    for s in specs.values():
+        data = s.data
+        for i, dep in enumerate(data.get("dependsOn") or []):
+            if isinstance(dep, str) and dep not in skills:
+                missing(s, ("dependsOn", i), "skill", dep, skills, "SKZ301")
+        if s.kind == "bundle":
+            for i, ref in enumerate(data.get("skills") or []):
+                if not isinstance(ref, str):
+                    continue
+                if ref.startswith("@"):
+                    if ref[1:] not in bundles:
+                        missing(s, ("skills", i), "bundle", ref[1:], bundles, "SKZ302")
+                elif ref not in skills:
+                    missing(s, ("skills", i), "skill", ref, skills, "SKZ302")
+        req = data.get("requires")
+        if isinstance(req, dict):
+            for i, svc in enumerate(req.get("services") or []):
+                if isinstance(svc, str) and svc not in services:
+                    missing(s, ("requires", "services", i), "service", svc, services, "SKZ303")
+        if s.kind == "pipeline":
+            for i, step in enumerate(data.get("steps") or []):
+                tool = step.get("tool") if isinstance(step, dict) else None
+                if isinstance(tool, str) and tool not in tools:
+                    missing(s, ("steps", i, "tool"), "tool", tool, tools, "SKZ304")
+                if tool == s.name:
+                    out.append(_at(s, ("steps", i, "tool"), "SKZ305",
+                                   f"pipeline {s.name!r} calls itself", "Remove the recursive step."))
+
+    # bundle cycles: depth-first over @references
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for i, ref in enumerate(bundles[name].data.get("skills") or []):
+            if not (isinstance(ref, str) and ref.startswith("@")) or ref[1:] not in bundles:
+                continue
+            nxt = ref[1:]
+            if state.get(nxt) == 1:
+                cycle = " -> ".join([*trail[trail.index(nxt):], nxt]) if nxt in trail else nxt
+                out.append(_at(bundles[name], ("skills", i), "SKZ305", f"bundle cycle: {cycle}",
+                               "Remove one of the @references that close the loop."))
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[name] = 2
+
+    for b in sorted(bundles):
+        if b not in state:
+            visit(b, [b])
+    return out

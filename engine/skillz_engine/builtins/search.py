@@ -1,0 +1,196 @@
+"""``list_tools``, ``search_tools`` and ``call_tool``: the whole snapshot through three tools.
+
+Ranking is BM25 over each tool's name (weighted), title, description, tags and owning skill.
+The index is built once per snapshot and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from skillz_engine.model import Args, CallContext, ToolDef, ToolResult
+from skillz_engine.snapshot import Snapshot
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_K1, _B = 1.2, 0.75
+
+
+def tokens(text: str) -> list[str]:
+    out = []
+    for raw in re.split(r"[^A-Za-z0-9]+", text):
+        # split camelCase and snake_case pieces
+        for part in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", raw):
+            out.extend(_TOKEN.findall(part.lower()))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    names: tuple[str, ...]
+    docs: tuple[Counter[str], ...]
+    lengths: tuple[int, ...]
+    df: Mapping[str, int]
+    avg: float
+
+
+def _document(t: ToolDef) -> Counter[str]:
+    c: Counter[str] = Counter()
+    for tok in tokens(t.name):
+        c[tok] += 3
+    c.update(tokens(t.title or ""))
+    c.update(tokens(t.description))
+    for tag in t.tags:
+        c[tag.lower()] += 2
+    if t.owner:
+        c.update(tokens(t.owner))
+    return c
+
+
+_CACHE: dict[tuple[int, int], _Index] = {}
+
+
+def index_of(snapshot: Snapshot) -> _Index:
+    key = (id(snapshot), snapshot.generation)
+    idx = _CACHE.get(key)
+    if idx is None:
+        tools = [t for t in snapshot.tools.values()]
+        docs = tuple(_document(t) for t in tools)
+        df: Counter[str] = Counter()
+        for d in docs:
+            df.update(d.keys())
+        lengths = tuple(sum(d.values()) for d in docs)
+        idx = _Index(tuple(t.name for t in tools), docs, lengths, df,
+                     (sum(lengths) / len(lengths)) if lengths else 1.0)
+        if len(_CACHE) > 4:
+            _CACHE.clear()
+        _CACHE[key] = idx
+    return idx
+
+
+def search(snapshot: Snapshot, query: str, limit: int = 10) -> list[tuple[ToolDef, float]]:
+    idx = index_of(snapshot)
+    q = tokens(query)
+    n = len(idx.names)
+    scored: list[tuple[float, str]] = []
+    qset = set(q)
+    for i, doc in enumerate(idx.docs):
+        score = 0.0
+        for term in qset:
+            tf = doc.get(term, 0)
+            if not tf:
+                continue
+            idf = math.log(1 + (n - idx.df[term] + 0.5) / (idx.df[term] + 0.5))
+            score += idf * tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * idx.lengths[i] / idx.avg))
+        name = idx.names[i]
+        if query.strip() and query.strip().lower() in name.lower():
+            score += 2.0
+        if score > 0:
+            scored.append((score, name))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    return [(snapshot.tools[name], round(score, 4)) for score, name in scored[: max(1, limit)]]
+
+
+def _json_result(payload: Any) -> ToolResult:
+    return ToolResult.text(json.dumps(payload, indent=2, ensure_ascii=False), structured=payload)
+
+
+async def _list_tools(args: Args, ctx: CallContext) -> ToolResult:
+    snap = ctx.snapshot
+    tools = [
+        {"name": t.name, "title": t.title, "description": t.description, "kind": t.kind,
+         **({"skill": t.owner} if t.owner else {})}
+        for t in snap.tools.values()
+    ]
+    return _json_result({"generation": snap.generation, "count": len(tools), "tools": tools})
+
+
+async def _search_tools(args: Args, ctx: CallContext) -> ToolResult:
+    query = str(args.get("query") or "")
+    limit = int(args.get("limit") or 10)
+    hits = search(ctx.snapshot, query, limit)
+    results = [
+        {"name": t.name, "score": s, "description": t.description, "inputSchema": dict(t.input_schema),
+         **({"title": t.title} if t.title else {})}
+        for t, s in hits
+    ]
+    return _json_result({"query": query, "results": results})
+
+
+async def _call_tool(args: Args, ctx: CallContext) -> ToolResult:
+    name = args.get("tool_name") or args.get("name")
+    if not isinstance(name, str) or not name:
+        return ToolResult.error("call_tool needs `tool_name` (the tool to run) and `arguments`")
+    arguments = args.get("arguments") or {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as exc:
+            return ToolResult.error(f"`arguments` is a string but not JSON: {exc}")
+    if name == "call_tool":
+        return ToolResult.error("call_tool cannot call itself")
+    if name not in ctx.snapshot.tools:
+        sugg = ctx.snapshot.suggest(name)
+        hint = f" Did you mean: {', '.join(sugg)}?" if sugg else " Use search_tools to find one."
+        return ToolResult.error(f"unknown tool {name!r}.{hint}")
+    return await ctx.call_tool(name, arguments)
+
+
+_RO = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
+
+CORE_TOOLS: tuple[ToolDef, ...] = (
+    ToolDef(
+        name="list_tools",
+        title="List tools",
+        description="List every tool this server serves right now (name, title, description, kind).",
+        input_schema={"type": "object", "properties": {}, "additionalProperties": False},
+        invoke=_list_tools,
+        annotations=_RO,
+        digest="builtin:list_tools:1",
+    ),
+    ToolDef(
+        name="search_tools",
+        title="Search tools",
+        description=(
+            "Find tools by what they do. Ranks every tool of the server by name, title, description and "
+            "tags (BM25) and returns the best matches with their scores and input schemas; run one with "
+            "call_tool."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "What you want to do, in a few words."},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10,
+                          "description": "How many results at most."},
+            },
+            "required": ["query"],
+        },
+        invoke=_search_tools,
+        annotations=_RO,
+        digest="builtin:search_tools:1",
+    ),
+    ToolDef(
+        name="call_tool",
+        title="Call a tool",
+        description=(
+            "Run any tool of this server by name, including tools added after your tool list was fetched. "
+            "Pass `tool_name` and `arguments` (an object matching the tool's input schema)."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "tool_name": {"type": "string", "description": "The tool to run."},
+                "name": {"type": "string", "description": "Alias of tool_name."},
+                "arguments": {"type": ["object", "string"], "description": "The tool's arguments."},
+            },
+        },
+        invoke=_call_tool,
+        annotations={"openWorldHint": True},
+        digest="builtin:call_tool:1",
+    ),
+)

@@ -1,0 +1,88 @@
+"""One Jinja2 environment for every template in a tree: sandboxed, StrictUndefined.
+
+A value that is exactly one ``{{ expr }}`` can keep its JSON type (:func:`render_value`), which
+pipelines and command argv use; everything else renders to a string.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+__all__ = ["TemplateError", "TemplateSyntaxError", "UndefinedError", "compile_template",
+           "environment", "render", "render_value", "template_error_message"]
+
+_SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.S)
+
+
+class TemplateError(Exception):
+    """A template failed to render (undefined variable, bad filter, sandbox violation)."""
+
+
+def _tojson(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@functools.cache
+def environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["tojson"] = _tojson
+    env.filters["json"] = _tojson
+    return env
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_template(source: str) -> Any:
+    """Compile (and cache) a template; raises ``TemplateSyntaxError`` with ``lineno``."""
+    return environment().from_string(source)
+
+
+def template_error_message(exc: BaseException) -> str:
+    if isinstance(exc, UndefinedError):
+        return f"undefined variable: {exc.message}"
+    if isinstance(exc, TemplateSyntaxError):
+        return f"template syntax error: {exc.message} (line {exc.lineno})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def render(source: str, variables: Mapping[str, Any]) -> str:
+    try:
+        return str(compile_template(source).render(**variables))
+    except Exception as exc:
+        raise TemplateError(template_error_message(exc)) from exc
+
+
+def render_value(source: str, variables: Mapping[str, Any]) -> Any:
+    """Render a string template; exactly one ``{{ expr }}`` keeps the expression's type."""
+    m = _SINGLE.match(source)
+    if m and "{{" not in m.group("expr") and "{%" not in source:
+        try:
+            expr = environment().compile_expression(m.group("expr").strip(), undefined_to_none=False)
+            value = expr(**variables)
+        except Exception as exc:
+            raise TemplateError(template_error_message(exc)) from exc
+        if isinstance(value, StrictUndefined):
+            raise TemplateError(f"undefined variable in {source.strip()!r}")
+        return value
+    return render(source, variables)
+
+
+def check_syntax(source: str) -> tuple[int, str] | None:
+    """``(line, message)`` of a syntax error, or ``None``."""
+    try:
+        compile_template(source)
+    except TemplateSyntaxError as exc:
+        return (exc.lineno or 1, exc.message or "syntax error")
+    return None
