@@ -24,8 +24,14 @@ if TYPE_CHECKING:
     from skillz_engine.compile import Tree
 
 
-def _at(spec: EntrySpec, path: JsonPath, code: str, message: str, hint: str | None = None,
-        severity: Severity = Severity.ERROR) -> Diagnostic:
+def _at(
+    spec: EntrySpec,
+    path: JsonPath,
+    code: str,
+    message: str,
+    hint: str | None = None,
+    severity: Severity = Severity.ERROR,
+) -> Diagnostic:
     line, col = spec.positions.value(path)
     return Diagnostic(spec.display, line, col, code, severity, message, format_json_path(path), hint)
 
@@ -56,7 +62,10 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
             diags.append(
                 Diagnostic(
                     r.found.primary.as_posix() if not r.diagnostics else r.diagnostics[0].path,
-                    1, 1, "SKZ010", Severity.WARNING,
+                    1,
+                    1,
+                    "SKZ010",
+                    Severity.WARNING,
                     f"{old.spec.kind} {old.spec.name!r} has errors; serving its last good version",
                     hint="Fix the errors above; the entry reloads as soon as it validates.",
                 )
@@ -73,9 +82,14 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
         first = where.get((kind, name))
         origin = f"{first.display}" if first is not None else "a built-in"
         diags.append(
-            _at(spec, _name_path(spec), "SKZ207",
+            _at(
+                spec,
+                _name_path(spec),
+                "SKZ207",
                 f"{kind} {name!r} is already defined by {origin}; this one is not served",
-                hint="Rename one of the two directories (MCP names must be unique)."))
+                hint="Rename one of the two directories (MCP names must be unique).",
+            )
+        )
 
     for c in entries.values():
         spec = c.spec
@@ -93,12 +107,12 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
                 continue
             prompts[p.name] = p
             where[("prompt", p.name)] = spec
-        for r in c.resources:
-            if r.uri in resources:
-                dup("resource", r.uri, spec)
+        for res in c.resources:
+            if res.uri in resources:
+                dup("resource", res.uri, spec)
                 continue
-            resources[r.uri] = r
-            where[("resource", r.uri)] = spec
+            resources[res.uri] = res
+            where[("resource", res.uri)] = spec
         for tm in c.templates:
             if tm.uri_template in template_names:
                 dup("resource template", tm.uri_template, spec)
@@ -133,8 +147,9 @@ def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) ->
     bundles = by_kind.get("bundle", {})
     services = by_kind.get("service", {})
 
-    def missing(spec: EntrySpec, path: JsonPath, what: str, name: str, pool: Mapping[str, Any],
-                code: str) -> None:
+    def missing(
+        spec: EntrySpec, path: JsonPath, what: str, name: str, pool: Mapping[str, Any], code: str
+    ) -> None:
         from skillz_engine.validate import did_you_mean
 
         hint = did_you_mean(name, pool) or f"Create the {what} or remove the reference."
@@ -165,8 +180,15 @@ def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) ->
                 if isinstance(tool, str) and tool not in tools:
                     missing(s, ("steps", i, "tool"), "tool", tool, tools, "SKZ304")
                 if tool == s.name:
-                    out.append(_at(s, ("steps", i, "tool"), "SKZ305",
-                                   f"pipeline {s.name!r} calls itself", "Remove the recursive step."))
+                    out.append(
+                        _at(
+                            s,
+                            ("steps", i, "tool"),
+                            "SKZ305",
+                            f"pipeline {s.name!r} calls itself",
+                            "Remove the recursive step.",
+                        )
+                    )
 
     # bundle cycles: depth-first over @references
     state: dict[str, int] = {}
@@ -178,9 +200,16 @@ def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) ->
                 continue
             nxt = ref[1:]
             if state.get(nxt) == 1:
-                cycle = " -> ".join([*trail[trail.index(nxt):], nxt]) if nxt in trail else nxt
-                out.append(_at(bundles[name], ("skills", i), "SKZ305", f"bundle cycle: {cycle}",
-                               "Remove one of the @references that close the loop."))
+                cycle = " -> ".join([*trail[trail.index(nxt) :], nxt]) if nxt in trail else nxt
+                out.append(
+                    _at(
+                        bundles[name],
+                        ("skills", i),
+                        "SKZ305",
+                        f"bundle cycle: {cycle}",
+                        "Remove one of the @references that close the loop.",
+                    )
+                )
             elif nxt not in state:
                 visit(nxt, [*trail, nxt])
         state[name] = 2

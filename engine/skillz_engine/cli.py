@@ -1,6 +1,6 @@
 """The ``skillz-engine`` command line: argparse in, exit codes out.
 
-    0 ok · 1 manifest errors (or a tool call that returned isError) · 2 usage · 3 internal · 130 interrupted
+0 ok · 1 manifest errors (or a tool call that returned isError) · 2 usage · 3 internal · 130 interrupted
 """
 
 from __future__ import annotations
@@ -124,8 +124,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         def announce(message: str) -> None:
             print(message, file=sys.stderr, flush=True)
 
-        anyio.run(lambda: serve_http(tree, host=host, port=port, auth=auth, watch=not args.no_watch,
-                                     announce=announce))
+        anyio.run(
+            lambda: serve_http(
+                tree, host=host, port=port, auth=auth, watch=not args.no_watch, announce=announce
+            )
+        )
     else:
         from skillz_engine.server import serve_stdio
 
@@ -146,15 +149,28 @@ def _snapshot(roots: Sequence[str] | None) -> Any:
 
 def cmd_list(args: argparse.Namespace) -> int:
     snap = _snapshot(args.roots)
-    tools = [{**t.definition(), "kind": t.kind, **({"skill": t.owner} if t.owner else {})}
-             for t in snap.tools.values()]
-    prompts = [{"name": p.name, "description": p.description,
-                "arguments": [a.name for a in p.arguments]} for p in snap.prompts.values()]
+    tools = [
+        {**t.definition(), "kind": t.kind, **({"skill": t.owner} if t.owner else {})}
+        for t in snap.tools.values()
+    ]
+    prompts = [
+        {"name": p.name, "description": p.description, "arguments": [a.name for a in p.arguments]}
+        for p in snap.prompts.values()
+    ]
     resources = [{"uri": r.uri, "name": r.name, "mimeType": r.mime_type} for r in snap.resources.values()]
     templates = [{"uriTemplate": t.uri_template, "name": t.name} for t in snap.templates]
     if args.json:
-        json.dump({"tools": tools, "prompts": prompts, "resources": resources,
-                   "resourceTemplates": templates, "errors": len(snap.errors)}, sys.stdout, indent=2)
+        json.dump(
+            {
+                "tools": tools,
+                "prompts": prompts,
+                "resources": resources,
+                "resourceTemplates": templates,
+                "errors": len(snap.errors),
+            },
+            sys.stdout,
+            indent=2,
+        )
         sys.stdout.write("\n")
         return ExitCode.OK
     out = sys.stdout
@@ -174,8 +190,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         for t in templates:
             out.write(f"  {t['uriTemplate']}\n")
     if snap.diagnostics:
-        out.write(f"{len(snap.errors)} errors, {len(snap.diagnostics) - len(snap.errors)} warnings: "
-                  "run `skillz-engine validate` for details\n")
+        out.write(
+            f"{len(snap.errors)} errors, {len(snap.diagnostics) - len(snap.errors)} warnings: "
+            "run `skillz-engine validate` for details\n"
+        )
     return ExitCode.OK
 
 
@@ -202,7 +220,9 @@ def cmd_call(args: argparse.Namespace) -> int:
     tool = snap.tools.get(args.tool)
     if tool is None:
         sugg = snap.suggest(args.tool)
-        raise UsageError(f"unknown tool {args.tool!r}" + (f"; did you mean {', '.join(sugg)}?" if sugg else ""))
+        raise UsageError(
+            f"unknown tool {args.tool!r}" + (f"; did you mean {', '.join(sugg)}?" if sugg else "")
+        )
     ctx = LocalCallContext(snap, args.tool)
 
     async def go() -> Any:
@@ -243,8 +263,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     name = args.kind or "manifest"
     if name not in schemas.schema_names():
         hint = did_you_mean(name, schemas.schema_names())
-        raise UsageError(f"no schema {name!r}; choose from {', '.join(schemas.schema_names())}"
-                         + (f" ({hint})" if hint else ""))
+        raise UsageError(
+            f"no schema {name!r}; choose from {', '.join(schemas.schema_names())}"
+            + (f" ({hint})" if hint else "")
+        )
     json.dump(schemas.load(name), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return ExitCode.OK
@@ -277,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_serve)
 
     v = sub.add_parser("validate", help="check manifests; file:line:col diagnostics")
-    v.add_argument("paths", nargs="*", metavar="PATH", help="roots, entry manifests or SKILL.md files (default .)")
+    v.add_argument(
+        "paths", nargs="*", metavar="PATH", help="roots, entry manifests or SKILL.md files (default .)"
+    )
     v.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text")
     v.add_argument("--strict", action="store_true", help="warnings fail too")
     v.set_defaults(func=cmd_validate)

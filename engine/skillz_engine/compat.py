@@ -11,8 +11,17 @@ from typing import Any
 from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.parse import Document
 
-_EXT = {"python": "py", "python3": "py", "node": "js", "nodejs": "js", "ruby": "rb", "bash": "sh",
-        "sh": "sh", "perl": "pl", "php": "php"}
+_EXT = {
+    "python": "py",
+    "python3": "py",
+    "node": "js",
+    "nodejs": "js",
+    "ruby": "rb",
+    "bash": "sh",
+    "sh": "sh",
+    "perl": "pl",
+    "php": "php",
+}
 
 RENAMES = {
     "input_schema": "inputSchema",
@@ -47,7 +56,8 @@ def translate(doc: Document, dir_name: str) -> tuple[dict[str, Any], list[Diagno
     anchor = ("tool_type",) if "tool_type" in old else ()
     diags.append(
         doc.diag(
-            anchor, "SKZ401",
+            anchor,
+            "SKZ401",
             f"Rust Skillz manifest format (tool_type: {tool_type}); read as `kind: {kind}`",
             hint="Run `skillz-engine migrate DIR` to rewrite it as manifest.yaml with modern keys.",
             severity=Severity.WARNING,

@@ -13,11 +13,10 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from skillz_engine.config import CONFIG_NAMES, Config, load_config
-from skillz_engine.diagnostics import Diagnostic, Severity, display_path, sort_key
+from skillz_engine.diagnostics import Diagnostic, Severity, display_path
 from skillz_engine.model import Compiled, EntrySpec, PromptDef, ResourceDef, ToolDef
 from skillz_engine.parse import MANIFEST_NAMES, SKILL_FILE, Document, parse_file
 from skillz_engine.runtimes.base import CompileProblem, Runtime, Services
@@ -84,21 +83,35 @@ class Compiler:
         if spec is None or errors_of(diags):
             return EntryResult(found, fp, spec if not errors_of(diags) else None, None, tuple(diags))
         try:
-            runtime = self.runtimes[spec.kind] if spec.kind in self.runtimes else None
+            runtime = self.runtimes.get(spec.kind)
         except ImportError as exc:  # e.g. an optional dependency of that runtime is missing
             line, col = spec.positions.value(("kind",))
-            diags.append(Diagnostic(spec.display, line, col, "SKZ902", Severity.ERROR,
-                                    f"the {spec.kind} runtime cannot load: {exc}", "$.kind",
-                                    "Reinstall skillz-engine with its dependencies."))
+            diags.append(
+                Diagnostic(
+                    spec.display,
+                    line,
+                    col,
+                    "SKZ902",
+                    Severity.ERROR,
+                    f"the {spec.kind} runtime cannot load: {exc}",
+                    "$.kind",
+                    "Reinstall skillz-engine with its dependencies.",
+                )
+            )
             return EntryResult(found, fp, spec, None, tuple(diags))
         if runtime is None:
             if spec.kind in NOT_SERVED_YET:
                 line, col = spec.positions.value(("kind",))
                 diags.append(
                     Diagnostic(
-                        spec.display, line, col, "SKZ501", Severity.WARNING,
+                        spec.display,
+                        line,
+                        col,
+                        "SKZ501",
+                        Severity.WARNING,
                         f"kind {spec.kind!r} is validated, but this version does not serve it yet",
-                        "$.kind", "The entry is checked now and will be served once its runtime lands.",
+                        "$.kind",
+                        "The entry is checked now and will be served once its runtime lands.",
                     )
                 )
             return EntryResult(found, fp, spec, Compiled(spec), tuple(diags))
@@ -115,7 +128,11 @@ class Compiler:
 
     def _internal(self, found: Found, exc: Exception) -> Diagnostic:
         return Diagnostic(
-            display_path(found.primary), 1, 1, "SKZ901", Severity.ERROR,
+            display_path(found.primary),
+            1,
+            1,
+            "SKZ901",
+            Severity.ERROR,
             f"internal error while compiling this entry: {type(exc).__name__}: {exc}",
             hint="This is a bug in skillz-engine; please report it with the manifest.",
         )
@@ -126,7 +143,10 @@ class Compiler:
 
         def tool(t: ToolDef) -> ToolDef:
             return dataclasses.replace(
-                t, kind=s.kind, entry=s.key, owner=s.owner,
+                t,
+                kind=s.kind,
+                entry=s.key,
+                owner=s.owner,
                 digest=t.digest or _digest(t.definition(), fp),
             )
 
@@ -142,8 +162,7 @@ class Compiler:
             prompts=tuple(prompt(p) for p in c.prompts),
             resources=tuple(resource(r) for r in c.resources),
             templates=tuple(
-                dataclasses.replace(t, entry=s.key, owner=s.owner, digest=t.digest or fp)
-                for t in c.templates
+                dataclasses.replace(t, entry=s.key, owner=s.owner, digest=t.digest or fp) for t in c.templates
             ),
         )
 
@@ -172,17 +191,31 @@ class Compiler:
         if kind is None:
             return None, diags
         if kind == "skill":
-            diags.append(doc.diag(("kind",), "SKZ208", "a `kind: skill` manifest needs a SKILL.md beside it",
-                                  hint="Write the skill's SKILL.md in the same directory."))
+            diags.append(
+                doc.diag(
+                    ("kind",),
+                    "SKZ208",
+                    "a `kind: skill` manifest needs a SKILL.md beside it",
+                    hint="Write the skill's SKILL.md in the same directory.",
+                )
+            )
             return None, diags
         diags.extend(check_entry_name(doc, name, kind))
         diags.extend(schema_diagnostics(doc, kind))
         if errors_of(diags):
             return None, diags
         return EntrySpec(
-            kind=kind, name=name, root=found.root, dir=found.dir, manifest=found.manifest,
-            display=doc.display, data=data, positions=doc.positions, fingerprint=fp,
-            owner=found.owner, legacy=legacy,
+            kind=kind,
+            name=name,
+            root=found.root,
+            dir=found.dir,
+            manifest=found.manifest,
+            display=doc.display,
+            data=data,
+            positions=doc.positions,
+            fingerprint=fp,
+            owner=found.owner,
+            legacy=legacy,
         ), diags
 
     def _skill_spec(self, found: Found, fp: str) -> tuple[EntrySpec | None, list[Diagnostic]]:
@@ -193,8 +226,14 @@ class Compiler:
         if doc.data is None or errors_of(diags):
             return None, diags
         if not isinstance(doc.data, dict):
-            diags.append(doc.diag((), "SKZ101", "SKILL.md front matter must be a mapping",
-                                  hint="Write `name: ...` and `description: ...` lines."))
+            diags.append(
+                doc.diag(
+                    (),
+                    "SKZ101",
+                    "SKILL.md front matter must be a mapping",
+                    hint="Write `name: ...` and `description: ...` lines.",
+                )
+            )
             return None, diags
         fm = dict(doc.data)
         checks = check_entry_name(doc, name, "skill") + schema_diagnostics(doc, "skill-md")
@@ -214,9 +253,14 @@ class Compiler:
                 kind, kdiags = detect_kind(mdoc, default="skill")
                 diags.extend(kdiags)
                 if kind is not None and kind != "skill":
-                    diags.append(mdoc.diag(("kind",), "SKZ208",
-                                           f"a manifest beside SKILL.md must be `kind: skill`, not {kind!r}",
-                                           hint="Move the other entry into a subdirectory of the skill."))
+                    diags.append(
+                        mdoc.diag(
+                            ("kind",),
+                            "SKZ208",
+                            f"a manifest beside SKILL.md must be `kind: skill`, not {kind!r}",
+                            hint="Move the other entry into a subdirectory of the skill.",
+                        )
+                    )
                 elif kind == "skill":
                     diags.extend(schema_diagnostics(mdoc, "skill"))
                     extras = dict(mdoc.data)
@@ -224,9 +268,18 @@ class Compiler:
             return None, diags
         data = {**extras, **fm, "kind": "skill"}
         return EntrySpec(
-            kind="skill", name=name, root=found.root, dir=found.dir, manifest=found.skill_md,
-            display=doc.display, data=data, positions=doc.positions, fingerprint=fp,
-            owner=found.owner, body=doc.body, extras=extras,
+            kind="skill",
+            name=name,
+            root=found.root,
+            dir=found.dir,
+            manifest=found.skill_md,
+            display=doc.display,
+            data=data,
+            positions=doc.positions,
+            fingerprint=fp,
+            owner=found.owner,
+            body=doc.body,
+            extras=extras,
         ), diags
 
 
@@ -248,9 +301,7 @@ class Tree:
         self.config, self.config_diags = self._load_config()
         self.state_dir = state_dir or self._state_dir()
         self.runtimes = runtimes
-        self.compiler = Compiler(
-            Services(self.config, self.state_dir, self.roots), runtimes, lenient=lenient
-        )
+        self.compiler = Compiler(Services(self.config, self.state_dir, self.roots), runtimes, lenient=lenient)
         self.found: dict[str, Found] = {}
         self.results: dict[str, EntryResult] = {}
         self.scan_diags: list[Diagnostic] = []
@@ -307,8 +358,9 @@ class Tree:
             if root is None:
                 continue
             rel_parts = path.relative_to(root).parts
-            if any(ignored_name(p) for p in rel_parts[:-1]) or (rel_parts and ignored_name(rel_parts[-1])
-                                                                and path.name not in CONFIG_NAMES):
+            if any(ignored_name(p) for p in rel_parts[:-1]) or (
+                rel_parts and ignored_name(rel_parts[-1]) and path.name not in CONFIG_NAMES
+            ):
                 continue
             if path.parent == root and path.name in CONFIG_NAMES:
                 self.config, self.config_diags = self._load_config()
@@ -349,8 +401,10 @@ class Tree:
         prefix = start.as_posix().rstrip("/") + "/"
         previous = {k for k in self.found if k == start.as_posix() or k.startswith(prefix)}
         enclosing = self._owning(start.parent) if start != root else None
-        own = enclosing.dir.name if enclosing is not None and enclosing.skill_md is not None else None
-        own_dir = enclosing.dir if own else None
+        own: str | None = None
+        own_dir: Path | None = None
+        if enclosing is not None and enclosing.skill_md is not None:
+            own, own_dir = enclosing.dir.name, enclosing.dir
         if owner is not None and owner.dir == start:
             own, own_dir = owner.owner, owner.owner_dir
         found, diags = scan_dir(root, start, own, own_dir) if start.is_dir() else ([], [])

@@ -41,11 +41,13 @@ def diff(old: Snapshot | None, new: Snapshot) -> Delta:
         lists.add(Change.TOOLS)
     if [(n, p.digest) for n, p in old.prompts.items()] != [(n, p.digest) for n, p in new.prompts.items()]:
         lists.add(Change.PROMPTS)
-    if (list(old.resources) != list(new.resources)
-            or [t.uri_template for t in old.templates] != [t.uri_template for t in new.templates]):
+    if list(old.resources) != list(new.resources) or [t.uri_template for t in old.templates] != [
+        t.uri_template for t in new.templates
+    ]:
         lists.add(Change.RESOURCES)
     updated = {
-        uri for uri, r in new.resources.items()
+        uri
+        for uri, r in new.resources.items()
         if uri in old.resources and old.resources[uri].digest != r.digest
     }
     diags_changed = old.diagnostics != new.diagnostics
@@ -56,13 +58,21 @@ def diff(old: Snapshot | None, new: Snapshot) -> Delta:
     added = frozenset(new.entries.keys() - old.entries.keys())
     removed = frozenset(old.entries.keys() - new.entries.keys())
     changed = frozenset(
-        k for k in new.entries.keys() & old.entries.keys()
-        if new.entries[k] is not old.entries[k]
+        k for k in new.entries.keys() & old.entries.keys() if new.entries[k] is not old.entries[k]
     )
     summary = tuple(
         [f"+{new.entries[k].spec.kind} {new.entries[k].spec.name}" for k in sorted(added)]
         + [f"-{old.entries[k].spec.kind} {old.entries[k].spec.name}" for k in sorted(removed)]
         + [f"~{new.entries[k].spec.kind} {new.entries[k].spec.name}" for k in sorted(changed)]
     )
-    return Delta(old.generation, new.generation, frozenset(lists), frozenset(updated),
-                 added, removed, changed, diags_changed, summary)
+    return Delta(
+        old.generation,
+        new.generation,
+        frozenset(lists),
+        frozenset(updated),
+        added,
+        removed,
+        changed,
+        diags_changed,
+        summary,
+    )

@@ -82,8 +82,7 @@ class LiveRegistry:
                 except Exception:  # one broken client must not stop the others
                     log.exception("change listener failed")
             replaced = [
-                c for key, c in old.entries.items()
-                if c.stop is not None and new.entries.get(key) is not c
+                c for key, c in old.entries.items() if c.stop is not None and new.entries.get(key) is not c
             ]
         if replaced:
             await self._stop_after_drain(new.generation, replaced)

@@ -23,8 +23,16 @@ Args = Mapping[str, Any]
 
 TOOL_KINDS = frozenset({"script", "command", "wasm", "pipeline"})
 ALL_KINDS = (
-    "script", "command", "wasm", "pipeline", "prompt", "resource",
-    "skill", "bundle", "service", "mcp-server",
+    "script",
+    "command",
+    "wasm",
+    "pipeline",
+    "prompt",
+    "resource",
+    "skill",
+    "bundle",
+    "service",
+    "mcp-server",
 )
 
 
@@ -121,7 +129,9 @@ class CallContext(Protocol):
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None: ...
 
-    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None: ...
+    async def progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None: ...
 
     async def call_tool(self, name: str, arguments: Args) -> ToolResult:
         """Call another tool of the same snapshot (nested; depth-limited)."""

@@ -98,14 +98,10 @@ class Document:
         at_key: bool = False,
     ) -> Diagnostic:
         line, col = self.positions.key(path) if at_key else self.positions.value(path)
-        return Diagnostic(
-            self.display, line, col, code, severity, message, format_json_path(path), hint
-        )
+        return Diagnostic(self.display, line, col, code, severity, message, format_json_path(path), hint)
 
 
-def _diag(
-    display: str, line: int, col: int, code: str, message: str, hint: str | None = None
-) -> Diagnostic:
+def _diag(display: str, line: int, col: int, code: str, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic(display, line, col, code, Severity.ERROR, message, "$", hint)
 
 
@@ -119,7 +115,10 @@ def read_text(path: Path, display: str) -> tuple[str | None, list[Diagnostic]]:
         if size > MAX_MANIFEST_BYTES:
             return None, [
                 _diag(
-                    display, 1, 1, "SKZ003",
+                    display,
+                    1,
+                    1,
+                    "SKZ003",
                     f"manifest is {size} bytes; the limit is {MAX_MANIFEST_BYTES} (1 MiB)",
                     "Move large data into a separate file of the entry and reference it.",
                 )
@@ -130,7 +129,11 @@ def read_text(path: Path, display: str) -> tuple[str | None, list[Diagnostic]]:
     if b"\x00" in raw:
         return None, [
             _diag(
-                display, 1, 1, "SKZ004", "file is binary (contains NUL bytes), not a manifest",
+                display,
+                1,
+                1,
+                "SKZ004",
+                "file is binary (contains NUL bytes), not a manifest",
                 "A manifest is UTF-8 text: YAML, JSON or SKILL.md.",
             )
         ]
@@ -145,7 +148,11 @@ def read_text(path: Path, display: str) -> tuple[str | None, list[Diagnostic]]:
     if not text.strip():
         return None, [
             _diag(
-                display, 1, 1, "SKZ002", "file is empty",
+                display,
+                1,
+                1,
+                "SKZ002",
+                "file is empty",
                 "Write at least `kind:` and `description:`, or run `skillz-engine new KIND NAME`.",
             )
         ]
@@ -168,21 +175,26 @@ class _Builder:
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)  # type: ignore[no-untyped-call]
+            self.loader.flatten_mapping(node)
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-                if not isinstance(key, str):
-                    key = str(key).lower() if isinstance(key, bool) else str(key)
+                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str):  # `on:`, `1:`: keep the key as written (JSON keys are text)
+                    key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
                 kpath = (*path, key)
                 kpos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 if key in out:
                     first = self.keys.get(kpath, kpos)
                     self.diagnostics.append(
                         Diagnostic(
-                            self.display, kpos[0], kpos[1], "SKZ006", Severity.ERROR,
+                            self.display,
+                            kpos[0],
+                            kpos[1],
+                            "SKZ006",
+                            Severity.ERROR,
                             f"duplicate key {key!r} (first defined at line {first[0]})",
-                            format_json_path(kpath), "Remove one of the two; YAML keeps only the last.",
+                            format_json_path(kpath),
+                            "Remove one of the two; YAML keeps only the last.",
                         )
                     )
                 self.keys[kpath] = kpos
@@ -190,14 +202,14 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
-        value = self.loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        value = self.loader.construct_object(node, deep=True)
         # dates and timestamps are not JSON: keep what the author wrote
         if not isinstance(value, str | int | float | bool | type(None)):
             value = node.value
         return value
 
 
-def _yaml_error(display: str, exc: yaml.YAMLError, line_offset: int = 0) -> Diagnostic:
+def _yaml_error(display: str, exc: yaml.YAMLError, line_offset: int = 0, text: str = "") -> Diagnostic:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = (mark.line + 1 if mark else 1) + line_offset
     col = mark.column + 1 if mark else 1
@@ -205,14 +217,14 @@ def _yaml_error(display: str, exc: yaml.YAMLError, line_offset: int = 0) -> Diag
     context = getattr(exc, "context", None)
     message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
     hint = "Check indentation and quoting; a value containing ': ' or '#' needs quotes."
-    if "\t" in str(problem) or "tab" in str(problem):
+    index = getattr(mark, "index", None)
+    if isinstance(index, int) and 0 <= index < len(text) and text[index] == "\t":
+        message = "invalid YAML: a tab character is used for indentation"
         hint = "YAML does not allow tabs for indentation; use spaces."
     return _diag(display, line, col, "SKZ001", message, hint)
 
 
-def parse_yaml_text(
-    text: str, display: str, line_offset: int = 0
-) -> tuple[Any, Positions, list[Diagnostic]]:
+def parse_yaml_text(text: str, display: str, line_offset: int = 0) -> tuple[Any, Positions, list[Diagnostic]]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -221,7 +233,7 @@ def parse_yaml_text(
         builder = _Builder(loader, display)
         data = builder.build(node, ())
     except yaml.YAMLError as exc:
-        return None, Positions(), [_yaml_error(display, exc, line_offset)]
+        return None, Positions(), [_yaml_error(display, exc, line_offset, text)]
     except (ValueError, TypeError, RecursionError) as exc:  # e.g. bad timestamps, alias bombs
         return None, Positions(), [_diag(display, 1 + line_offset, 1, "SKZ001", f"invalid YAML: {exc}")]
     finally:
@@ -229,7 +241,9 @@ def parse_yaml_text(
     diags = builder.diagnostics
     if line_offset:
         diags = [
-            Diagnostic(d.path, d.line + line_offset, d.col, d.code, d.severity, d.message, d.json_path, d.hint)
+            Diagnostic(
+                d.path, d.line + line_offset, d.col, d.code, d.severity, d.message, d.json_path, d.hint
+            )
             for d in diags
         ]
     return data, Positions(builder.values, builder.keys, line_offset), diags
@@ -257,7 +271,11 @@ def _strict_json(text: str, display: str) -> tuple[Any, list[Diagnostic]]:
     except json.JSONDecodeError as exc:
         return None, [
             _diag(
-                display, exc.lineno, exc.colno, "SKZ001", f"invalid JSON: {exc.msg}",
+                display,
+                exc.lineno,
+                exc.colno,
+                "SKZ001",
+                f"invalid JSON: {exc.msg}",
                 "JSON needs double quotes, no trailing commas and no comments (or use manifest.yaml).",
             )
         ]
@@ -306,21 +324,41 @@ def parse_skill_md(path: Path, display: str) -> Document:
     front, start, body, body_line = split_front_matter(text)
     if front is None:
         return Document(
-            path, display, None, Positions(),
+            path,
+            display,
+            None,
+            Positions(),
             (
                 _diag(
-                    display, 1, 1, "SKZ007", "SKILL.md has no YAML front matter",
+                    display,
+                    1,
+                    1,
+                    "SKZ007",
+                    "SKILL.md has no YAML front matter",
                     "Start the file with a `---` line, then `name:` and `description:`, then `---`.",
                 ),
             ),
-            body, body_line,
+            body,
+            body_line,
         )
     if not front.strip():
         return Document(
-            path, display, None, Positions(),
-            (_diag(display, 2, 1, "SKZ002", "SKILL.md front matter is empty",
-                   "Add `name:` and `description:` between the `---` lines."),),
-            body, body_line,
+            path,
+            display,
+            None,
+            Positions(),
+            (
+                _diag(
+                    display,
+                    2,
+                    1,
+                    "SKZ002",
+                    "SKILL.md front matter is empty",
+                    "Add `name:` and `description:` between the `---` lines.",
+                ),
+            ),
+            body,
+            body_line,
         )
     data, positions, pdiags = parse_yaml_text(front, display, line_offset=start - 1)
     return Document(path, display, data, positions, tuple(pdiags), body, body_line)

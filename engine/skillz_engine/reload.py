@@ -56,11 +56,18 @@ class Reloader:
                 failed = True
                 r = self.tree.results.get(key)
                 if r is not None:
-                    d = Diagnostic(c.spec.display, 1, 1, "SKZ502", Severity.ERROR,
-                                   f"{c.spec.kind} {c.spec.name!r} failed to start: {exc}",
-                                   hint="Fix the cause; the previous version (if any) stays live.")
-                    self.tree.results[key] = EntryResult(r.found, r.fingerprint, r.spec, None,
-                                                         (*r.diagnostics, d))
+                    d = Diagnostic(
+                        c.spec.display,
+                        1,
+                        1,
+                        "SKZ502",
+                        Severity.ERROR,
+                        f"{c.spec.kind} {c.spec.name!r} failed to start: {exc}",
+                        hint="Fix the cause; the previous version (if any) stays live.",
+                    )
+                    self.tree.results[key] = EntryResult(
+                        r.found, r.fingerprint, r.spec, None, (*r.diagnostics, d)
+                    )
         return failed
 
     async def apply(self, paths: Iterable[Path]) -> Delta | None:
@@ -69,8 +76,10 @@ class Reloader:
         async with self._lock:
             before = dict(self.tree.results)
             full = self.tree.rescan(paths)
-            if not full and before.keys() == self.tree.results.keys() and all(
-                before[k] is self.tree.results[k] for k in before
+            if (
+                not full
+                and before.keys() == self.tree.results.keys()
+                and all(before[k] is self.tree.results[k] for k in before)
             ):
                 return None
             snap = await self._build(self.live.current)
@@ -112,7 +121,12 @@ async def watch(
 
     roots = [Path(r).resolve() for r in roots]
     async for changes in awatch(
-        *roots, watch_filter=_make_filter(roots), debounce=debounce_ms, step=10,
-        stop_event=stop_event, yield_on_timeout=False, ignore_permission_denied=True,
+        *roots,
+        watch_filter=_make_filter(roots),
+        debounce=debounce_ms,
+        step=10,
+        stop_event=stop_event,
+        yield_on_timeout=False,
+        ignore_permission_denied=True,
     ):
         yield {Path(p) for _, p in changes}

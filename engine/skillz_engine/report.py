@@ -15,9 +15,11 @@ Reporter = Callable[[Sequence[Diagnostic], TextIO, int], None]
 def _summary(diags: Sequence[Diagnostic], entries: int) -> str:
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors
-    return (f"{entries} {'entry' if entries == 1 else 'entries'} checked: "
-            f"{errors} {'error' if errors == 1 else 'errors'}, "
-            f"{warnings} {'warning' if warnings == 1 else 'warnings'}")
+    return (
+        f"{entries} {'entry' if entries == 1 else 'entries'} checked: "
+        f"{errors} {'error' if errors == 1 else 'errors'}, "
+        f"{warnings} {'warning' if warnings == 1 else 'warnings'}"
+    )
 
 
 def text(diags: Sequence[Diagnostic], out: TextIO, entries: int) -> None:
@@ -36,9 +38,14 @@ def text(diags: Sequence[Diagnostic], out: TextIO, entries: int) -> None:
 def as_json(diags: Sequence[Diagnostic], out: TextIO, entries: int) -> None:
     errors = sum(1 for d in diags if d.is_error)
     json.dump(
-        {"entries": entries, "errors": errors, "warnings": len(diags) - errors,
-         "diagnostics": [d.to_json() for d in diags]},
-        out, indent=2,
+        {
+            "entries": entries,
+            "errors": errors,
+            "warnings": len(diags) - errors,
+            "diagnostics": [d.to_json() for d in diags],
+        },
+        out,
+        indent=2,
     )
     out.write("\n")
 
@@ -69,26 +76,46 @@ def sarif(diags: Sequence[Diagnostic], out: TextIO, entries: int) -> None:
     rules: dict[str, dict[str, object]] = {}
     results = []
     for d in diags:
-        rules.setdefault(d.code, {"id": d.code, "shortDescription": {"text": d.code},
-                                  "helpUri": "https://skillz-engine.dev/docs/diagnostics#" + d.code.lower()})
-        results.append({
-            "ruleId": d.code,
-            "level": "error" if d.is_error else "warning",
-            "message": {"text": d.message + (f" Hint: {d.hint}" if d.hint else "")},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": d.path},
-                "region": {"startLine": max(d.line, 1), "startColumn": max(d.col, 1)},
-            }}],
-            "properties": {"jsonPath": d.json_path},
-        })
+        rules.setdefault(
+            d.code,
+            {
+                "id": d.code,
+                "shortDescription": {"text": d.code},
+                "helpUri": "https://skillz-engine.dev/docs/diagnostics#" + d.code.lower(),
+            },
+        )
+        results.append(
+            {
+                "ruleId": d.code,
+                "level": "error" if d.is_error else "warning",
+                "message": {"text": d.message + (f" Hint: {d.hint}" if d.hint else "")},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": d.path},
+                            "region": {"startLine": max(d.line, 1), "startColumn": max(d.col, 1)},
+                        }
+                    }
+                ],
+                "properties": {"jsonPath": d.json_path},
+            }
+        )
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "skillz-engine", "version": __version__,
-                                "informationUri": "https://skillz-engine.dev", "rules": list(rules.values())}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "skillz-engine",
+                        "version": __version__,
+                        "informationUri": "https://skillz-engine.dev",
+                        "rules": list(rules.values()),
+                    }
+                },
+                "results": results,
+            }
+        ],
     }
     json.dump(doc, out, indent=2)
     out.write("\n")

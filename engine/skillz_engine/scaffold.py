@@ -12,9 +12,16 @@ from skillz_engine.errors import UsageError
 from skillz_engine.validate import ENTRY_NAME, SKILL_NAME
 
 FOLDERS = {
-    "script": "tools", "command": "tools", "wasm": "tools", "pipeline": "pipelines",
-    "prompt": "prompts", "resource": "resources", "skill": "skills", "bundle": "bundles",
-    "service": "services", "mcp-server": "servers",
+    "script": "tools",
+    "command": "tools",
+    "wasm": "tools",
+    "pipeline": "pipelines",
+    "prompt": "prompts",
+    "resource": "resources",
+    "skill": "skills",
+    "bundle": "bundles",
+    "service": "services",
+    "mcp-server": "servers",
 }
 
 _SCHEMA_HEADER = "# yaml-language-server: $schema=https://skillz-engine.dev/schemas/{kind}.schema.json\n"
@@ -34,7 +41,8 @@ def main() -> None:
     text = args.get("text", "")
     # log lines are forwarded to the client while the tool runs
     print(json.dumps({{"jsonrpc": "2.0", "method": "log",
-                      "params": {{"level": "info", "message": f"got {{len(text)}} characters"}}}}), flush=True)
+                      "params": {{"level": "info",
+                                 "message": f"got {{len(text)}} characters"}}}}), flush=True)
     result = {{"text": text, "length": len(text)}}
     print(json.dumps({{"jsonrpc": "2.0", "id": request["id"], "result": result}}), flush=True)
 
@@ -43,7 +51,7 @@ if __name__ == "__main__":
     main()
 '''
 
-_NODE = '''#!/usr/bin/env node
+_NODE = """#!/usr/bin/env node
 // {name}: skillz-engine sends one JSON-RPC `execute` request on stdin; answer on stdout.
 const readline = require("readline");
 const rl = readline.createInterface({{ input: process.stdin }});
@@ -54,27 +62,29 @@ rl.once("line", (line) => {{
   process.stdout.write(JSON.stringify({{ jsonrpc: "2.0", id: request.id, result }}) + "\\n");
   rl.close();
 }});
-'''
+"""
 
-_BASH = '''#!/usr/bin/env bash
+_BASH = """#!/usr/bin/env bash
 # {name}: with `protocol: plain` the arguments arrive as JSON on stdin and stdout is the result.
 set -euo pipefail
 input=$(cat)
 printf 'received %s bytes of arguments: %s\\n' "${{#input}}" "$input"
-'''
+"""
 
-_RUBY = '''#!/usr/bin/env ruby
+_RUBY = """#!/usr/bin/env ruby
 # {name}: skillz-engine sends one JSON-RPC `execute` request on stdin; answer on stdout.
 require "json"
 request = JSON.parse($stdin.gets)
 text = request["params"]["arguments"]["text"] || ""
 puts JSON.generate({{ jsonrpc: "2.0", id: request["id"], result: {{ text: text, length: text.length }} }})
 $stdout.flush
-'''
+"""
 
 _INTERPRETERS = {
-    "python": ("main.py", _PY, "jsonrpc"), "python3": ("main.py", _PY, "jsonrpc"),
-    "node": ("main.js", _NODE, "jsonrpc"), "bash": ("main.sh", _BASH, "plain"),
+    "python": ("main.py", _PY, "jsonrpc"),
+    "python3": ("main.py", _PY, "jsonrpc"),
+    "node": ("main.js", _NODE, "jsonrpc"),
+    "bash": ("main.sh", _BASH, "plain"),
     "ruby": ("main.rb", _RUBY, "jsonrpc"),
 }
 
@@ -88,8 +98,9 @@ _TEXT_SCHEMA = """inputSchema:
 """
 
 
-def _files(kind: str, name: str, interpreter: str | None,
-           existing_skills: list[str] | None = None) -> dict[str, str]:
+def _files(
+    kind: str, name: str, interpreter: str | None, existing_skills: list[str] | None = None
+) -> dict[str, str]:
     head = _SCHEMA_HEADER.format(kind=kind)
     if kind == "script":
         interp = interpreter or "python"
@@ -97,30 +108,37 @@ def _files(kind: str, name: str, interpreter: str | None,
             raise UsageError(f"--interpreter {interp!r}: choose python, node, bash or ruby")
         entry, body, protocol = _INTERPRETERS[interp]
         return {
-            "manifest.yaml": head + f"kind: script\ndescription: Describe what {name} does and when to use it.\n"
+            "manifest.yaml": head
+            + f"kind: script\ndescription: Describe what {name} does and when to use it.\n"
             f"interpreter: {'python3' if interp == 'python' else interp}\nentry: {entry}\n"
-            f"protocol: {protocol}\n" + _TEXT_SCHEMA
-            + "limits:\n  timeout: 30s\n",
+            f"protocol: {protocol}\n" + _TEXT_SCHEMA + "limits:\n  timeout: 30s\n",
             entry: body.format(name=name),
         }
     if kind == "command":
-        return {"manifest.yaml": head + f"kind: command\ndescription: Describe what {name} does and when "
-                "to use it.\n" + _TEXT_SCHEMA + 'argv: ["echo", "{{ text }}"]\nstdout: text\n'}
+        return {
+            "manifest.yaml": head + f"kind: command\ndescription: Describe what {name} does and when "
+            "to use it.\n" + _TEXT_SCHEMA + 'argv: ["echo", "{{ text }}"]\nstdout: text\n'
+        }
     if kind == "wasm":
         return {
             "manifest.yaml": head + f"kind: wasm\ndescription: Describe what {name} does.\n"
             "build:\n  language: wat\n  source: main.wat\n",
-            "main.wat": ';; A WASI module: reads nothing, prints a JSON value.\n(module\n'
-            '  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))\n'
+            "main.wat": ";; A WASI module: reads nothing, prints a JSON value.\n(module\n"
+            '  (import "wasi_snapshot_preview1" "fd_write"\n'
+            "    (func $fd_write (param i32 i32 i32 i32) (result i32)))\n"
             '  (memory (export "memory") 1)\n  (data (i32.const 16) "{\\"ok\\": true}\\n")\n'
             '  (func (export "_start")\n    (i32.store (i32.const 0) (i32.const 16))\n'
-            '    (i32.store (i32.const 4) (i32.const 13))\n'
-            '    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))\n',
+            "    (i32.store (i32.const 4) (i32.const 13))\n"
+            "    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))\n",
         }
     if kind == "pipeline":
-        return {"manifest.yaml": head + f"kind: pipeline\ndescription: Describe what {name} does.\n"
-                + _TEXT_SCHEMA + "steps:\n  - id: first\n    tool: search_tools\n"
-                "    args:\n      query: \"{{ input.text }}\"\n"}
+        return {
+            "manifest.yaml": head
+            + f"kind: pipeline\ndescription: Describe what {name} does.\n"
+            + _TEXT_SCHEMA
+            + "steps:\n  - id: first\n    tool: search_tools\n"
+            '    args:\n      query: "{{ input.text }}"\n'
+        }
     if kind == "prompt":
         return {
             "manifest.yaml": head + f"kind: prompt\ndescription: Describe what the {name} prompt asks for.\n"
@@ -129,35 +147,49 @@ def _files(kind: str, name: str, interpreter: str | None,
             "prompt.md.j2": "Write a short checklist about {{ topic }}.\n",
         }
     if kind == "resource":
-        return {"manifest.yaml": head + f"kind: resource\ndescription: Describe the {name} resource.\n"
-                f"uri: notes://{name}\nfile: content.md\nmimeType: text/markdown\n",
-                "content.md": f"# {name}\n\nWrite the resource's content here.\n"}
+        return {
+            "manifest.yaml": head + f"kind: resource\ndescription: Describe the {name} resource.\n"
+            f"uri: notes://{name}\nfile: content.md\nmimeType: text/markdown\n",
+            "content.md": f"# {name}\n\nWrite the resource's content here.\n",
+        }
     if kind == "skill":
-        return {"SKILL.md": f"---\nname: {name}\ndescription: Describe what this skill does and when to use "
-                "it, with the words a user would say.\nlicense: MIT\n---\n\n"
-                f"# {name}\n\n## When to use\n\n## Steps\n\n1. ...\n"}
+        return {
+            "SKILL.md": f"---\nname: {name}\ndescription: Describe what this skill does and when to use "
+            "it, with the words a user would say.\nlicense: MIT\n---\n\n"
+            f"# {name}\n\n## When to use\n\n## Steps\n\n1. ...\n"
+        }
     if kind == "bundle":
         skills = existing_skills or []
         if not skills:
-            raise UsageError("a bundle lists skills, and this tree has none yet: "
-                             "run `skillz-engine new skill NAME` first")
+            raise UsageError(
+                "a bundle lists skills, and this tree has none yet: run `skillz-engine new skill NAME` first"
+            )
         listed = "".join(f"  - {s}\n" for s in skills[:5])
-        return {"manifest.yaml": head + f"kind: bundle\ndescription: Describe the {name} bundle.\n"
-                "skills:\n" + listed}
+        return {
+            "manifest.yaml": head + f"kind: bundle\ndescription: Describe the {name} bundle.\n"
+            "skills:\n" + listed
+        }
     if kind == "service":
-        return {"manifest.yaml": head + f"kind: service\ndescription: Describe the {name} service.\n"
-                "image: redis:7-alpine\nports: [\"6379\"]\nautostart: false\n"}
+        return {
+            "manifest.yaml": head + f"kind: service\ndescription: Describe the {name} service.\n"
+            'image: redis:7-alpine\nports: ["6379"]\nautostart: false\n'
+        }
     if kind == "mcp-server":
-        return {"manifest.yaml": head + f"kind: mcp-server\ndescription: Describe the {name} server.\n"
-                "command: uvx\nargs: [mcp-server-time]\n"}
+        return {
+            "manifest.yaml": head + f"kind: mcp-server\ndescription: Describe the {name} server.\n"
+            "command: uvx\nargs: [mcp-server-time]\n"
+        }
     raise UsageError(f"unknown kind {kind!r}")
 
 
 def scaffold(kind: str, name: str, root: Path, *, interpreter: str | None = None) -> list[Path]:
     pattern = SKILL_NAME if kind == "skill" else ENTRY_NAME
     if not pattern.match(name) or len(name) > 64:
-        rule = "lowercase letters, digits and single hyphens" if kind == "skill" else \
-            "letters, digits, '.', '_' and '-'"
+        rule = (
+            "lowercase letters, digits and single hyphens"
+            if kind == "skill"
+            else "letters, digits, '.', '_' and '-'"
+        )
         raise UsageError(f"{name!r} is not a valid {kind} name ({rule}, at most 64 characters)")
     target = root / FOLDERS[kind] / name
     if target.exists():

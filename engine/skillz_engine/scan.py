@@ -85,8 +85,16 @@ def scan_dir(
         except (FileNotFoundError, NotADirectoryError):
             continue
         except PermissionError:
-            diags.append(Diagnostic(display_path(d), 0, 0, "SKZ005", Severity.WARNING,
-                                    "directory cannot be read (permission denied); skipped"))
+            diags.append(
+                Diagnostic(
+                    display_path(d),
+                    0,
+                    0,
+                    "SKZ005",
+                    Severity.WARNING,
+                    "directory cannot be read (permission denied); skipped",
+                )
+            )
             continue
         names = {e.name for e in items if e.is_file()}
         manifests = _manifests_in(names)
@@ -95,7 +103,11 @@ def scan_dir(
         if len(manifests) > 1:
             diags.append(
                 Diagnostic(
-                    display_path(d / manifests[1]), 1, 1, "SKZ205", Severity.ERROR,
+                    display_path(d / manifests[1]),
+                    1,
+                    1,
+                    "SKZ205",
+                    Severity.ERROR,
                     f"two manifests in one directory: {' and '.join(manifests)}",
                     hint="Keep one manifest per directory; delete or rename the other.",
                 )
@@ -103,14 +115,28 @@ def scan_dir(
         if (manifests or has_skill) and d != root:
             for m in [d / n for n in manifests] + ([d / SKILL_FILE] if has_skill else []):
                 if m.is_symlink() and not _inside(m, root):
-                    diags.append(Diagnostic(display_path(m), 1, 1, "SKZ206", Severity.ERROR,
-                                            "manifest is a symlink that leads outside the root",
-                                            hint="Copy the file into the tree instead of linking it."))
+                    diags.append(
+                        Diagnostic(
+                            display_path(m),
+                            1,
+                            1,
+                            "SKZ206",
+                            Severity.ERROR,
+                            "manifest is a symlink that leads outside the root",
+                            hint="Copy the file into the tree instead of linking it.",
+                        )
+                    )
                     manifests = []
                     has_skill = False
         if (manifests or has_skill) and d != root:
-            entry = Found(root, d, d / manifests[0] if manifests else None,
-                          d / SKILL_FILE if has_skill else None, own, own_dir)
+            entry = Found(
+                root,
+                d,
+                d / manifests[0] if manifests else None,
+                d / SKILL_FILE if has_skill else None,
+                own,
+                own_dir,
+            )
             found.append(entry)
             if not has_skill:
                 continue  # inside an entry nothing is walked, except a skill
@@ -126,9 +152,17 @@ def scan_dir(
                 continue
             p = Path(e.path)
             if e.is_symlink() and not _inside(p, root):
-                diags.append(Diagnostic(display_path(p), 0, 0, "SKZ206", Severity.WARNING,
-                                        "symlinked directory leads outside the root; not followed",
-                                        hint="Add its target as another root instead."))
+                diags.append(
+                    Diagnostic(
+                        display_path(p),
+                        0,
+                        0,
+                        "SKZ206",
+                        Severity.WARNING,
+                        "symlinked directory leads outside the root; not followed",
+                        hint="Add its target as another root instead.",
+                    )
+                )
                 continue
             stack.append((p, own, own_dir))
     found.sort(key=lambda f: f.dir.as_posix())
@@ -140,9 +174,17 @@ def scan(roots: list[Path] | tuple[Path, ...]) -> tuple[list[Found], list[Diagno
     diags: list[Diagnostic] = []
     for root in roots:
         if not root.is_dir():
-            diags.append(Diagnostic(display_path(root), 0, 0, "SKZ005", Severity.ERROR,
-                                    "root is not a directory",
-                                    hint="Pass an existing directory, or create it first."))
+            diags.append(
+                Diagnostic(
+                    display_path(root),
+                    0,
+                    0,
+                    "SKZ005",
+                    Severity.ERROR,
+                    "root is not a directory",
+                    hint="Pass an existing directory, or create it first.",
+                )
+            )
             continue
         f, d = scan_dir(root, root)
         found.extend(f)

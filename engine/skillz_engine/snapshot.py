@@ -34,8 +34,12 @@ class Snapshot:
     generation: int
     roots: tuple[Path, ...]
     config: Config
-    entries: Mapping[str, Compiled] = field(default_factory=lambda: _EMPTY)  # EntrySpec.key -> compiled (ok or stale)
-    specs: Mapping[str, EntrySpec] = field(default_factory=lambda: _EMPTY)  # every valid entry, disabled ones included
+    entries: Mapping[str, Compiled] = field(
+        default_factory=lambda: _EMPTY
+    )  # EntrySpec.key -> compiled (ok or stale)
+    specs: Mapping[str, EntrySpec] = field(
+        default_factory=lambda: _EMPTY
+    )  # every valid entry, disabled ones included
     tools: Mapping[str, ToolDef] = field(default_factory=lambda: _EMPTY)
     prompts: Mapping[str, PromptDef] = field(default_factory=lambda: _EMPTY)
     resources: Mapping[str, ResourceDef] = field(default_factory=lambda: _EMPTY)

@@ -15,8 +15,16 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["TemplateError", "TemplateSyntaxError", "UndefinedError", "compile_template",
-           "environment", "render", "render_value", "template_error_message"]
+__all__ = [
+    "TemplateError",
+    "TemplateSyntaxError",
+    "UndefinedError",
+    "compile_template",
+    "environment",
+    "render",
+    "render_value",
+    "template_error_message",
+]
 
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.S)
 

@@ -22,8 +22,17 @@ ENTRY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SKILL_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 _RANGE = {
-    "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
 }
 
 
@@ -34,8 +43,13 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 def _type_name(value: Any) -> str:
     return {
-        dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-        int: "an integer", float: "a number", type(None): "null",
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "null",
     }.get(type(value), type(value).__name__)
 
 
@@ -45,12 +59,24 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
         from jsonschema.exceptions import best_match, relevance
 
         best = best_match(error.context, key=relevance)
-        if best is not None and best.validator not in ("oneOf", "anyOf", "not", "if"):
-            # only descend when the closest alternative fails on something specific
-            if len(best.absolute_path) > len(error.absolute_path) or best.validator in (
-                "required", "additionalProperties", "type", "enum", "const", "pattern",
-            ):
-                return [best]
+        # only descend when the closest alternative fails on something specific
+        if (
+            best is not None
+            and best.validator not in ("oneOf", "anyOf", "not", "if")
+            and (
+                len(best.absolute_path) > len(error.absolute_path)
+                or best.validator
+                in (
+                    "required",
+                    "additionalProperties",
+                    "type",
+                    "enum",
+                    "const",
+                    "pattern",
+                )
+            )
+        ):
+            return [best]
     return [error]
 
 
@@ -60,7 +86,9 @@ def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) 
     inst = error.instance
     if v == "additionalProperties" and isinstance(inst, dict):
         allowed = set((error.schema.get("properties") or {}) if isinstance(error.schema, dict) else {})
-        patterns = list((error.schema.get("patternProperties") or {}) if isinstance(error.schema, dict) else {})
+        patterns = list(
+            (error.schema.get("patternProperties") or {}) if isinstance(error.schema, dict) else {}
+        )
         out = []
         for key in inst:
             if key in allowed or any(re.search(p, key) for p in patterns):
@@ -70,8 +98,12 @@ def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) 
             )
             out.append(
                 doc.diag(
-                    (*path, key), "SKZ110", f"unknown key {key!r}", hint=hint,
-                    severity=Severity.WARNING, at_key=True,
+                    (*path, key),
+                    "SKZ110",
+                    f"unknown key {key!r}",
+                    hint=hint,
+                    severity=Severity.WARNING,
+                    at_key=True,
                 )
             )
         return out
@@ -81,7 +113,9 @@ def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) 
         where = "the manifest" if not path else f"`{doc.diag(path, '', '').json_path}`"
         return [
             doc.diag(
-                path, "SKZ102", f"missing required key {key!r} in {where}",
+                path,
+                "SKZ102",
+                f"missing required key {key!r} in {where}",
                 hint=f"Add `{key}:`.",
             )
         ]
@@ -90,20 +124,40 @@ def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) 
         exp = " or ".join(expected) if isinstance(expected, list) else str(expected)
         return [doc.diag(path, "SKZ103", f"expected {exp}, got {_type_name(inst)}")]
     if v in ("enum", "const"):
-        choices = error.validator_value if v == "enum" else [error.validator_value]
+        raw: Any = error.validator_value
+        choices: list[Any] = list(raw) if v == "enum" else [raw]
         hint = did_you_mean(str(inst), [str(c) for c in choices]) or (
             f"Use one of: {', '.join(map(str, choices))}."
         )
         return [doc.diag(path, "SKZ104", f"{inst!r} is not allowed here", hint=hint)]
     if v in ("pattern", "format"):
-        return [doc.diag(path, "SKZ105", error.message)]
+        desc = error.schema.get("description") if isinstance(error.schema, dict) else None
+        hint = desc if isinstance(desc, str) and desc else None
+        if (
+            isinstance(inst, str)
+            and ("\x00" in inst or inst.startswith(("/", "\\")) or ".." in re.split(r"[\\/]", inst))
+            and "relative" in (hint or "").lower()
+        ):
+            return [
+                doc.diag(
+                    path,
+                    "SKZ203",
+                    f"path {inst!r} must stay inside the entry directory",
+                    hint="Use a path relative to the entry, without `..`, e.g. `main.py`.",
+                )
+            ]
+        shown = inst if not isinstance(inst, str) or len(inst) < 80 else inst[:77] + "..."
+        return [doc.diag(path, "SKZ105", f"{shown!r} is not in the expected form", hint=hint)]
     if v in _RANGE:
         return [doc.diag(path, "SKZ106", error.message)]
     if v in ("oneOf", "anyOf", "not"):
         desc = error.schema.get("description") if isinstance(error.schema, dict) else None
         hint = desc.split(".")[0] + "." if isinstance(desc, str) and desc else None
-        return [doc.diag(path, "SKZ107", f"value does not match any allowed form: {error.message[:160]}",
-                         hint=hint)]
+        return [
+            doc.diag(
+                path, "SKZ107", f"value does not match any allowed form: {error.message[:160]}", hint=hint
+            )
+        ]
     return [doc.diag(path, "SKZ100", error.message)]
 
 
@@ -143,7 +197,9 @@ def detect_kind(doc: Document, default: str | None = None) -> tuple[str | None, 
     if not isinstance(data, dict):
         return None, [
             doc.diag(
-                (), "SKZ101", f"a manifest must be a mapping of keys, got {_type_name(data)}",
+                (),
+                "SKZ101",
+                f"a manifest must be a mapping of keys, got {_type_name(data)}",
                 hint="Start with `kind: script` (or another kind) and `description: ...`.",
             )
         ]
@@ -151,7 +207,9 @@ def detect_kind(doc: Document, default: str | None = None) -> tuple[str | None, 
     if kind is None:
         return None, [
             doc.diag(
-                (), "SKZ102", "missing required key 'kind'",
+                (),
+                "SKZ102",
+                "missing required key 'kind'",
                 hint=f"Add `kind:` with one of: {', '.join(ALL_KINDS)}.",
             )
         ]
@@ -166,12 +224,17 @@ def check_entry_name(doc: Document, name: str, kind: str) -> list[Diagnostic]:
     pattern, rule = (
         (SKILL_NAME, "lowercase letters, digits and single hyphens, 1-64 characters")
         if kind == "skill"
-        else (ENTRY_NAME, "letters, digits, '.', '_' and '-', starting with a letter or digit, 1-64 characters")
+        else (
+            ENTRY_NAME,
+            "letters, digits, '.', '_' and '-', starting with a letter or digit, 1-64 characters",
+        )
     )
     if not pattern.match(name) or len(name) > 64:
         out.append(
             doc.diag(
-                (), "SKZ202", f"directory name {name!r} is not a valid {kind} name",
+                (),
+                "SKZ202",
+                f"directory name {name!r} is not a valid {kind} name",
                 hint=f"Rename the directory: {rule}.",
             )
         )
@@ -179,7 +242,9 @@ def check_entry_name(doc: Document, name: str, kind: str) -> list[Diagnostic]:
     if declared is not None and declared != name:
         out.append(
             doc.diag(
-                ("name",), "SKZ201", f"name {declared!r} does not match the directory name {name!r}",
+                ("name",),
+                "SKZ201",
+                f"name {declared!r} does not match the directory name {name!r}",
                 hint=f"Set `name: {name}` or rename the directory to {declared!r}.",
             )
         )
@@ -197,27 +262,49 @@ def entry_path(
 
     def diag(code: str, message: str, hint: str | None) -> Diagnostic:
         line, col = spec.positions.value(path)
-        return Diagnostic(spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint)
+        return Diagnostic(
+            spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint
+        )
 
     if "\x00" in rel or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
-        return None, [diag("SKZ203", f"path {rel!r} must be relative to the entry directory",
-                           "Name a file inside the entry, e.g. `main.py`.")]
+        return None, [
+            diag(
+                "SKZ203",
+                f"path {rel!r} must be relative to the entry directory",
+                "Name a file inside the entry, e.g. `main.py`.",
+            )
+        ]
     if any(part == ".." for part in re.split(r"[\\/]", rel)):
-        return None, [diag("SKZ203", f"path {rel!r} leaves the entry directory",
-                           "Files a manifest uses live inside its directory; copy the file in.")]
+        return None, [
+            diag(
+                "SKZ203",
+                f"path {rel!r} leaves the entry directory",
+                "Files a manifest uses live inside its directory; copy the file in.",
+            )
+        ]
     base = spec.dir.resolve()
     target = (spec.dir / rel).resolve()
     if target != base and base not in target.parents:
-        return None, [diag("SKZ203", f"path {rel!r} resolves outside the entry (through a symlink)",
-                           "Replace the symlink with the file itself.")]
+        return None, [
+            diag(
+                "SKZ203",
+                f"path {rel!r} resolves outside the entry (through a symlink)",
+                "Replace the symlink with the file itself.",
+            )
+        ]
     if must_exist:
         if kind == "file" and not target.is_file():
             candidates = [p.name for p in spec.dir.iterdir() if p.is_file()] if spec.dir.is_dir() else []
             hint = did_you_mean(Path(rel).name, candidates) or "Create the file or fix the path."
             return None, [diag("SKZ204", f"file {rel!r} does not exist in {spec.dir.name}/", hint)]
         if kind == "dir" and not target.is_dir():
-            return None, [diag("SKZ204", f"directory {rel!r} does not exist in {spec.dir.name}/",
-                               "Create the directory or fix the path.")]
+            return None, [
+                diag(
+                    "SKZ204",
+                    f"directory {rel!r} does not exist in {spec.dir.name}/",
+                    "Create the directory or fix the path.",
+                )
+            ]
     return target, []
 
 

@@ -23,7 +23,9 @@ def _guide_template() -> Any:
 
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env = SandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False
+    )
     text = resources.files("skillz_engine").joinpath("templates/guide.md.j2").read_text(encoding="utf-8")
     return env.from_string(text)
 
@@ -33,21 +35,23 @@ def render_guide(snapshot: Snapshot) -> str:
     by_kind: dict[str, list[Any]] = {}
     for t in tools:
         by_kind.setdefault(t.kind, []).append(t)
-    return str(_guide_template().render(
-        server=snapshot.config.server_name,
-        generation=snapshot.generation,
-        tools=tools,
-        by_kind=by_kind,
-        prompts=list(snapshot.prompts.values()),
-        resources=[r for r in snapshot.resources.values() if not r.uri.startswith("skillz://")],
-        templates=[t for t in snapshot.templates if not t.uri_template.startswith("skillz://")],
-        skills=snapshot.skills(),
-        bundles=[s for s in snapshot.specs.values() if s.kind == "bundle"],
-        errors=len(snapshot.errors),
-        warnings=len(snapshot.diagnostics) - len(snapshot.errors),
-        stale=snapshot.stale,
-        disclosure=snapshot.config.disclosure,
-    ))
+    return str(
+        _guide_template().render(
+            server=snapshot.config.server_name,
+            generation=snapshot.generation,
+            tools=tools,
+            by_kind=by_kind,
+            prompts=list(snapshot.prompts.values()),
+            resources=[r for r in snapshot.resources.values() if not r.uri.startswith("skillz://")],
+            templates=[t for t in snapshot.templates if not t.uri_template.startswith("skillz://")],
+            skills=snapshot.skills(),
+            bundles=[s for s in snapshot.specs.values() if s.kind == "bundle"],
+            errors=len(snapshot.errors),
+            warnings=len(snapshot.diagnostics) - len(snapshot.errors),
+            stale=snapshot.stale,
+            disclosure=snapshot.config.disclosure,
+        )
+    )
 
 
 def diagnostics_payload(snapshot: Snapshot) -> dict[str, Any]:
@@ -81,8 +85,13 @@ async def _read_guide(snapshot: Snapshot) -> list[dict[str, Any]]:
 
 
 async def _read_diagnostics(snapshot: Snapshot) -> list[dict[str, Any]]:
-    return [{"uri": DIAGNOSTICS_URI, "mimeType": "application/json",
-             "text": json.dumps(diagnostics_payload(snapshot), indent=2)}]
+    return [
+        {
+            "uri": DIAGNOSTICS_URI,
+            "mimeType": "application/json",
+            "text": json.dumps(diagnostics_payload(snapshot), indent=2),
+        }
+    ]
 
 
 def _match_tool(uri: str) -> Mapping[str, str] | None:
@@ -99,21 +108,38 @@ async def _read_tool(uri: str, variables: Mapping[str, str], snapshot: Snapshot)
 
 def builtin_resources() -> list[ResourceDef]:
     return [
-        ResourceDef(GUIDE_URI, "guide", _read_guide, title="Guide to this server",
-                    description="What this server serves right now and how to extend it (rendered live).",
-                    mime_type="text/markdown", digest="builtin:guide"),
-        ResourceDef(DIAGNOSTICS_URI, "diagnostics", _read_diagnostics, title="Diagnostics",
-                    description="Problems found in the tree: file, line, column, code, message, hint.",
-                    mime_type="application/json", digest="builtin:diagnostics"),
+        ResourceDef(
+            GUIDE_URI,
+            "guide",
+            _read_guide,
+            title="Guide to this server",
+            description="What this server serves right now and how to extend it (rendered live).",
+            mime_type="text/markdown",
+            digest="builtin:guide",
+        ),
+        ResourceDef(
+            DIAGNOSTICS_URI,
+            "diagnostics",
+            _read_diagnostics,
+            title="Diagnostics",
+            description="Problems found in the tree: file, line, column, code, message, hint.",
+            mime_type="application/json",
+            digest="builtin:diagnostics",
+        ),
     ]
 
 
 def builtin_templates() -> list[ResourceTemplateDef]:
     return [
         ResourceTemplateDef(
-            TOOL_TEMPLATE, "tool", _match_tool, _read_tool,
-            complete=None, title="Tool definition",
+            TOOL_TEMPLATE,
+            "tool",
+            _match_tool,
+            _read_tool,
+            complete=None,
+            title="Tool definition",
             description="One tool's full definition: schema, annotations, kind and manifest.",
-            mime_type="application/json", digest="builtin:tools",
+            mime_type="application/json",
+            digest="builtin:tools",
         )
     ]

@@ -59,14 +59,15 @@ def index_of(snapshot: Snapshot) -> _Index:
     key = (id(snapshot), snapshot.generation)
     idx = _CACHE.get(key)
     if idx is None:
-        tools = [t for t in snapshot.tools.values()]
+        tools = list(snapshot.tools.values())
         docs = tuple(_document(t) for t in tools)
         df: Counter[str] = Counter()
         for d in docs:
             df.update(d.keys())
         lengths = tuple(sum(d.values()) for d in docs)
-        idx = _Index(tuple(t.name for t in tools), docs, lengths, df,
-                     (sum(lengths) / len(lengths)) if lengths else 1.0)
+        idx = _Index(
+            tuple(t.name for t in tools), docs, lengths, df, (sum(lengths) / len(lengths)) if lengths else 1.0
+        )
         if len(_CACHE) > 4:
             _CACHE.clear()
         _CACHE[key] = idx
@@ -103,8 +104,13 @@ def _json_result(payload: Any) -> ToolResult:
 async def _list_tools(args: Args, ctx: CallContext) -> ToolResult:
     snap = ctx.snapshot
     tools = [
-        {"name": t.name, "title": t.title, "description": t.description, "kind": t.kind,
-         **({"skill": t.owner} if t.owner else {})}
+        {
+            "name": t.name,
+            "title": t.title,
+            "description": t.description,
+            "kind": t.kind,
+            **({"skill": t.owner} if t.owner else {}),
+        }
         for t in snap.tools.values()
     ]
     return _json_result({"generation": snap.generation, "count": len(tools), "tools": tools})
@@ -115,8 +121,13 @@ async def _search_tools(args: Args, ctx: CallContext) -> ToolResult:
     limit = int(args.get("limit") or 10)
     hits = search(ctx.snapshot, query, limit)
     results = [
-        {"name": t.name, "score": s, "description": t.description, "inputSchema": dict(t.input_schema),
-         **({"title": t.title} if t.title else {})}
+        {
+            "name": t.name,
+            "score": s,
+            "description": t.description,
+            "inputSchema": dict(t.input_schema),
+            **({"title": t.title} if t.title else {}),
+        }
         for t, s in hits
     ]
     return _json_result({"query": query, "results": results})
@@ -165,8 +176,13 @@ CORE_TOOLS: tuple[ToolDef, ...] = (
             "type": "object",
             "properties": {
                 "query": {"type": "string", "description": "What you want to do, in a few words."},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10,
-                          "description": "How many results at most."},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 100,
+                    "default": 10,
+                    "description": "How many results at most.",
+                },
             },
             "required": ["query"],
         },

@@ -85,9 +85,7 @@ class LocalCallContext:
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         self.sink.append(("log", {"level": level, "data": data, "logger": logger}))
 
-    async def progress(
-        self, progress: float, total: float | None = None, message: str | None = None
-    ) -> None:
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         self.sink.append(("progress", {"progress": progress, "total": total, "message": message}))
 
     async def call_tool(self, name: str, arguments: Args) -> ToolResult:
@@ -138,7 +136,8 @@ async def run_tool(tool: ToolDef, arguments: Any, ctx: CallContext) -> ToolResul
     problems = argument_errors(tool, arguments)
     if problems:
         return ToolResult.error(
-            f"invalid arguments for {tool.name!r}: " + "; ".join(problems)
+            f"invalid arguments for {tool.name!r}: "
+            + "; ".join(problems)
             + f"\nExpected input schema: {json.dumps(dict(tool.input_schema))[:2000]}"
         )
     try:
