@@ -159,3 +159,32 @@ def test_console_script_process(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1 and "SKZ103" in bad.stdout
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_migrate_rewrites_rust_skillz_manifests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`migrate DIR` turns tool_type manifests into manifest.yaml that validates without warnings."""
+    tool = tmp_path / "old"
+    tool.mkdir()
+    (tool / "manifest.json").write_text(
+        json.dumps(
+            {
+                "name": "old",
+                "version": "1.0.0",
+                "description": "An old tool",
+                "tool_type": "script",
+                "entry_file": "old.py",
+                "interpreter": "python3",
+                "input_schema": {"type": ""},
+                "dependencies": ["requests"],
+                "created_at": "2025-13-01T00:00:00Z",
+            }
+        )
+    )
+    (tool / "old.py").write_text("print(1)\n")
+    assert main(["validate", "--strict", str(tmp_path)]) == 1  # SKZ401 under --strict
+    assert main(["migrate", "--dry-run", str(tmp_path)]) == 0
+    assert (tool / "manifest.json").exists()
+    assert main(["migrate", str(tmp_path)]) == 0
+    assert (tool / "manifest.yaml").exists() and (tool / "manifest.json.bak").exists()
+    capsys.readouterr()
+    assert main(["validate", "--strict", str(tmp_path)]) == 0, capsys.readouterr().out

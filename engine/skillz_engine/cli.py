@@ -272,6 +272,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from skillz_engine.compat import migrate_tree
+
+    root = Path(args.dir).expanduser()
+    if not root.is_dir():
+        raise UsageError(f"{args.dir}: not a directory")
+    changes = migrate_tree(root, dry_run=args.dry_run)
+    for line in changes:
+        print(("would migrate " if args.dry_run else "migrated ") + line)
+    if not changes:
+        print("nothing to migrate: no Rust Skillz manifests found")
+    return ExitCode.OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -328,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("schema", help="print a JSON Schema")
     sc.add_argument("kind", nargs="?", metavar="KIND")
     sc.set_defaults(func=cmd_schema)
+
+    m = sub.add_parser("migrate", help="rewrite a Rust Skillz tools directory into this format")
+    m.add_argument("dir", metavar="DIR")
+    m.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    m.set_defaults(func=cmd_migrate)
     return p
 
 

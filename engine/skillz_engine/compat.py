@@ -6,6 +6,9 @@ flags old manifests and ``skillz-engine migrate`` can rewrite them.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from skillz_engine.diagnostics import Diagnostic, Severity
@@ -108,3 +111,73 @@ def translate(doc: Document, dir_name: str) -> tuple[dict[str, Any], list[Diagno
                 if key in server:
                     new[key] = server[key]
     return new, diags
+
+
+# --------------------------------------------------------------------------- migrate
+
+
+def _dump_yaml(data: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def migrate_tree(root: Path, *, dry_run: bool = False) -> list[str]:
+    """Rewrite every Rust Skillz manifest under ``root`` as ``manifest.yaml`` (modern keys).
+
+    The old ``manifest.json`` is kept as ``manifest.json.bak``; ``services/<name>.json`` becomes
+    ``services/<name>/manifest.yaml``. Returns one line per change.
+    """
+    from skillz_engine.parse import parse_file
+
+    done: list[str] = []
+    for manifest in sorted(root.rglob("manifest.json")):
+        if any(part.startswith(".") for part in manifest.relative_to(root).parts):
+            continue
+        doc = parse_file(manifest)
+        if not is_legacy_data(doc.data):
+            continue
+        data, _ = translate(doc, manifest.parent.name)
+        target = manifest.parent / "manifest.yaml"
+        done.append(f"{manifest} -> {target}")
+        if not dry_run:
+            _atomic_write(target, _dump_yaml(data))
+            os.replace(manifest, manifest.with_name("manifest.json.bak"))
+    services = root / "services"
+    for svc in sorted(services.glob("*.json")) if services.is_dir() else []:
+        doc = parse_file(svc)
+        if not isinstance(doc.data, dict):
+            continue
+        old = doc.data
+        new: dict[str, Any] = {"kind": "service"}
+        if old.get("description"):
+            new["description"] = old["description"]
+        for key in ("image", "ports", "env", "volumes"):
+            if old.get(key):
+                new[key] = old[key]
+        hc = old.get("healthcheck")
+        if isinstance(hc, dict) and hc.get("cmd"):
+            new["healthcheck"] = {
+                "test": hc["cmd"],
+                **{k: hc[k] for k in ("interval", "timeout", "retries") if k in hc},
+            }
+        target = services / svc.stem / "manifest.yaml"
+        done.append(f"{svc} -> {target}")
+        if not dry_run:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(target, _dump_yaml(new))
+            os.replace(svc, svc.with_suffix(".json.bak"))
+    return done
+
+
+def is_legacy_data(data: Any) -> bool:
+    from skillz_engine.validate import is_legacy
+
+    return is_legacy(data)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
