@@ -119,9 +119,9 @@ class Compiler:
             compiled = runtime.compile(spec, self.services)
         except CompileProblem as problem:
             diags.extend(problem.diagnostics)
-            if errors_of(problem.diagnostics):
+            if errors_of(problem.diagnostics) or problem.compiled is None:
                 return EntryResult(found, fp, spec, None, tuple(diags))
-            compiled = Compiled(spec)
+            compiled = problem.compiled
         except Exception as exc:
             return EntryResult(found, fp, spec, None, (*diags, self._internal(found, exc)))
         return EntryResult(found, fp, spec, self._stamp(compiled, fp), tuple(diags))

@@ -44,10 +44,15 @@ MAX_CALL_DEPTH = 8
 
 
 class CompileProblem(Exception):
-    """Raised by ``Runtime.compile`` with the diagnostics that stop an entry from compiling."""
+    """Raised by ``Runtime.compile`` with diagnostics about an entry.
 
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+    With errors among them the entry does not compile. With warnings only, pass the entry's
+    ``compiled`` result too: it is served, and the warnings are reported.
+    """
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], compiled: Compiled | None = None) -> None:
         self.diagnostics = tuple(diagnostics)
+        self.compiled = compiled
         super().__init__("; ".join(d.message for d in self.diagnostics))
 
 

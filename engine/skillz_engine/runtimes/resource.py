@@ -1,0 +1,410 @@
+"""Resource entries: a fixed ``uri`` (``file`` or inline ``text``) or a ``uriTemplate`` over ``files``.
+
+* ``uri`` + ``file``: one resource; text for text MIME types, a base64 ``blob`` otherwise.
+* ``uri`` + ``text``: one resource with inline text (``text/plain`` unless ``mimeType`` says).
+* ``uriTemplate`` + ``files`` (a glob relative to the entry; ``*``, ``?``, ``[...]``, ``**``): one
+  resource template whose single variable is the matched file's path relative to the glob's fixed
+  prefix (the directories before the first wildcard), plus one concrete resource per file matching
+  at compile time (at most :data:`MAX_LISTED`), so ``resources/list`` shows them.
+
+Template URIs are matched with a small RFC 6570 matcher for ``{var}`` (no ``/``), ``{+var}`` and
+``{/var}`` (both may hold ``/``); values are percent-decoded. Reading one resolves the file safely:
+no NUL, no absolute path, no ``..``, no hidden component, no symlink out of the entry, and the
+path must match the glob. Hidden files, ignored directories and the manifest are never served.
+
+The file helpers here (MIME guessing, text-or-blob contents, digests, safe reads) are shared by
+the prompt and skill runtimes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+from skillz_engine.diagnostics import Diagnostic, Severity
+from skillz_engine.model import Compiled, EntrySpec, ResourceDef, ResourceTemplateDef
+from skillz_engine.parse import JsonPath, format_json_path
+from skillz_engine.runtimes.base import CompileProblem, Services
+from skillz_engine.scan import ignored_name
+from skillz_engine.validate import entry_path
+
+if TYPE_CHECKING:
+    from skillz_engine.snapshot import Snapshot
+
+MAX_READ = 32 << 20  # bytes a single read may return
+HASH_LIMIT = 8 << 20  # files up to this size get a content digest; larger ones size+mtime
+MAX_LISTED = 1000  # concrete resources listed per uriTemplate entry
+MAX_COMPLETIONS = 100
+
+# --------------------------------------------------------------------------- MIME and contents
+
+_MIME = mimetypes.MimeTypes()  # the built-in table only: the same answer on every machine
+# fmt: off
+_OVERRIDES = {
+    ".md": "text/markdown", ".markdown": "text/markdown", ".yaml": "application/yaml",
+    ".yml": "application/yaml", ".toml": "application/toml", ".json": "application/json",
+    ".jsonl": "application/jsonl", ".ts": "text/typescript", ".tsx": "text/typescript",
+    ".j2": "text/plain", ".jinja": "text/plain", ".wav": "audio/wav", ".rs": "text/x-rust",
+    ".go": "text/x-go", ".rb": "text/x-ruby", ".sql": "application/sql", ".ini": "text/plain",
+    ".cfg": "text/plain", ".log": "text/plain", ".wat": "text/plain",
+}
+_TEXT_APPS = frozenset({
+    "application/json", "application/jsonl", "application/xml", "application/yaml",
+    "application/x-yaml", "application/toml", "application/javascript", "application/sql",
+    "application/x-sh", "application/graphql", "application/x-ndjson",
+})
+# fmt: on
+
+
+def guess_mime(name: str) -> str | None:
+    """The MIME type of a file name, or ``None`` when unknown."""
+    suffix = Path(name).suffix.lower()
+    if suffix in _OVERRIDES:
+        return _OVERRIDES[suffix]
+    return _MIME.guess_type(Path(name).name)[0]
+
+
+def is_text_mime(mime: str | None) -> bool:
+    if not mime:
+        return False
+    base = mime.split(";")[0].strip().lower()
+    return base.startswith("text/") or base in _TEXT_APPS or base.endswith(("+json", "+xml", "+yaml"))
+
+
+def looks_like_text(data: bytes) -> bool:
+    """UTF-8 without NUL bytes (the sniff used when the MIME type is unknown)."""
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def mime_for(name: str, declared: str | None, head: bytes) -> str:
+    """``declared``, else the guess from ``name``, else ``text/plain`` or octet-stream by content."""
+    if declared:
+        return declared
+    return guess_mime(name) or ("text/plain" if looks_like_text(head) else "application/octet-stream")
+
+
+def contents(uri: str, data: bytes, mime: str | None) -> dict[str, Any]:
+    """One MCP ``ResourceContents``: ``text`` when the type is text and decodes, else ``blob``."""
+    if mime is None:
+        mime = "text/plain" if looks_like_text(data) else "application/octet-stream"
+    if is_text_mime(mime):
+        try:
+            return {"uri": uri, "mimeType": mime, "text": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            pass
+    return {"uri": uri, "mimeType": mime, "blob": base64.b64encode(data).decode("ascii")}
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """``(digest, size)``: SHA-256 of the content, or size+mtime for files over :data:`HASH_LIMIT`."""
+    st = path.stat()
+    if st.st_size > HASH_LIMIT:
+        return f"stat:{st.st_size}:{st.st_mtime_ns}", st.st_size
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest(), st.st_size
+
+
+# --------------------------------------------------------------------------- safe reads
+
+
+def check_relative(rel: str) -> None:
+    """Refuse what can never name a file inside an entry (raises ``PermissionError``)."""
+    if "\x00" in rel:
+        raise PermissionError("path contains a NUL byte")
+    if rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel) or "\\" in rel:
+        raise PermissionError(f"path {rel!r} must be relative to the entry, with '/' separators")
+    parts = rel.split("/")
+    if ".." in parts:
+        raise PermissionError(f"path {rel!r} leaves the entry directory")
+    if any(p in ("", ".") for p in parts):
+        raise KeyError(f"path {rel!r} is not a normalised relative path")
+    if any(ignored_name(p) for p in parts):
+        raise PermissionError(f"path {rel!r} names a hidden or ignored file")
+
+
+def resolve_inside(base: Path, rel: str) -> Path:
+    """``base/rel`` resolved; it must be a file that stays inside ``base`` (symlinks included)."""
+    check_relative(rel)
+    root = base.resolve()
+    target = (base / rel).resolve()
+    if root not in target.parents:
+        raise PermissionError(f"path {rel!r} resolves outside the entry (through a symlink)")
+    if not target.is_file():
+        raise KeyError(f"no file {rel!r}")
+    return target
+
+
+def read_inside(base: Path, rel: str, limit: int = MAX_READ) -> bytes:
+    """The bytes of ``base/rel`` after :func:`resolve_inside`; at most ``limit`` bytes."""
+    target = resolve_inside(base, rel)
+    size = target.stat().st_size
+    if size > limit:
+        raise ValueError(f"file {rel!r} is {size} bytes; the read limit is {limit}")
+    return target.read_bytes()
+
+
+async def read_inside_async(base: Path, rel: str, limit: int = MAX_READ) -> bytes:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(read_inside, base, rel, limit)
+
+
+# --------------------------------------------------------------------------- globs and templates
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob over '/'-separated relative paths: ``*``, ``?``, ``[...]`` within a segment, ``**``."""
+    out: list[str] = []
+    parts = pattern.split("/")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part == "**":
+            out.append(r"(?:[^/]+/)*[^/]+" if last else r"(?:[^/]+/)*")
+            continue
+        j, seg = 0, ""
+        while j < len(part):
+            c = part[j]
+            if c == "*":
+                seg += "[^/]*"
+            elif c == "?":
+                seg += "[^/]"
+            elif c == "[" and "]" in part[j + 2 :]:
+                end = part.index("]", j + 2)
+                body = part[j + 1 : end]
+                neg = body.startswith("!")
+                body = body[1:] if neg else body
+                seg += "[" + ("^" if neg else "") + body.replace("\\", "\\\\").replace("/", "") + "]"
+                j = end
+            else:
+                seg += re.escape(c)
+            j += 1
+        out.append(seg if last else seg + "/")
+    return re.compile("".join(out))
+
+
+def glob_prefix(pattern: str) -> str:
+    """The directories of ``pattern`` before its first wildcard (``notes/**/*.md`` -> ``notes``)."""
+    parts = pattern.split("/")
+    fixed: list[str] = []
+    for part in parts[:-1]:
+        if any(c in part for c in "*?["):
+            break
+        fixed.append(part)
+    return "/".join(fixed)
+
+
+class UriTemplate:
+    """A URI template with exactly one ``{var}``, ``{+var}`` or ``{/var}`` expression."""
+
+    _SAFE = "/:@!$&'()*+,;="
+
+    def __init__(self, template: str) -> None:
+        exprs = re.findall(r"\{([^{}]*)\}", template)
+        if len(exprs) != 1 or template.count("{") != 1 or template.count("}") != 1:
+            raise ValueError(f"needs exactly one {{variable}}, found {len(exprs)} expressions")
+        expr = exprs[0]
+        op = expr[:1] if expr[:1] in "+/#.;?&=,!@|" else ""
+        name = expr[len(op) :]
+        if op not in ("", "+", "/"):
+            raise ValueError(f"operator {op!r} is not supported; use {{var}}, {{+var}} or {{/var}}")
+        if "," in name:
+            raise ValueError(f"{{{expr}}} names {len(name.split(','))} variables; use exactly one")
+        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+            raise ValueError(f"{{{expr}}}: variable names use letters, digits and '_' (no modifiers)")
+        self.template, self.op, self.var = template, op, name
+        head, tail = template.split("{" + expr + "}")
+        self.head, self.tail = head, tail
+        value = "[^/?#]+" if op == "" else "[^?#]+"
+        lead = "/" if op == "/" else ""
+        self.regex = re.compile(re.escape(head) + re.escape(lead) + f"(?P<v>{value})" + re.escape(tail))
+
+    def match(self, uri: str) -> dict[str, str] | None:
+        m = self.regex.fullmatch(uri)
+        if m is None:
+            return None
+        try:
+            value = unquote(m.group("v"), errors="strict")
+        except UnicodeDecodeError:
+            return None
+        return {self.var: value}
+
+    def expand(self, value: str) -> str:
+        encoded = quote(value, safe="") if self.op == "" else quote(value, safe=self._SAFE)
+        return self.head + ("/" if self.op == "/" else "") + encoded + self.tail
+
+
+# --------------------------------------------------------------------------- the runtime
+
+
+def _diag(spec: EntrySpec, path: JsonPath, code: str, message: str, hint: str | None = None) -> Diagnostic:
+    line, col = spec.positions.value(path)
+    return Diagnostic(spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint)
+
+
+def _matching(spec: EntrySpec, prefix: str, regex: re.Pattern[str], limit: int) -> list[str]:
+    """Entry-relative paths of the files under ``prefix`` matching ``regex`` (sorted, safe)."""
+    base = spec.dir.resolve()
+    start = spec.dir / prefix if prefix else spec.dir
+    manifest = spec.manifest.resolve()
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not ignored_name(d))
+        for fname in sorted(filenames):
+            if ignored_name(fname):
+                continue
+            full = Path(dirpath) / fname
+            rel = full.relative_to(spec.dir).as_posix()
+            if not regex.fullmatch(rel):
+                continue
+            real = full.resolve()
+            if real == manifest or base not in real.parents or not real.is_file():
+                continue
+            out.append(rel)
+            if len(out) >= limit:
+                return out
+    return out
+
+
+class ResourceRuntime:
+    kind = "resource"
+
+    def compile(self, spec: EntrySpec, services: Services) -> Compiled:
+        data = spec.data
+        if "uriTemplate" in data:
+            return self._template(spec)
+        uri = str(data["uri"])
+        if "text" in data:
+            text = str(data["text"])
+            mime = str(data.get("mimeType") or "text/plain")
+            raw = text.encode("utf-8")
+            digest, size = hashlib.sha256(raw).hexdigest(), len(raw)
+
+            async def read(snapshot: Snapshot) -> list[dict[str, Any]]:
+                return [{"uri": uri, "mimeType": mime, "text": text}]
+
+        else:
+            target, diags = entry_path(spec, ("file",), str(data["file"]))
+            if target is None:
+                raise CompileProblem(diags)
+            rel, base = Path(str(data["file"])).as_posix(), spec.dir
+            digest, size = file_digest(target)
+            with open(target, "rb") as f:
+                mime = mime_for(rel, data.get("mimeType"), f.read(8192))
+
+            async def read(snapshot: Snapshot) -> list[dict[str, Any]]:
+                return [contents(uri, await read_inside_async(base, rel), mime)]
+
+        resource = ResourceDef(
+            uri,
+            spec.name,
+            read,
+            title=data.get("title"),
+            description=spec.description or None,
+            mime_type=mime,
+            size=size,
+            icons=data.get("icons"),
+            digest=digest,
+            subscribe=bool(data.get("subscribe", True)),
+        )
+        return Compiled(spec, resources=(resource,))
+
+    def _template(self, spec: EntrySpec) -> Compiled:
+        data = spec.data
+        try:
+            tpl = UriTemplate(str(data["uriTemplate"]))
+        except ValueError as exc:
+            raise CompileProblem(
+                [
+                    _diag(
+                        spec,
+                        ("uriTemplate",),
+                        "SKZ505",
+                        f"uriTemplate: {exc}",
+                        "Write one variable that receives the file path, e.g. `notes:///{+path}`.",
+                    )
+                ]
+            ) from None
+        pattern = str(data["files"])
+        _, diags = entry_path(spec, ("files",), pattern, must_exist=False)
+        if diags:
+            raise CompileProblem(diags)
+        regex = glob_regex(pattern)
+        prefix = glob_prefix(pattern)
+        base = spec.dir
+        declared = data.get("mimeType")
+        subscribe = bool(data.get("subscribe", True))
+        cut = len(prefix) + 1 if prefix else 0
+
+        def rel_of(value: str) -> str:
+            check_relative(value)
+            rel = f"{prefix}/{value}" if prefix else value
+            if not regex.fullmatch(rel):
+                raise KeyError(f"{value!r} does not match the files glob {pattern!r} of {spec.name!r}")
+            if rel == spec.manifest.relative_to(spec.dir).as_posix():
+                raise PermissionError("the manifest is not served")
+            return rel
+
+        async def read(uri: str, variables: Mapping[str, str], snapshot: Snapshot) -> list[dict[str, Any]]:
+            rel = rel_of(variables[tpl.var])
+            raw = await read_inside_async(base, rel)
+            return [contents(uri, raw, mime_for(rel, declared, raw[:8192]))]
+
+        def complete(argument: str, prefix_: str, others: Mapping[str, Any]) -> Sequence[str]:
+            if argument != tpl.var:
+                return []
+            low = prefix_.lower()
+            values = (rel[cut:] for rel in _matching(spec, prefix, regex, 10 * MAX_LISTED))
+            return [v for v in values if v.lower().startswith(low)][:MAX_COMPLETIONS]
+
+        resources = []
+        for rel in _matching(spec, prefix, regex, MAX_LISTED):
+            value = rel[cut:]
+            uri = tpl.expand(value)
+            full = spec.dir / rel
+            digest, size = file_digest(full)
+            with open(full, "rb") as f:
+                head = f.read(8192)
+            mime = mime_for(rel, declared, head)
+
+            async def read_one(
+                snapshot: Snapshot, uri: str = uri, rel: str = rel, mime: str = mime
+            ) -> list[dict[str, Any]]:
+                return [contents(uri, await read_inside_async(base, rel), mime)]
+
+            resources.append(
+                ResourceDef(
+                    uri,
+                    f"{spec.name}/{value}",
+                    read_one,
+                    description=spec.description or None,
+                    mime_type=mime,
+                    size=size,
+                    digest=digest,
+                    subscribe=subscribe,
+                )
+            )
+        template = ResourceTemplateDef(
+            tpl.template,
+            spec.name,
+            tpl.match,
+            read,
+            complete=complete,
+            title=data.get("title"),
+            description=spec.description or None,
+            mime_type=declared,
+            icons=data.get("icons"),
+        )
+        return Compiled(spec, resources=tuple(resources), templates=(template,))

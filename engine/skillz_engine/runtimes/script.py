@@ -1,0 +1,387 @@
+"""``kind: script``: one process per call, speaking the Skillz-compatible JSON-RPC protocol.
+
+``protocol: jsonrpc`` (the default). The engine writes one line to the script's stdin::
+
+    {"jsonrpc": "2.0", "id": 1, "method": "execute",
+     "params": {"arguments": {...}, "context": {...}}}
+
+and keeps stdin open to answer the script's requests. The script writes newline-delimited JSON to
+stdout, read as it arrives:
+
+* notifications (``method``, no ``id``): ``log`` / ``logging/message`` / ``notifications/message``
+  (params ``level``, ``message``, ``data``); ``progress`` / ``notifications/progress`` /
+  ``progress/update`` (``progress`` or ``current``, ``total``, ``message``); ``stream`` /
+  ``stream/chunk`` (``data``, ``index``, ``is_final``), forwarded as log messages for now;
+* requests (``method`` and ``id``), answered on stdin: ``tools/call`` (``name``, ``arguments``;
+  the result is the MCP tool result), ``resources/list``, ``resources/read`` (``uri``); anything
+  else gets the JSON-RPC error -32601;
+* the final response (``id`` with ``result`` or ``error``): the tool's result. After it, stdin is
+  closed and the script has :data:`FINISH_GRACE` seconds to exit.
+
+Lines that are not JSON-RPC are kept as text; a script that exits 0 without a final response
+returns that text. Unlike the Rust Skillz: errors are ``isError`` results, the environment is
+clean, secrets never appear in the context, stderr cannot deadlock, and every run has a timeout.
+
+``protocol: plain``: the arguments object is written to stdin as JSON and stdin is closed; stdout
+is the result (JSON if it parses, else text).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skillz_engine.diagnostics import Diagnostic, Severity
+from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolDef, ToolResult
+from skillz_engine.runtimes import results
+from skillz_engine.runtimes.base import CompileProblem, Services
+from skillz_engine.runtimes.process import Child, Command, ProcessResult, build_command, build_env, run
+
+__all__ = ["EXTENSIONS", "INTERPRETERS", "ScriptRuntime", "execution_context"]
+
+FINISH_GRACE = 2.0  # seconds a script may take to exit after its final response
+
+# interpreter name -> programs tried on PATH, in order
+INTERPRETERS: dict[str, tuple[str, ...]] = {
+    "python": ("python3", "python"),
+    "python3": ("python3", "python"),
+    "node": ("node", "nodejs"),
+    "nodejs": ("nodejs", "node"),
+    "bash": ("bash",),
+    "sh": ("sh",),
+    "ruby": ("ruby",),
+    "perl": ("perl",),
+}
+EXTENSIONS = {".py": "python3", ".js": "node", ".mjs": "node", ".cjs": "node", ".sh": "bash",
+              ".rb": "ruby", ".pl": "perl"}  # fmt: skip
+
+CAPABILITIES = {"memory": False, "resources": True, "tools": True, "sampling": False, "elicitation": False}
+LOG_METHODS = frozenset({"log", "logging/message", "notifications/message"})
+PROGRESS_METHODS = frozenset({"progress", "notifications/progress", "progress/update"})
+STREAM_METHODS = frozenset({"stream", "stream/chunk"})
+LOG_LEVELS = frozenset({"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"})
+_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical", "trace": "debug"}
+
+
+class _RpcError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class _Interpreter:
+    """How to start the entry: programs looked up on PATH at call time, a fixed path, or none."""
+
+    names: tuple[str, ...] = ()
+    path: Path | None = None
+
+    def resolve(self, search_path: str) -> list[str]:
+        if self.path is not None:
+            return [str(self.path)]
+        for name in self.names:
+            found = shutil.which(name, path=search_path)
+            if found:
+                return [found]
+        if self.names:
+            raise RuntimeFailure(f"interpreter {self.names[0]!r} not found on PATH ({search_path})")
+        return []
+
+
+def _diag(spec: EntrySpec, key: str, code: str, message: str, hint: str) -> Diagnostic:
+    line, col = spec.positions.value((key,))
+    return Diagnostic(spec.display, line, col, code, Severity.ERROR, message, f"$.{key}", hint)
+
+
+def _interpreter(spec: EntrySpec, entry: Path) -> tuple[_Interpreter, list[Diagnostic]]:
+    from skillz_engine.validate import entry_path
+
+    raw = spec.data.get("interpreter")
+    if isinstance(raw, str) and raw:
+        if raw in INTERPRETERS:
+            return _Interpreter(INTERPRETERS[raw]), []
+        if raw.startswith("/"):
+            return _Interpreter(path=Path(raw)), []
+        if "/" in raw or "\\" in raw:
+            path, diags = entry_path(spec, ("interpreter",), raw)
+            return _Interpreter(path=path), diags
+        return _Interpreter((raw,)), []
+    by_ext = EXTENSIONS.get(entry.suffix.lower())
+    if by_ext is not None:
+        return _Interpreter(INTERPRETERS[by_ext]), []
+    if not entry.stat().st_mode & 0o111:
+        return _Interpreter(), [
+            _diag(spec, "entry", "SKZ505",
+                  f"cannot tell how to run {entry.name!r}: no `interpreter`, no known extension, "
+                  "and the file is not executable",
+                  "Add `interpreter: python3` (or node, bash, ...), or make the file executable "
+                  "with a `#!` line.")
+        ]  # fmt: skip
+    return _Interpreter(), []
+
+
+class ScriptRuntime:
+    """Compiles ``kind: script`` entries into one tool each."""
+
+    kind = "script"
+
+    def compile(self, spec: EntrySpec, services: Services) -> Compiled:
+        from skillz_engine.validate import entry_path
+
+        entry, diags = entry_path(spec, ("entry",), str(spec.data["entry"]))
+        cwd: Path | None = spec.dir
+        if "cwd" in spec.data:
+            cwd, more = entry_path(spec, ("cwd",), str(spec.data["cwd"]), kind="dir")
+            diags += more
+        interpreter = _Interpreter()
+        if entry is not None:
+            interpreter, more = _interpreter(spec, entry)
+            diags += more
+        if diags or entry is None or cwd is None:
+            raise CompileProblem(diags)
+        script = _Script(spec, services, entry, cwd, interpreter)
+        data = spec.data
+        tool = ToolDef(
+            name=spec.name,
+            description=spec.description,
+            input_schema=data.get("inputSchema") or {"type": "object"},
+            invoke=script.invoke,
+            title=data.get("title"),
+            output_schema=data.get("outputSchema"),
+            annotations=data.get("annotations"),
+            icons=data.get("icons"),
+            tags=tuple(data.get("tags") or ()),
+        )
+        return Compiled(spec, tools=(tool,))
+
+
+def execution_context(cmd: Command, ctx: CallContext) -> dict[str, Any]:
+    """The ``context`` of the execute request: what the script may know about its call."""
+    meta: dict[str, Any] = {}
+    if ctx.progress_token is not None:
+        meta["progressToken"] = ctx.progress_token
+    return {
+        "roots": [str(r) for r in ctx.snapshot.roots],
+        "tool_name": ctx.tool_name,
+        "working_directory": str(cmd.cwd),
+        "environment": cmd.public_env(),
+        "secrets": list(cmd.secrets),
+        "capabilities": dict(CAPABILITIES),
+        "_meta": meta,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Script:
+    spec: EntrySpec
+    services: Services
+    entry: Path
+    cwd: Path
+    interpreter: _Interpreter
+
+    @property
+    def output_schema(self) -> Mapping[str, Any] | None:
+        schema = self.spec.data.get("outputSchema")
+        return schema if isinstance(schema, Mapping) else None
+
+    def command(self) -> Command:
+        args = [str(a) for a in self.spec.data.get("args") or ()]
+        argv = [*self.interpreter.resolve(build_env(self.spec)["PATH"]), str(self.entry), *args]
+        return build_command(argv, self.spec, cwd=self.cwd, config=self.services.config)
+
+    async def invoke(self, arguments: Args, ctx: CallContext) -> ToolResult:
+        try:
+            cmd = self.command()
+            if self.spec.data.get("protocol", "jsonrpc") == "plain":
+                return await self._plain(cmd, arguments)
+            return await _Session(self, cmd, ctx).run(arguments)
+        except RuntimeFailure as exc:
+            return ToolResult.error(f"{self.spec.name}: {exc}")
+
+    def failure(self, cmd: Command, proc: ProcessResult, text: str = "") -> ToolResult:
+        """The error result of a run that timed out, crashed or exited non-zero."""
+        if proc.timed_out:
+            message = f"{self.spec.name} timed out after {cmd.limits.timeout:g}s"
+        else:
+            message = f"{self.spec.name} {proc.exit_description()}"
+        if text.strip():
+            message += f"\nstdout:\n{results.tail(text)}"
+        return results.with_note(results.error_result(message, proc.stderr), proc.truncation_note())
+
+    async def _plain(self, cmd: Command, arguments: Args) -> ToolResult:
+        payload = json.dumps(dict(arguments), ensure_ascii=False).encode() + b"\n"
+        proc = await run(cmd, input=payload)
+        if not proc.ok:
+            return self.failure(cmd, proc, proc.stdout_text())
+        result = results.from_output(proc.stdout_text().rstrip("\n"), self.output_schema)
+        return results.with_note(result, proc.truncation_note())
+
+
+def _protocol_message(line: str) -> dict[str, Any] | None:
+    """The JSON-RPC message on ``line``, or ``None`` if the line is text."""
+    if not line.lstrip().startswith("{"):
+        return None
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(msg, dict):
+        return None
+    if "jsonrpc" in msg or isinstance(msg.get("method"), str):
+        return msg
+    return msg if "id" in msg and ("result" in msg or "error" in msg) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+class _Session:
+    """One jsonrpc conversation with a script."""
+
+    def __init__(self, script: _Script, cmd: Command, ctx: CallContext) -> None:
+        self.script = script
+        self.cmd = cmd
+        self.ctx = ctx
+        self.final: dict[str, Any] | None = None
+        self.text: list[str] = []
+        self.chunks: list[Any] = []
+
+    async def run(self, arguments: Args) -> ToolResult:
+        request = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "execute",
+            "params": {"arguments": dict(arguments), "context": execution_context(self.cmd, self.ctx)},
+        }
+        line = json.dumps(request, ensure_ascii=False, default=str).encode() + b"\n"
+        proc = await run(self.cmd, input=line, close_stdin=False, on_line=self.on_line)
+        note = proc.truncation_note()
+        if self.final is not None:
+            return results.with_note(self._final_result(proc), note)
+        text = "\n".join(self.text)
+        if not proc.ok:
+            return self.script.failure(self.cmd, proc, text)
+        if not text and self.chunks:
+            text = "".join(
+                c if isinstance(c, str) else json.dumps(c, ensure_ascii=False) for c in self.chunks
+            )
+        return results.with_note(results.from_output(text, self.script.output_schema), note)
+
+    def _final_result(self, proc: ProcessResult) -> ToolResult:
+        assert self.final is not None
+        if "error" in self.final and self.final["error"] is not None:
+            error = self.final["error"]
+            if isinstance(error, Mapping):
+                message = f"{self.script.spec.name} failed: error {error.get('code')}: {error.get('message')}"
+                if error.get("data") is not None:
+                    message += f"\ndata: {json.dumps(error['data'], ensure_ascii=False, default=str)}"
+            else:
+                message = f"{self.script.spec.name} failed: {error}"
+            return results.error_result(message, proc.stderr)
+        return results.from_json(self.final.get("result"), self.script.output_schema)
+
+    async def on_line(self, raw: bytes, child: Child) -> None:
+        line = raw.decode("utf-8", "replace")
+        if not line.strip():
+            return
+        msg = _protocol_message(line)
+        if msg is None:
+            if self.final is None:
+                self.text.append(line)
+            return
+        method = msg.get("method")
+        if isinstance(method, str):
+            params = msg.get("params")
+            params = params if isinstance(params, Mapping) else {}
+            if method in LOG_METHODS | PROGRESS_METHODS | STREAM_METHODS:
+                await self._notification(method, params)
+            elif msg.get("id") is not None:
+                child.start_soon(self._answer, msg.get("id"), method, params, child)
+            return
+        if ("result" in msg or "error" in msg) and self.final is None:
+            self.final = msg
+            child.finish(FINISH_GRACE)
+            await child.close_stdin()
+
+    async def _notification(self, method: str, params: Mapping[str, Any]) -> None:
+        logger = self.script.spec.name
+        if method in LOG_METHODS:
+            level = str(params.get("level") or "info").lower()
+            level = _LEVEL_ALIASES.get(level, level)
+            data = params.get("data")
+            await self.ctx.log(level if level in LOG_LEVELS else "info",
+                               data if data is not None else params.get("message"), logger)  # fmt: skip
+        elif method in PROGRESS_METHODS:
+            progress = _number(params.get("progress", params.get("current")))
+            if progress is None:
+                return
+            message = params.get("message")
+            await self.ctx.progress(progress, _number(params.get("total")),
+                                    message if isinstance(message, str) else None)  # fmt: skip
+        else:
+            data = params.get("data")
+            self.chunks.append(data)
+            chunk = {
+                "type": "stream_chunk",
+                "index": params.get("index", len(self.chunks) - 1),
+                "is_final": bool(params.get("is_final", False)),
+                "data": data,
+            }
+            await self.ctx.log("info", chunk, logger)
+
+    async def _answer(self, rid: Any, method: str, params: Mapping[str, Any], child: Child) -> None:
+        reply: dict[str, Any] = {"jsonrpc": "2.0", "id": rid}
+        try:
+            reply["result"] = await self._request(method, params)
+        except _RpcError as exc:
+            reply["error"] = {"code": exc.code, "message": exc.message}
+        except Exception as exc:  # an engine fault answering: tell the script, keep going
+            reply["error"] = {"code": -32603, "message": f"internal error: {type(exc).__name__}: {exc}"}
+        await child.send(json.dumps(reply, ensure_ascii=False, default=str).encode() + b"\n")
+
+    async def _request(self, method: str, params: Mapping[str, Any]) -> Any:
+        snapshot = self.ctx.snapshot
+        if method == "tools/call":
+            name = params.get("name")
+            arguments = params.get("arguments") or {}
+            if isinstance(arguments, str):
+                try:
+                    arguments = json.loads(arguments)
+                except ValueError as exc:
+                    raise _RpcError(-32602, f"arguments is not JSON: {exc}") from exc
+            if not isinstance(name, str):
+                raise _RpcError(-32602, "tools/call needs a string `name`")
+            try:
+                result = await self.ctx.call_tool(name, arguments)
+            except ToolNotFound as exc:
+                raise _RpcError(-32602, str(exc)) from exc
+            return result.to_json()
+        if method == "resources/list":
+            listed = []
+            for r in snapshot.resources.values():
+                item = {"uri": r.uri, "name": r.name, "title": r.title, "description": r.description,
+                        "mimeType": r.mime_type, "size": r.size}  # fmt: skip
+                listed.append({k: v for k, v in item.items() if v is not None})
+            return {"resources": listed}
+        if method == "resources/read":
+            uri = params.get("uri")
+            if not isinstance(uri, str):
+                raise _RpcError(-32602, "resources/read needs a string `uri`")
+            resource = snapshot.resources.get(uri)
+            if resource is not None:
+                return {"contents": await resource.read(snapshot)}
+            found = snapshot.find_template(uri)
+            if found is not None:
+                template, values = found
+                return {"contents": await template.read(uri, values, snapshot)}
+            raise _RpcError(-32002, f"resource not found: {uri}")
+        raise _RpcError(-32601, f"Method not found: {method}")
