@@ -18,6 +18,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "prompt": ("skillz_engine.runtimes.prompt", "PromptRuntime"),
     "resource": ("skillz_engine.runtimes.resource", "ResourceRuntime"),
     "skill": ("skillz_engine.runtimes.skill", "SkillRuntime"),
+    "pipeline": ("skillz_engine.runtimes.pipeline", "PipelineRuntime"),
 }
 
 

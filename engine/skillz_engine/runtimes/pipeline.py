@@ -1,0 +1,235 @@
+"""``kind: pipeline``: steps that call other tools of the same snapshot, in order.
+
+Each step's ``args`` are rendered with the sandboxed Jinja2 environment over ``input`` (the
+pipeline's arguments), ``steps`` (``steps.<id>`` is an earlier step's value) and ``prev`` (the
+last step that ran). A string that is exactly one ``{{ expr }}`` keeps its JSON type. The Rust
+Skillz forms ``$prev``, ``$prev.a.b``, ``$input.x`` and ``$<step>.x`` are accepted as well.
+
+A step's *value* is its tool's ``structuredContent`` when present, else its text parsed as
+JSON when it is JSON, else the text. ``when`` skips a step whose expression is falsy;
+``onError`` decides what a failing step does: ``fail`` (default) stops with an error that
+names the step, ``continue`` records the error and goes on, ``retry`` tries again up to
+``retries`` times (default 2). ``timeout`` bounds one step; ``limits.timeout`` the whole run.
+``output`` (any JSON with templates) is the result; by default the last step's value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from skillz_engine.diagnostics import Diagnostic, Severity
+from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolDef, ToolResult
+from skillz_engine.parse import JsonPath, format_json_path, walk
+from skillz_engine.runtimes.base import DEFAULT_TIMEOUT, CompileProblem, Services
+from skillz_engine.runtimes.results import from_json
+from skillz_engine.templating import TemplateError, check_syntax, environment, render_value
+from skillz_engine.units import parse_duration
+
+_LEGACY_REF = re.compile(r"^\$(?P<root>[A-Za-z_][A-Za-z0-9_-]*)(?P<rest>(\.[A-Za-z0-9_-]+)*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    tool: str
+    args: Any
+    when: str | None
+    on_error: str
+    retries: int
+    timeout: float | None
+
+
+def _legacy(value: str, scope: Mapping[str, Any]) -> Any:
+    """``$prev.a``, ``$input.x``, ``$step.x``: Skillz whole-value references (type preserved)."""
+    m = _LEGACY_REF.match(value)
+    if m is None:
+        return value
+    root, rest = m.group("root"), [p for p in m.group("rest").split(".") if p]
+    if root in ("prev", "input"):
+        cur: Any = scope[root]
+    elif root in scope["steps"]:
+        cur = scope["steps"][root]
+    else:
+        raise TemplateError(f"{value!r}: no step named {root!r} has run")
+    for part in rest:
+        if isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            raise TemplateError(f"{value!r}: {part!r} not found")
+    return cur
+
+
+def render_args(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Render every string of a JSON structure as a template (or a legacy ``$`` reference)."""
+    if isinstance(value, str):
+        if value.startswith("$") and _LEGACY_REF.match(value):
+            return _legacy(value, scope)
+        if "{{" in value or "{%" in value:
+            return render_value(value, scope)
+        return value
+    if isinstance(value, list):
+        return [render_args(v, scope) for v in value]
+    if isinstance(value, dict):
+        return {k: render_args(v, scope) for k, v in value.items()}
+    return value
+
+
+def step_value(result: ToolResult) -> Any:
+    if result.structured is not None:
+        return result.structured
+    text = result.text_content()
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        return text
+
+
+def _truthy(expr: str, scope: Mapping[str, Any]) -> bool:
+    source = expr.strip()
+    if source.startswith("{{") and source.endswith("}}"):
+        source = source[2:-2]
+    try:
+        return bool(environment().compile_expression(source, undefined_to_none=True)(**scope))
+    except Exception as exc:
+        raise TemplateError(f"`when: {expr}`: {exc}") from exc
+
+
+class PipelineRuntime:
+    kind = "pipeline"
+
+    def compile(self, spec: EntrySpec, services: Services) -> Compiled:
+        diags: list[Diagnostic] = []
+        steps: list[Step] = []
+        seen: set[str] = set()
+        for i, raw in enumerate(spec.data.get("steps") or []):
+            sid = str(raw["id"])
+            if sid in seen:
+                diags.append(
+                    self._diag(
+                        spec,
+                        ("steps", i, "id"),
+                        "SKZ207",
+                        f"step id {sid!r} is used twice",
+                        "Give every step its own id.",
+                    )
+                )
+            seen.add(sid)
+            for path, val in walk(raw.get("args"), ("steps", i, "args")):
+                if isinstance(val, str):
+                    err = check_syntax(val)
+                    if err is not None:
+                        diags.append(
+                            self._diag(
+                                spec,
+                                path,
+                                "SKZ503",
+                                f"template error: {err[1]}",
+                                "Check the {{ }} and {% %} pairs.",
+                            )
+                        )
+            when = raw.get("when")
+            retries = int(raw.get("retries", 2 if raw.get("onError") == "retry" else 0))
+            timeout = parse_duration(raw["timeout"]) if "timeout" in raw else None
+            steps.append(
+                Step(
+                    sid,
+                    str(raw["tool"]),
+                    raw.get("args", {}),
+                    when,
+                    str(raw.get("onError", "fail")),
+                    retries,
+                    timeout,
+                )
+            )
+        if any(d.is_error for d in diags):
+            raise CompileProblem(diags)
+        limits = spec.data.get("limits") or {}
+        total = parse_duration(limits["timeout"]) if "timeout" in limits else DEFAULT_TIMEOUT * 5
+        output = spec.data.get("output")
+        output_schema = spec.data.get("outputSchema")
+        run = _Pipeline(spec.name, tuple(steps), output, "output" in spec.data, total, output_schema)
+        tool = ToolDef(
+            name=spec.name,
+            description=spec.description,
+            input_schema=spec.data.get("inputSchema") or {"type": "object"},
+            invoke=run,
+            title=spec.data.get("title"),
+            output_schema=output_schema,
+            annotations=spec.data.get("annotations"),
+            icons=spec.data.get("icons"),
+            tags=tuple(spec.data.get("tags") or ()),
+        )
+        return Compiled(spec, tools=(tool,))
+
+    @staticmethod
+    def _diag(spec: EntrySpec, path: JsonPath, code: str, message: str, hint: str) -> Diagnostic:
+        line, col = spec.positions.value(path)
+        return Diagnostic(
+            spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Pipeline:
+    name: str
+    steps: tuple[Step, ...]
+    output: Any
+    has_output: bool
+    timeout: float
+    output_schema: Mapping[str, Any] | None
+
+    async def __call__(self, arguments: Args, ctx: CallContext) -> ToolResult:
+        scope: dict[str, Any] = {"input": dict(arguments), "steps": {}, "prev": None}
+        report: list[dict[str, Any]] = []
+        with anyio.move_on_after(self.timeout) as scope_cancel:
+            for n, step in enumerate(self.steps, 1):
+                await ctx.progress(n - 1, len(self.steps), f"step {step.id}: {step.tool}")
+                try:
+                    if step.when is not None and not _truthy(step.when, scope):
+                        report.append({"id": step.id, "skipped": True})
+                        continue
+                    args = render_args(step.args, scope)
+                except TemplateError as exc:
+                    return ToolResult.error(f"pipeline {self.name}: step {step.id!r}: {exc}")
+                result = await self._attempt(step, args, ctx)
+                if result.is_error:
+                    message = result.text_content() or "failed"
+                    report.append({"id": step.id, "error": message})
+                    if step.on_error == "continue":
+                        scope["steps"][step.id] = {"error": message}
+                        continue
+                    return ToolResult.error(
+                        f"pipeline {self.name}: step {step.id!r} ({step.tool}) failed: {message}"
+                    )
+                value = step_value(result)
+                scope["steps"][step.id] = value
+                scope["prev"] = value
+                report.append({"id": step.id, "ok": True})
+            await ctx.progress(len(self.steps), len(self.steps), "done")
+        if scope_cancel.cancelled_caught:
+            return ToolResult.error(f"pipeline {self.name} timed out after {self.timeout:g}s")
+        try:
+            value = render_args(self.output, scope) if self.has_output else scope["prev"]
+        except TemplateError as exc:
+            return ToolResult.error(f"pipeline {self.name}: output: {exc}")
+        return from_json(value, self.output_schema)
+
+    async def _attempt(self, step: Step, args: Any, ctx: CallContext) -> ToolResult:
+        attempts = 1 + (step.retries if step.on_error == "retry" else 0)
+        result = ToolResult.error("not run")
+        for _ in range(attempts):
+            with anyio.move_on_after(step.timeout or self.timeout) as cs:
+                result = await ctx.call_tool(step.tool, args)
+            if cs.cancelled_caught:
+                result = ToolResult.error(f"timed out after {step.timeout:g}s")
+            if not result.is_error:
+                break
+        return result
