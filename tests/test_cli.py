@@ -188,3 +188,17 @@ def test_migrate_rewrites_rust_skillz_manifests(tmp_path: Path, capsys: pytest.C
     assert (tool / "manifest.yaml").exists() and (tool / "manifest.json.bak").exists()
     capsys.readouterr()
     assert main(["validate", "--strict", str(tmp_path)]) == 0, capsys.readouterr().out
+
+
+def test_validate_file_resolves_references_to_siblings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipeline manifest passed alone (pre-commit) still sees the tools elsewhere in the tree."""
+    (tmp_path / "tools/t").mkdir(parents=True)
+    (tmp_path / "tools/t/manifest.yaml").write_text("kind: command\ndescription: t\nargv: [echo, hi]\n")
+    (tmp_path / "pipelines/p").mkdir(parents=True)
+    (tmp_path / "pipelines/p/manifest.yaml").write_text(
+        "kind: pipeline\ndescription: p\nsteps:\n  - id: a\n    tool: t\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "pipelines/p/manifest.yaml"]) == 0, capsys.readouterr().out

@@ -29,6 +29,23 @@ def _roots(values: Sequence[str] | None) -> list[Path]:
 # --------------------------------------------------------------------------- validate
 
 
+def _tree_root(entry: Path) -> Path:
+    """The root a single entry belongs to, so references to its siblings resolve.
+
+    The nearest ancestor holding ``skillz.yaml``; else the current directory when the entry is
+    inside it (pre-commit runs at the repository's top); else the entry's parent.
+    """
+    from skillz_engine.config import CONFIG_NAMES
+
+    for d in entry.parents:
+        if any((d / n).is_file() for n in CONFIG_NAMES):
+            return d
+    cwd = Path.cwd().resolve()
+    if cwd in entry.parents:
+        return cwd
+    return entry.parent
+
+
 def _validate_targets(paths: Sequence[str]) -> tuple[list[Path], set[Path] | None]:
     """Directories are roots; files name entries (pre-commit passes files)."""
     roots: list[Path] = []
@@ -48,7 +65,7 @@ def _validate_targets(paths: Sequence[str]) -> tuple[list[Path], set[Path] | Non
                 raise UsageError(f"{raw}: not a manifest, SKILL.md or directory")
             entry = p.parent.resolve()
             only.add(entry)
-            roots.append(entry.parent)
+            roots.append(_tree_root(entry))
         else:
             raise UsageError(f"{raw}: no such file or directory")
     unique: list[Path] = []

@@ -203,7 +203,7 @@ async def test_symlink_out_of_entry_refused(tmp_path: Path) -> None:
 
 
 def test_template_needs_exactly_one_variable(tmp_path: Path) -> None:
-    """A uriTemplate with two variables or an unsupported operator is SKZ505 at `uriTemplate`."""
+    """A uriTemplate with two variables or an unsupported operator is SKZ507 at `uriTemplate`."""
     write(
         tmp_path, "resources/two/manifest.yaml", "kind: resource\nfiles: '*.md'\nuriTemplate: 'x:///{a,b}'\n"
     )
@@ -213,8 +213,8 @@ def test_template_needs_exactly_one_variable(tmp_path: Path) -> None:
     _, snap = build(tmp_path)
     errors = sorted((d.path.split("/")[-2], d.code, d.line, d.json_path) for d in snap.errors)
     assert errors == [
-        ("frag", "SKZ505", 3, "$.uriTemplate"),
-        ("two", "SKZ505", 3, "$.uriTemplate"),
+        ("frag", "SKZ507", 3, "$.uriTemplate"),
+        ("two", "SKZ507", 3, "$.uriTemplate"),
     ]
     assert not [t for t in snap.templates if t.uri_template.startswith(("x:", "y:"))]
 

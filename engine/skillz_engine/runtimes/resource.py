@@ -331,7 +331,7 @@ class ResourceRuntime:
                     _diag(
                         spec,
                         ("uriTemplate",),
-                        "SKZ505",
+                        "SKZ507",
                         f"uriTemplate: {exc}",
                         "Write one variable that receives the file path, e.g. `notes:///{+path}`.",
                     )
