@@ -99,6 +99,8 @@ class ToolResult:
         out: dict[str, Any] = {"content": [dict(b) for b in self.content], "isError": self.is_error}
         if self.structured is not None:
             out["structuredContent"] = self.structured
+        if self.meta:
+            out["_meta"] = dict(self.meta)
         return out
 
 

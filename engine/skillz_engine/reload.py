@@ -128,5 +128,6 @@ async def watch(
         stop_event=stop_event,
         yield_on_timeout=False,
         ignore_permission_denied=True,
+        rust_timeout=200,  # ms: how soon a cancelled watcher's thread notices (default 5 s)
     ):
         yield {Path(p) for _, p in changes}

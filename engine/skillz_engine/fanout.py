@@ -1,0 +1,231 @@
+"""What the server sends to clients on its own: change fan-out to every client of both protocol
+eras (the server's change bus), and the per-request :class:`ServerCallContext` through which a
+running tool logs, reports progress and calls other tools.
+
+The SDK has no "all sessions" API, so the :class:`Hub` keeps its own registry:
+
+* handshake-era connections (``initialize`` .. ``notifications/initialized``) register their
+  ``ServerSession``; notifications go out on each connection's standalone channel (stdio pipe,
+  HTTP GET stream, SSE stream), which works from the watcher, outside any request. The entry is
+  dropped by the connection's ``exit_stack`` when it closes.
+* 2026-07-28 connections have no standing channel: they open ``subscriptions/listen`` streams,
+  served by the SDK's ``ListenHandler`` over :attr:`Hub.bus` (a ``SubscriptionBus``; swap in a
+  shared implementation to fan out across replicas).
+
+:meth:`Hub.on_delta` is the :class:`~skillz_engine.live.LiveRegistry` listener that turns a
+:class:`~skillz_engine.diff.Delta` into both kinds of notification.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, cast, get_args
+
+import anyio
+from mcp.server.context import ServerRequestContext
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ResourceUpdated,
+    SubscriptionBus,
+    ToolsListChanged,
+)
+from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.types import LoggingLevel
+
+from skillz_engine.diff import Change, Delta
+from skillz_engine.errors import ToolNotFound
+from skillz_engine.model import Args, ToolResult
+from skillz_engine.runtimes.base import MAX_CALL_DEPTH, run_tool
+from skillz_engine.snapshot import Snapshot
+
+log = logging.getLogger("skillz_engine.server")
+
+LOGGER_NAME = "skillz-engine"
+LEVELS: frozenset[str] = frozenset(get_args(LoggingLevel))
+MAX_LOGGED_DIAGNOSTICS = 20
+SEND_TIMEOUT = 5.0  # seconds one slow client may hold a broadcast up
+
+
+def diagnostics_log(snapshot: Snapshot) -> tuple[LoggingLevel, dict[str, Any]]:
+    """``(level, data)`` of the log message that tells clients about the tree's problems."""
+    errors = len(snapshot.errors)
+    warns = len(snapshot.diagnostics) - errors
+    stale = [snapshot.entries[k].spec.name for k in snapshot.stale]
+    if snapshot.diagnostics:
+        msg = f"{errors} error{'s' * (errors != 1)}, {warns} warning{'s' * (warns != 1)} in the tree"
+        if stale:
+            msg += f"; serving the last good version of: {', '.join(sorted(stale))}"
+        msg += ". Read skillz://diagnostics for details."
+    else:
+        msg = "The tree has no problems any more."
+    data: dict[str, Any] = {
+        "message": msg,
+        "generation": snapshot.generation,
+        "diagnostics": [d.to_json() for d in snapshot.diagnostics[:MAX_LOGGED_DIAGNOSTICS]],
+    }
+    if len(snapshot.diagnostics) > MAX_LOGGED_DIAGNOSTICS:
+        data["more"] = len(snapshot.diagnostics) - MAX_LOGGED_DIAGNOSTICS
+    return ("warning" if errors else "info"), data
+
+
+def _silenced(make: Callable[[], Any]) -> Any:
+    """Create a deprecated SDK coroutine without its per-call MCPDeprecationWarning (the warning
+    is issued synchronously when the coroutine is created, so no await happens under the filter)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        return make()
+
+
+class ServerCallContext:
+    """The core's :class:`~skillz_engine.model.CallContext` for one MCP request."""
+
+    def __init__(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        snapshot: Snapshot,
+        tool_name: str,
+        depth: int = 0,
+        on_nested: Callable[[str, float, ToolResult], None] | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._snapshot = snapshot
+        self._tool_name = tool_name
+        self._depth = depth
+        self._on_nested = on_nested
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def tool_name(self) -> str:
+        return self._tool_name
+
+    @property
+    def progress_token(self) -> str | int | None:
+        meta = self._ctx.meta
+        return meta.get("progress_token") if meta else None
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        lvl = cast("LoggingLevel", level if level in LEVELS else "info")
+        sess, rid = self._ctx.session, self._ctx.request_id
+        await _silenced(
+            lambda: sess.send_log_message(lvl, data, logger=logger or self._tool_name, related_request_id=rid)
+        )
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        # the SDK knows whether the caller asked for progress (a token on the wire, or an
+        # in-process callback without one) and does nothing when it did not
+        await self._ctx.session.report_progress(progress, total, message)
+
+    async def call_tool(self, name: str, arguments: Args) -> ToolResult:
+        if self._depth + 1 > MAX_CALL_DEPTH:
+            return ToolResult.error(f"nested tool calls deeper than {MAX_CALL_DEPTH}; refusing {name!r}")
+        tool = self._snapshot.tools.get(name)
+        if tool is None:
+            raise ToolNotFound(name, self._snapshot.suggest(name))
+        child = ServerCallContext(self._ctx, self._snapshot, name, self._depth + 1, self._on_nested)
+        start = time.perf_counter()
+        result = await run_tool(tool, arguments, child)
+        if self._on_nested is not None:
+            self._on_nested(name, start, result)
+        return result
+
+
+def connection_of(ctx: ServerRequestContext[Any, Any]) -> Any:
+    """The SDK ``Connection`` behind a request (no public accessor in mcp 2.3; FastMCP does the same)."""
+    return ctx.session._connection  # private in mcp 2.3.0, see the docstring
+
+
+class Hub:
+    """Registry of handshake-era sessions plus the subscription bus of the 2026-07-28 era."""
+
+    def __init__(self, bus: SubscriptionBus | None = None) -> None:
+        self.bus: SubscriptionBus = bus if bus is not None else InMemorySubscriptionBus()
+        self.legacy: dict[int, ServerSession] = {}
+        self.subs: dict[int, set[str]] = {}
+
+    def register(self, ctx: ServerRequestContext[Any, Any]) -> int:
+        """Remember the connection of ``ctx`` (idempotent); it is forgotten when it closes."""
+        conn = connection_of(ctx)
+        key = id(conn)
+        if key not in self.legacy:
+            self.legacy[key] = ctx.session
+            self.subs.setdefault(key, set())
+
+            def drop() -> None:
+                self.legacy.pop(key, None)
+                self.subs.pop(key, None)
+
+            conn.exit_stack.callback(drop)
+        return key
+
+    def subscribe(self, ctx: ServerRequestContext[Any, Any], uri: str) -> None:
+        self.subs[self.register(ctx)].add(uri)
+
+    def unsubscribe(self, ctx: ServerRequestContext[Any, Any], uri: str) -> None:
+        self.subs.get(self.register(ctx), set()).discard(uri)
+
+    async def _each(
+        self, send: Callable[[ServerSession], Awaitable[None]], only: Callable[[int], bool] | None = None
+    ) -> None:
+        """Run ``send`` for every (selected) legacy session concurrently; one bad client never blocks."""
+
+        async def one(key: int, sess: ServerSession) -> None:
+            try:
+                with anyio.fail_after(SEND_TIMEOUT):
+                    await send(sess)
+            except Exception as exc:  # a closed or stuck connection: skip it
+                log.debug("notification to connection %x failed: %r", key, exc)
+
+        targets = [(k, s) for k, s in list(self.legacy.items()) if only is None or only(k)]
+        if not targets:
+            return
+        async with anyio.create_task_group() as tg:
+            for key, sess in targets:
+                tg.start_soon(one, key, sess)
+
+    async def tools_changed(self) -> None:
+        await self.bus.publish(ToolsListChanged())
+        await self._each(lambda s: s.send_tool_list_changed())
+
+    async def prompts_changed(self) -> None:
+        await self.bus.publish(PromptsListChanged())
+        await self._each(lambda s: s.send_prompt_list_changed())
+
+    async def resources_changed(self) -> None:
+        await self.bus.publish(ResourcesListChanged())
+        await self._each(lambda s: s.send_resource_list_changed())
+
+    async def resource_updated(self, uri: str) -> None:
+        await self.bus.publish(ResourceUpdated(uri=uri))
+        await self._each(lambda s: s.send_resource_updated(uri), lambda k: uri in self.subs.get(k, ()))
+
+    async def log(self, level: LoggingLevel, data: Any) -> None:
+        """A log message to every legacy session (2026-07-28 has no unsolicited logs)."""
+
+        await self._each(lambda s: _silenced(lambda: s.send_log_message(level, data, logger=LOGGER_NAME)))
+
+    async def on_delta(self, delta: Delta, snapshot: Snapshot) -> None:
+        """LiveRegistry listener: notify both eras of what ``delta`` changed."""
+        if Change.TOOLS in delta.lists:
+            await self.tools_changed()
+        if Change.PROMPTS in delta.lists:
+            await self.prompts_changed()
+        if Change.RESOURCES in delta.lists:
+            await self.resources_changed()
+        for uri in sorted(delta.updated):
+            await self.resource_updated(uri)
+        if delta.diagnostics_changed:
+            level, data = diagnostics_log(snapshot)
+            await self.log(level, data)

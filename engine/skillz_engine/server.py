@@ -1,0 +1,385 @@
+"""The MCP server: the live snapshot served through the SDK's low-level ``Server``, both eras.
+
+This module (with :mod:`skillz_engine.fanout` and :mod:`skillz_engine.http`) is the only part of
+the engine that imports ``mcp``. Every handler reads exactly one snapshot, through
+:meth:`LiveRegistry.reading`, from start to end; the core's camelCase dicts become SDK models with
+``model_validate``. Tools always run through :func:`~skillz_engine.runtimes.base.run_tool`, so a
+tool's own failure is an ``isError`` result, never a protocol error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+import mcp.types as types
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
+from mcp.server.subscriptions import ListenHandler
+from mcp.shared.exceptions import MCPError
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+from skillz_engine import __version__
+from skillz_engine.compile import Tree
+from skillz_engine.errors import ToolNotFound
+from skillz_engine.fanout import Hub, ServerCallContext, connection_of
+from skillz_engine.live import LiveRegistry
+from skillz_engine.model import PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
+from skillz_engine.reload import Reloader
+from skillz_engine.reload import watch as watch_tree
+from skillz_engine.runtimes.base import run_tool
+from skillz_engine.snapshot import Snapshot
+from skillz_engine.store import AuditLog, AuditRecord, Store
+from skillz_engine.units import parse_duration
+
+log = logging.getLogger("skillz_engine.server")
+
+Ctx = ServerRequestContext[Any, Any]
+Page = types.PaginatedRequestParams | None
+RESOURCE_NOT_FOUND = -32002  # handshake-era code; 2026-07-28 uses INVALID_PARAMS
+MAX_COMPLETIONS = 100
+DEFAULT_INSTRUCTIONS = (
+    "This server's tools come from a directory tree of manifests and reload live: when the tree "
+    "changes, the tool, prompt and resource lists change too (clients are notified). If your tool "
+    "list may be stale, use search_tools to find a tool by what it does and call_tool to run any "
+    "tool by name; read the skillz://guide resource for an overview of everything served right now."
+)
+INIT_NOTIFY = NotificationOptions(tools_changed=True, resources_changed=True, prompts_changed=True)
+
+
+def is_modern(ctx: Ctx) -> bool:
+    return ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+
+class SkillzServer(Server[Any]):
+    """Low-level ``Server`` that declares ``listChanged`` in the handshake era even when the
+    transport (the HTTP session manager) calls ``create_initialization_options()`` without arguments."""
+
+    hub: Hub
+    detach: Callable[[], None]
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or INIT_NOTIFY, experimental_capabilities, extensions
+        )
+
+
+def _not_found(ctx: Ctx, message: str) -> MCPError:
+    return MCPError(code=types.INVALID_PARAMS if is_modern(ctx) else RESOURCE_NOT_FOUND, message=message)
+
+
+def _tool_result(result: ToolResult) -> types.CallToolResult:
+    payload = result.to_json()
+    if result.meta:
+        payload["_meta"] = dict(result.meta)
+    try:
+        return types.CallToolResult.model_validate(payload)
+    except ValidationError as exc:
+        text = result.text_content() or "(no text content)"
+        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        return types.CallToolResult(
+            content=[
+                types.TextContent(type="text", text=f"{text}\n\n[the tool's result is not valid MCP: {why}]")
+            ],
+            is_error=True,
+        )
+
+
+def _error_of(result: ToolResult) -> str | None:
+    return (result.text_content() or "error") if result.is_error else None
+
+
+def _compact(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _icons(icons: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
+    return [dict(i) for i in icons] if icons else None
+
+
+def _resource(r: ResourceDef) -> types.Resource:
+    d = _compact(uri=r.uri, name=r.name, title=r.title, description=r.description, mimeType=r.mime_type)
+    return types.Resource.model_validate(_compact(**d, size=r.size, icons=_icons(r.icons)))
+
+
+def _template(t: ResourceTemplateDef) -> types.ResourceTemplate:
+    d = _compact(uriTemplate=t.uri_template, name=t.name, title=t.title, description=t.description)
+    return types.ResourceTemplate.model_validate(_compact(**d, mimeType=t.mime_type, icons=_icons(t.icons)))
+
+
+def _prompt(p: PromptDef) -> types.Prompt:
+    args = [_compact(name=a.name, description=a.description, required=a.required) for a in p.arguments]
+    d = _compact(name=p.name, title=p.title, description=p.description or None, icons=_icons(p.icons))
+    return types.Prompt.model_validate({**d, "arguments": args})
+
+
+def _secret_names(snapshot: Snapshot) -> tuple[str, ...]:
+    """Every secret any entry of the snapshot names (a nested call may reach any of them)."""
+    names: set[str] = set()
+    for spec in snapshot.specs.values():
+        for n in spec.data.get("secrets") or ():
+            if isinstance(n, str):
+                names.add(n)
+    return tuple(sorted(names))
+
+
+def _session_label(ctx: Ctx) -> str | None:
+    conn = connection_of(ctx)
+    sid = getattr(conn, "session_id", None)
+    if sid:
+        return str(sid)
+    return None if is_modern(ctx) else f"conn-{id(conn):x}"
+
+
+class _Handlers:
+    def __init__(self, live: LiveRegistry, hub: Hub, audit: AuditLog | None) -> None:
+        self.live, self.hub, self.audit = live, hub, audit
+        self.audit_warned = False
+
+    # ------------------------------------------------------------------ tools
+
+    async def list_tools(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        with self.live.reading() as snap:
+            tools = list(snap.tools.values())
+            if snap.config.disclosure == "search":
+                tools = [t for t in tools if t.entry is None]
+            return types.ListToolsResult(tools=[types.Tool.model_validate(t.definition()) for t in tools])
+
+    def _audit(self, ctx: Ctx, snap: Snapshot, method: str, tool: str, t0: float, error: str | None) -> None:
+        if self.audit is not None:
+            ms = (time.perf_counter() - t0) * 1000
+            session, names = _session_label(ctx), _secret_names(snap)
+            record = AuditRecord(method, tool, ms, error is None, error, session, names)
+            if not self.audit.append(record) and not self.audit_warned:
+                self.audit_warned = True  # once: a full disk must not flood stderr
+                log.warning("cannot write the audit log %s: %s", self.audit.path, self.audit.failed)
+
+    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+        start = time.perf_counter()
+        with self.live.reading() as snap:
+            tool = snap.tools.get(params.name)
+            if tool is None:
+                hint = "" if snap.suggest(params.name) else " Use search_tools to find the right one."
+                message = str(ToolNotFound(params.name, snap.suggest(params.name))) + hint
+                self._audit(ctx, snap, "tools/call", params.name, start, message)
+                raise MCPError(code=types.INVALID_PARAMS, message=message)
+
+            def nested(name: str, t0: float, r: ToolResult) -> None:
+                self._audit(ctx, snap, "tools/call (nested)", name, t0, _error_of(r))
+
+            try:
+                result = await run_tool(
+                    tool, params.arguments or {}, ServerCallContext(ctx, snap, tool.name, 0, nested)
+                )
+            except anyio.get_cancelled_exc_class():
+                self._audit(ctx, snap, "tools/call", tool.name, start, "cancelled")
+                raise
+            self._audit(ctx, snap, "tools/call", tool.name, start, _error_of(result))
+            return _tool_result(result)
+
+    # ------------------------------------------------------------------ resources
+
+    async def list_resources(self, ctx: Ctx, params: Page) -> types.ListResourcesResult:
+        with self.live.reading() as snap:
+            return types.ListResourcesResult(resources=[_resource(r) for r in snap.resources.values()])
+
+    async def list_templates(self, ctx: Ctx, params: Page) -> types.ListResourceTemplatesResult:
+        with self.live.reading() as snap:
+            return types.ListResourceTemplatesResult(
+                resource_templates=[_template(t) for t in snap.templates]
+            )
+
+    async def read_resource(
+        self, ctx: Ctx, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        with self.live.reading() as snap:
+            try:
+                res = snap.resources.get(uri)
+                if res is not None:
+                    contents = await res.read(snap)
+                else:
+                    found = snap.find_template(uri)
+                    if found is None:
+                        raise _not_found(ctx, f"unknown resource {uri!r}; resources/list shows what exists")
+                    tpl, variables = found
+                    contents = await tpl.read(uri, variables, snap)
+            except (KeyError, FileNotFoundError, PermissionError) as exc:
+                reason = exc.args[0] if exc.args else type(exc).__name__
+                raise _not_found(ctx, f"resource {uri!r} not found: {reason}") from None
+            except (MCPError, anyio.get_cancelled_exc_class()):
+                raise
+            except Exception as exc:
+                raise MCPError(
+                    code=types.INTERNAL_ERROR, message=f"reading {uri!r} failed: {type(exc).__name__}: {exc}"
+                ) from None
+            return types.ReadResourceResult.model_validate({"contents": contents})
+
+    async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        self.hub.subscribe(ctx, str(params.uri))
+        return types.EmptyResult()
+
+    async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        self.hub.unsubscribe(ctx, str(params.uri))
+        return types.EmptyResult()
+
+    # ------------------------------------------------------------------ prompts + completion
+
+    async def list_prompts(self, ctx: Ctx, params: Page) -> types.ListPromptsResult:
+        with self.live.reading() as snap:
+            return types.ListPromptsResult(prompts=[_prompt(p) for p in snap.prompts.values()])
+
+    async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        args = dict(params.arguments or {})
+        with self.live.reading() as snap:
+            p = snap.prompts.get(params.name)
+            if p is None:
+                close = ", ".join(sorted(n for n in snap.prompts if params.name.lower() in n.lower())[:3])
+                raise MCPError(
+                    code=types.INVALID_PARAMS,
+                    message=f"unknown prompt {params.name!r}"
+                    + (f". Did you mean: {close}?" if close else ""),
+                )
+            missing = [a.name for a in p.arguments if a.required and a.name not in args]
+            if missing:
+                raise MCPError(
+                    code=types.INVALID_PARAMS,
+                    message=f"prompt {p.name!r} needs argument(s): {', '.join(missing)}",
+                )
+            try:
+                messages = await p.render(args, ServerCallContext(ctx, snap, p.name))
+            except ValueError as exc:
+                raise MCPError(code=types.INVALID_PARAMS, message=f"prompt {p.name!r}: {exc}") from None
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as exc:
+                raise MCPError(
+                    code=types.INTERNAL_ERROR,
+                    message=f"prompt {p.name!r} failed: {type(exc).__name__}: {exc}",
+                ) from None
+            payload: dict[str, Any] = {"messages": messages}
+            if p.description:
+                payload["description"] = p.description
+            return types.GetPromptResult.model_validate(payload)
+
+    async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
+        name, prefix = params.argument.name, params.argument.value
+        others: Mapping[str, Any] = (params.context.arguments if params.context else None) or {}
+        values: list[str] = []
+        with self.live.reading() as snap:
+            ref = params.ref
+            if isinstance(ref, types.PromptReference):
+                p = snap.prompts.get(ref.name)
+                if p is None:
+                    raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {ref.name!r}")
+                if p.complete is not None:
+                    values = list(p.complete(name, prefix, others))
+                else:
+                    arg = next((a for a in p.arguments if a.name == name), None)
+                    low = prefix.lower()
+                    values = [v for v in (arg.values if arg else ()) if v.lower().startswith(low)]
+            else:
+                tpl = next((t for t in snap.templates if t.uri_template == ref.uri), None)
+                if tpl is not None and tpl.complete is not None:
+                    values = list(tpl.complete(name, prefix, others))
+        return types.CompleteResult(
+            completion=types.Completion(
+                values=values[:MAX_COMPLETIONS], total=len(values), has_more=len(values) > MAX_COMPLETIONS
+            )
+        )
+
+    async def initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
+        self.hub.register(ctx)
+
+
+def build_server(live: LiveRegistry, *, audit: AuditLog | None = None) -> SkillzServer:
+    """The MCP server for ``live``; ``server.hub`` is its fan-out, already listening to ``live``."""
+    hub = Hub()
+    h = _Handlers(live, hub, audit)
+    config = live.current.config
+    server = SkillzServer(
+        config.server_name,
+        version=__version__,
+        instructions=config.instructions or DEFAULT_INSTRUCTIONS,
+        on_list_tools=h.list_tools,
+        on_call_tool=h.call_tool,
+        on_list_resources=h.list_resources,
+        on_list_resource_templates=h.list_templates,
+        on_read_resource=h.read_resource,
+        on_subscribe_resource=h.subscribe,
+        on_unsubscribe_resource=h.unsubscribe,
+        on_list_prompts=h.list_prompts,
+        on_get_prompt=h.get_prompt,
+        on_completion=h.complete,
+        on_subscriptions_listen=ListenHandler(hub.bus),
+    )
+    server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
+    server.hub = hub
+    server.detach = live.add_listener(hub.on_delta)
+    return server
+
+
+def debounce_ms(tree: Tree, default: int = 50) -> int:
+    """``watch.debounce`` of the tree config in milliseconds (``"50ms"``, ``0.2``, ...)."""
+    value = tree.config.get("watch", "debounce")
+    if value is None:
+        return default
+    try:
+        return max(1, round(parse_duration(value) * 1000))
+    except ValueError:
+        return default
+
+
+def stdio_audit(tree: Tree) -> AuditLog | None:
+    """The audit log in the state dir, or ``None`` (one warning on stderr) when it cannot be made."""
+    store = Store(tree.state_dir)
+    try:
+        store.ensure()
+    except OSError as exc:
+        print(
+            f"skillz-engine: warning: no audit log ({store.path} cannot be created: {exc})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+    return store.audit_log()
+
+
+async def serve_stdio(tree: Tree, *, watch: bool = True) -> None:
+    """Serve ``tree`` on stdin/stdout until the client closes it; the watcher runs all along."""
+    from mcp.server.stdio import stdio_server
+
+    reloader = Reloader(tree)
+    live = await reloader.start()
+    server = build_server(live, audit=stdio_audit(tree))
+    stop = anyio.Event()  # stops the watcher thread promptly (cancelling alone waits for its timeout)
+    try:
+        async with anyio.create_task_group() as tg:
+            if watch:
+                tg.start_soon(
+                    reloader.run, watch_tree(tree.roots, debounce_ms=debounce_ms(tree), stop_event=stop)
+                )
+            try:
+                async with stdio_server() as (read_stream, write_stream):
+                    await server.run(read_stream, write_stream, server.create_initialization_options())
+            finally:
+                stop.set()
+                tg.cancel_scope.cancel()
+    finally:
+        server.detach()
+        with anyio.CancelScope(shield=True):
+            await live.close()
