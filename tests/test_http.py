@@ -6,7 +6,7 @@ import json
 import re
 import socket
 import stat
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ToolsListChanged
 
+from mcp_helpers import Inbox
 from skillz_engine.compile import Tree
 from skillz_engine.errors import UsageError
 from skillz_engine.http import DEFAULT_ORIGINS, build_app, origin_allowed, serve_http
@@ -109,32 +110,6 @@ async def http_app(
 
 def auth(token: str = TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-class Inbox:
-    """Collects notifications / events and lets a test wait for one matching a predicate."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._changed = anyio.Event()
-
-    def put(self, item: Any) -> None:
-        self.items.append(item)
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    async def handler(self, message: Any) -> None:
-        if not isinstance(message, Exception):
-            self.put(message)
-
-    async def wait_for(self, pred: Callable[[Any], bool], timeout: float = 10.0) -> Any:
-        with anyio.fail_after(timeout):
-            while True:
-                changed = self._changed
-                for item in self.items:
-                    if pred(item):
-                        return item
-                await changed.wait()
 
 
 def is_tools_changed(m: Any) -> bool:

@@ -18,6 +18,7 @@ from mcp.client.subscriptions import ResourceUpdated, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 
 import skillz_engine
+from mcp_helpers import Inbox
 from skillz_engine.compile import Tree
 from skillz_engine.reload import Reloader, watch
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH
@@ -109,35 +110,6 @@ async def serving(
     finally:
         server.detach()
         await live.close()
-
-
-class Inbox:
-    """Collects notifications / events and lets a test wait for one matching a predicate."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._changed = anyio.Event()
-
-    def put(self, item: Any) -> None:
-        self.items.append(item)
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    async def handler(self, message: Any) -> None:
-        if not isinstance(message, Exception):
-            self.put(message)
-
-    async def wait_for(self, pred: Callable[[Any], bool], timeout: float = 10.0) -> Any:
-        with anyio.fail_after(timeout):
-            while True:
-                changed = self._changed
-                for item in self.items:
-                    if pred(item):
-                        return item
-                await changed.wait()
-
-    def clear(self) -> None:
-        self.items.clear()
 
 
 def method_is(name: str) -> Callable[[Any], bool]:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from skillz_engine.diagnostics import Diagnostic
 from skillz_engine.errors import ToolNotFound
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolDef, ToolResult
+from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolDef, ToolInvoker, ToolResult
 
 if TYPE_CHECKING:
     from skillz_engine.config import Config
@@ -101,6 +101,22 @@ class LocalCallContext:
             raise ToolNotFound(name, self.snapshot.suggest(name))
         child = LocalCallContext(self.snapshot, name, None, self.depth + 1, self.sink)
         return await run_tool(tool, arguments, child)
+
+
+def tool_def(spec: EntrySpec, invoke: ToolInvoker) -> ToolDef:
+    """The one tool an entry of a tool kind serves, with the manifest's shared tool keys."""
+    data = spec.data
+    return ToolDef(
+        name=spec.name,
+        description=spec.description,
+        input_schema=data.get("inputSchema") or {"type": "object"},
+        invoke=invoke,
+        title=data.get("title"),
+        output_schema=data.get("outputSchema"),
+        annotations=data.get("annotations"),
+        icons=data.get("icons"),
+        tags=tuple(data.get("tags") or ()),
+    )
 
 
 def _validator(schema: Mapping[str, Any]) -> Any:

@@ -30,10 +30,10 @@ from jinja2 import StrictUndefined, Undefined
 
 from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolDef, ToolResult
+from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
 from skillz_engine.parse import JsonPath, format_json_path
 from skillz_engine.runtimes import results
-from skillz_engine.runtimes.base import CompileProblem, Services
+from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.runtimes.process import build_command, build_env, run
 from skillz_engine.templating import TemplateError, check_syntax, render, render_value
 
@@ -139,17 +139,7 @@ class CommandRuntime:
         if diags or cwd is None:
             raise CompileProblem(diags)
         command = _Command(spec, services, tuple(argv), stdin if isinstance(stdin, str) else None, cwd)
-        tool = ToolDef(
-            name=spec.name,
-            description=spec.description,
-            input_schema=data.get("inputSchema") or {"type": "object"},
-            invoke=command.invoke,
-            title=data.get("title"),
-            output_schema=data.get("outputSchema"),
-            annotations=data.get("annotations"),
-            icons=data.get("icons"),
-            tags=tuple(data.get("tags") or ()),
-        )
+        tool = tool_def(spec, command.invoke)
         compiled = Compiled(spec, tools=(tool,))
         warnings = _program_warning(spec, argv[0], cwd)
         if warnings:

@@ -24,9 +24,9 @@ from typing import Any
 import anyio
 
 from skillz_engine.diagnostics import Diagnostic, Severity
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolDef, ToolResult
+from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
 from skillz_engine.parse import JsonPath, format_json_path, walk
-from skillz_engine.runtimes.base import DEFAULT_TIMEOUT, CompileProblem, Services
+from skillz_engine.runtimes.base import DEFAULT_TIMEOUT, CompileProblem, Services, tool_def
 from skillz_engine.runtimes.results import from_json
 from skillz_engine.templating import TemplateError, check_syntax, environment, render_value
 from skillz_engine.units import parse_duration
@@ -156,17 +156,7 @@ class PipelineRuntime:
         output = spec.data.get("output")
         output_schema = spec.data.get("outputSchema")
         run = _Pipeline(spec.name, tuple(steps), output, "output" in spec.data, total, output_schema)
-        tool = ToolDef(
-            name=spec.name,
-            description=spec.description,
-            input_schema=spec.data.get("inputSchema") or {"type": "object"},
-            invoke=run,
-            title=spec.data.get("title"),
-            output_schema=output_schema,
-            annotations=spec.data.get("annotations"),
-            icons=spec.data.get("icons"),
-            tags=tuple(spec.data.get("tags") or ()),
-        )
+        tool = tool_def(spec, run)
         return Compiled(spec, tools=(tool,))
 
     @staticmethod

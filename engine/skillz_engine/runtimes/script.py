@@ -37,9 +37,9 @@ from typing import Any
 
 from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolDef, ToolResult
+from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
 from skillz_engine.runtimes import results
-from skillz_engine.runtimes.base import CompileProblem, Services
+from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.runtimes.process import Child, Command, ProcessResult, build_command, build_env, run
 
 __all__ = ["EXTENSIONS", "INTERPRETERS", "ScriptRuntime", "execution_context"]
@@ -146,18 +146,7 @@ class ScriptRuntime:
         if diags or entry is None or cwd is None:
             raise CompileProblem(diags)
         script = _Script(spec, services, entry, cwd, interpreter)
-        data = spec.data
-        tool = ToolDef(
-            name=spec.name,
-            description=spec.description,
-            input_schema=data.get("inputSchema") or {"type": "object"},
-            invoke=script.invoke,
-            title=data.get("title"),
-            output_schema=data.get("outputSchema"),
-            annotations=data.get("annotations"),
-            icons=data.get("icons"),
-            tags=tuple(data.get("tags") or ()),
-        )
+        tool = tool_def(spec, script.invoke)
         return Compiled(spec, tools=(tool,))
 
 

@@ -1,0 +1,37 @@
+"""Helpers shared by the MCP-level tests (server, HTTP, examples)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+
+class Inbox:
+    """Collects notifications / events and lets a test wait for one matching a predicate."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._changed = anyio.Event()
+
+    def put(self, item: Any) -> None:
+        self.items.append(item)
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def handler(self, message: Any) -> None:
+        if not isinstance(message, Exception):
+            self.put(message)
+
+    async def wait_for(self, pred: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+        with anyio.fail_after(timeout):
+            while True:
+                changed = self._changed
+                for item in self.items:
+                    if pred(item):
+                        return item
+                await changed.wait()
+
+    def clear(self) -> None:
+        self.items.clear()
