@@ -398,8 +398,11 @@ class Tree:
             start = path  # a deleted directory: drop what was under it
         else:
             return touched  # a stray file outside any entry
-        prefix = start.as_posix().rstrip("/") + "/"
-        previous = {k for k in self.found if k == start.as_posix() or k.startswith(prefix)}
+        if owner is not None and owner.dir == start and owner.skill_md is None:
+            previous = {start.as_posix()}  # a plain entry holds no other entries: no tree-wide scan
+        else:
+            prefix = start.as_posix().rstrip("/") + "/"
+            previous = {k for k in self.found if k == start.as_posix() or k.startswith(prefix)}
         enclosing = self._owning(start.parent) if start != root else None
         own: str | None = None
         own_dir: Path | None = None

@@ -14,6 +14,8 @@ Codes are stable; `docs/diagnostics.md` lists every one. Families:
 from __future__ import annotations
 
 import enum
+import functools
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -62,17 +64,28 @@ class Diagnostic:
         }
 
 
+@functools.lru_cache(maxsize=8)
+def _resolved(directory: str) -> str:
+    return os.path.realpath(directory)
+
+
 def display_path(path: Path | str, base: Path | None = None) -> str:
-    """A path as diagnostics show it: relative to ``base`` (or the cwd) when it lies inside."""
-    p = Path(path)
-    for b in (base, Path.cwd()):
+    """A path as diagnostics show it: relative to ``base`` (or the cwd) when it lies inside.
+
+    Called once per manifest, so it avoids ``Path.resolve()`` (a syscall per component) for the
+    absolute paths the scanner produces; only the base directory is resolved, once.
+    """
+    p = os.fspath(path)
+    full = os.path.normpath(p) if os.path.isabs(p) else os.path.realpath(p)  # noqa: PTH117 - str ops: called per manifest
+    for b in (base, os.getcwd()):  # noqa: PTH109
         if b is None:
             continue
-        try:
-            return p.resolve().relative_to(b.resolve()).as_posix()
-        except (ValueError, OSError):
-            continue
-    return p.as_posix()
+        root = _resolved(os.fspath(b))
+        if full == root:
+            return "."
+        if full.startswith(root.rstrip("/") + "/"):
+            return full[len(root.rstrip("/")) + 1 :]
+    return Path(p).as_posix()
 
 
 def has_errors(diags: Iterable[Diagnostic]) -> bool:

@@ -162,6 +162,14 @@ def read_text(path: Path, display: str) -> tuple[str | None, list[Diagnostic]]:
 # --------------------------------------------------------------------------- YAML with positions
 
 
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_PLAIN_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
+_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+
+
 class _Builder:
     """Turn a composed YAML node tree into Python data, recording positions and duplicate keys."""
 
@@ -178,7 +186,10 @@ class _Builder:
             self.loader.flatten_mapping(node)
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
+                if key_node.tag == _STR and isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value
+                else:
+                    key = self.loader.construct_object(key_node, deep=True)
                 if not isinstance(key, str):  # `on:`, `1:`: keep the key as written (JSON keys are text)
                     key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
                 kpath = (*path, key)
@@ -202,6 +213,16 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        tag, text = node.tag, node.value
+        # fast paths for the scalars manifests are made of; anything unusual goes to PyYAML
+        if tag == _STR:
+            return text
+        if tag == _INT and _PLAIN_INT.match(text):
+            return int(text)
+        if tag == _NULL:
+            return None
+        if tag == _BOOL and text.lower() in _BOOLS:
+            return _BOOLS[text.lower()]
         value = self.loader.construct_object(node, deep=True)
         # dates and timestamps are not JSON: keep what the author wrote
         if not isinstance(value, str | int | float | bool | type(None)):

@@ -165,6 +165,13 @@ def schema_diagnostics(doc: Document, schema_name: str) -> list[Diagnostic]:
     """Every schema problem of ``doc`` against schema ``schema_name``, each with its position."""
     from skillz_engine import schemas
 
+    fast = schemas.fast_validator(schema_name)
+    if fast is not None:
+        try:
+            if fast.is_valid(doc.data):
+                return []
+        except Exception:  # e.g. an integer beyond 64 bits: let the Python validator judge
+            pass
     v = schemas.validator(schema_name)
     out: list[Diagnostic] = []
     for error in v.iter_errors(doc.data):

@@ -19,6 +19,7 @@ JSON). Exit codes outside ``okExitCodes`` (default ``[0]``) make an error result
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Mapping
@@ -101,6 +102,12 @@ def _syntax(spec: EntrySpec, path: JsonPath, label: str, source: str) -> list[Di
     ]  # fmt: skip
 
 
+@functools.lru_cache(maxsize=1024)
+def _which(program: str, path: str) -> str | None:
+    """``shutil.which``, remembered: a tree of many commands asks for the same few programs."""
+    return shutil.which(program, path=path)
+
+
 def _program_warning(spec: EntrySpec, program: str, cwd: Path) -> list[Diagnostic]:
     if any(mark in program for mark in _TEMPLATE_MARKS) or program.startswith("/"):
         return []
@@ -108,7 +115,7 @@ def _program_warning(spec: EntrySpec, program: str, cwd: Path) -> list[Diagnosti
         if (cwd / program).is_file():
             return []
         message = f"program {program!r} does not exist (relative to {cwd.name}/)"
-    elif shutil.which(program, path=build_env(spec)["PATH"]) is not None:
+    elif _which(program, build_env(spec)["PATH"]) is not None:
         return []
     else:
         message = f"program {program!r} is not found on PATH on this machine"
