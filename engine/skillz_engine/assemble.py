@@ -46,7 +46,7 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
     diags: list[Diagnostic] = [*tree.config_diags, *tree.scan_diags]
     entries: dict[str, Compiled] = {}
     specs: dict[str, EntrySpec] = {}
-    for key in sorted(tree.results):
+    for key in tree.sorted_keys():
         r = tree.results[key]
         diags.extend(r.diagnostics)
         if r.compiled is not None:
@@ -140,55 +140,34 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
 def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) -> list[Diagnostic]:
     """References between entries that must resolve, and bundle cycles."""
     out: list[Diagnostic] = []
-    by_kind: dict[str, dict[str, EntrySpec]] = {}
+    # only the few entries that name other entries, and the kinds they can name, cost anything
+    referring = [s for s in specs.values() if s.refs]
+    pools: dict[str, dict[str, EntrySpec]] = {"skill": {}, "bundle": {}, "service": {}}
     for s in specs.values():
-        by_kind.setdefault(s.kind, {})[s.name] = s
-    skills = by_kind.get("skill", {})
-    bundles = by_kind.get("bundle", {})
-    services = by_kind.get("service", {})
+        pool = pools.get(s.kind)
+        if pool is not None:
+            pool[s.name] = s
+    bundles = pools["bundle"]
+    codes = {"skill": "SKZ301", "bundle": "SKZ302", "service": "SKZ303", "tool": "SKZ304"}
+    for s in referring:
+        for ref in s.refs:
+            pool_of: Mapping[str, Any] = tools if ref.what == "tool" else pools[ref.what]
+            if ref.name not in pool_of:
+                from skillz_engine.validate import did_you_mean
 
-    def missing(
-        spec: EntrySpec, path: JsonPath, what: str, name: str, pool: Mapping[str, Any], code: str
-    ) -> None:
-        from skillz_engine.validate import did_you_mean
-
-        hint = did_you_mean(name, pool) or f"Create the {what} or remove the reference."
-        out.append(_at(spec, path, code, f"{what} {name!r} does not exist", hint))
-
-    for s in specs.values():
-        data = s.data
-        for i, dep in enumerate(data.get("dependsOn") or []):
-            if isinstance(dep, str) and dep not in skills:
-                missing(s, ("dependsOn", i), "skill", dep, skills, "SKZ301")
-        if s.kind == "bundle":
-            for i, ref in enumerate(data.get("skills") or []):
-                if not isinstance(ref, str):
-                    continue
-                if ref.startswith("@"):
-                    if ref[1:] not in bundles:
-                        missing(s, ("skills", i), "bundle", ref[1:], bundles, "SKZ302")
-                elif ref not in skills:
-                    missing(s, ("skills", i), "skill", ref, skills, "SKZ302")
-        req = data.get("requires")
-        if isinstance(req, dict):
-            for i, svc in enumerate(req.get("services") or []):
-                if isinstance(svc, str) and svc not in services:
-                    missing(s, ("requires", "services", i), "service", svc, services, "SKZ303")
-        if s.kind == "pipeline":
-            for i, step in enumerate(data.get("steps") or []):
-                tool = step.get("tool") if isinstance(step, dict) else None
-                if isinstance(tool, str) and tool not in tools:
-                    missing(s, ("steps", i, "tool"), "tool", tool, tools, "SKZ304")
-                if tool == s.name:
-                    out.append(
-                        _at(
-                            s,
-                            ("steps", i, "tool"),
-                            "SKZ305",
-                            f"pipeline {s.name!r} calls itself",
-                            "Remove the recursive step.",
-                        )
+                code = "SKZ302" if s.kind == "bundle" else codes[ref.what]
+                hint = did_you_mean(ref.name, pool_of) or f"Create the {ref.what} or remove the reference."
+                out.append(_at(s, ref.path, code, f"{ref.what} {ref.name!r} does not exist", hint))
+            if ref.what == "tool" and ref.name == s.name:
+                out.append(
+                    _at(
+                        s,
+                        ref.path,
+                        "SKZ305",
+                        f"pipeline {s.name!r} calls itself",
+                        "Remove the recursive step.",
                     )
+                )
 
     # bundle cycles: depth-first over @references
     state: dict[str, int] = {}

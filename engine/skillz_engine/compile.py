@@ -306,6 +306,7 @@ class Tree:
         self.results: dict[str, EntryResult] = {}
         self.scan_diags: list[Diagnostic] = []
         self.generation = 0
+        self._sorted: list[str] | None = None
 
     def _load_config(self) -> tuple[Config, list[Diagnostic]]:
         config, diags = load_config(list(self.roots))
@@ -427,6 +428,15 @@ class Tree:
         return touched
 
     # ----------------------------------------------------------------- assembling
+
+    def sorted_keys(self) -> list[str]:
+        """Entry keys in listing order, re-sorted only when the set of entries changed."""
+        keys = self.results.keys()
+        cached = self._sorted
+        if cached is None or len(cached) != len(keys) or not keys >= set(cached):
+            cached = sorted(keys)
+            self._sorted = cached
+        return cached
 
     def snapshot(self, previous: Snapshot | None = None) -> Snapshot:
         from skillz_engine.assemble import assemble

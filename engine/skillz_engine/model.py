@@ -37,6 +37,37 @@ ALL_KINDS = (
 
 
 @dataclass(frozen=True, slots=True)
+class Ref:
+    """A name one entry uses from another: ``what`` is skill, bundle, service or tool."""
+
+    path: tuple[str | int, ...]
+    what: str
+    name: str
+
+
+def references_of(kind: str, name: str, data: Mapping[str, Any]) -> tuple[Ref, ...]:
+    out: list[Ref] = []
+    for i, dep in enumerate(data.get("dependsOn") or ()):
+        if isinstance(dep, str):
+            out.append(Ref(("dependsOn", i), "skill", dep))
+    if kind == "bundle":
+        for i, ref in enumerate(data.get("skills") or ()):
+            if isinstance(ref, str):
+                out.append(Ref(("skills", i), "bundle" if ref.startswith("@") else "skill", ref.lstrip("@")))
+    req = data.get("requires")
+    if isinstance(req, Mapping):
+        for i, svc in enumerate(req.get("services") or ()):
+            if isinstance(svc, str):
+                out.append(Ref(("requires", "services", i), "service", svc))
+    if kind == "pipeline":
+        for i, step in enumerate(data.get("steps") or ()):
+            tool = step.get("tool") if isinstance(step, Mapping) else None
+            if isinstance(tool, str):
+                out.append(Ref(("steps", i, "tool"), "tool", tool))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class EntrySpec:
     """One entry of the tree: a directory holding one manifest (or a SKILL.md)."""
 
@@ -53,15 +84,18 @@ class EntrySpec:
     legacy: bool = False  # read from the Rust Skillz format
     body: str | None = None  # skills: the SKILL.md body
     extras: Mapping[str, Any] = field(default_factory=dict)  # skills: manifest.yaml extras
+    enabled: bool = field(init=False, compare=False)
+    refs: tuple[Ref, ...] = field(init=False, compare=False)  # what this entry names elsewhere
+
+    def __post_init__(self) -> None:
+        # computed once per spec: snapshots reuse unchanged specs, so assembling stays cheap
+        object.__setattr__(self, "enabled", bool(self.data.get("enabled", True)))
+        object.__setattr__(self, "refs", references_of(self.kind, self.name, self.data))
 
     @property
     def key(self) -> str:
         """Stable identity of the entry across snapshots: its directory."""
         return self.dir.as_posix()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.data.get("enabled", True))
 
     @property
     def description(self) -> str:
