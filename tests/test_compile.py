@@ -137,3 +137,24 @@ def test_legacy_skillz_manifest_is_read_with_a_warning(tmp_path: Path, write) ->
     assert spec.legacy and spec.kind == "script" and spec.data["entry"] == "old.py"
     assert spec.data["inputSchema"] == {"type": "object"}
     assert [d.code for d in snap.diagnostics] == ["SKZ401"]
+
+
+def test_per_snapshot_caches_never_mix_trees(tmp_path: Path, write) -> None:  # type: ignore[no-untyped-def]
+    """Caches keyed per snapshot answer for that snapshot only, even at the same generation."""
+    from skillz_engine.builtins.search import search
+    from skillz_engine.server import per_snapshot
+
+    write("p/manifest.yaml", "kind: command\ndescription: alpha tool\nargv: [echo, a]\n", root=tmp_path / "a")
+    write("q/manifest.yaml", "kind: command\ndescription: beta tool\nargv: [echo, b]\n", root=tmp_path / "b")
+    snaps = []
+    for root in ("a", "b"):
+        tree = Tree([tmp_path / root])
+        tree.full_scan()
+        snaps.append(tree.snapshot())
+    assert snaps[0].generation == snaps[1].generation
+    assert [per_snapshot(s, "names", lambda s=s: sorted(s.tools)) for s in snaps] == [
+        sorted(snaps[0].tools),
+        sorted(snaps[1].tools),
+    ]
+    assert search(snaps[0], "alpha")[0][0].name == "p"
+    assert search(snaps[1], "beta")[0][0].name == "q"

@@ -125,6 +125,26 @@ def _prompt(p: PromptDef) -> types.Prompt:
     return types.Prompt.model_validate({**d, "arguments": args})
 
 
+_MEMO: dict[tuple[int, str], tuple[Snapshot, Any]] = {}
+
+
+def per_snapshot(snap: Snapshot, what: str, make: Callable[[], Any]) -> Any:
+    """``make()`` once per snapshot (snapshots are immutable); only the newest few are kept.
+
+    The snapshot itself is kept with the value and compared by identity, so a recycled ``id()``
+    can never hand one tree's answer to another.
+    """
+    key = (id(snap), what)
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0] is snap:
+        return hit[1]
+    if len(_MEMO) > 8:
+        _MEMO.clear()
+    value = make()
+    _MEMO[key] = (snap, value)
+    return value
+
+
 def _secret_names(snapshot: Snapshot) -> tuple[str, ...]:
     """Every secret any entry of the snapshot names (a nested call may reach any of them)."""
     names: set[str] = set()
@@ -154,15 +174,20 @@ class _Handlers:
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         with self.live.reading() as snap:
-            tools = list(snap.tools.values())
-            if snap.config.disclosure == "search":
-                tools = [t for t in tools if t.entry is None]
-            return types.ListToolsResult(tools=[types.Tool.model_validate(t.definition()) for t in tools])
+
+            def listing() -> list[types.Tool]:
+                tools = list(snap.tools.values())
+                if snap.config.disclosure == "search":
+                    tools = [t for t in tools if t.entry is None]
+                return [types.Tool.model_validate(t.definition()) for t in tools]
+
+            return types.ListToolsResult(tools=per_snapshot(snap, "tools", listing))
 
     def _audit(self, ctx: Ctx, snap: Snapshot, method: str, tool: str, t0: float, error: str | None) -> None:
         if self.audit is not None:
             ms = (time.perf_counter() - t0) * 1000
-            session, names = _session_label(ctx), _secret_names(snap)
+            session = _session_label(ctx)
+            names = per_snapshot(snap, "secrets", lambda: _secret_names(snap))
             record = AuditRecord(method, tool, ms, error is None, error, session, names)
             if not self.audit.append(record) and not self.audit_warned:
                 self.audit_warned = True  # once: a full disk must not flood stderr

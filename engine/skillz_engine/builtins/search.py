@@ -52,12 +52,13 @@ def _document(t: ToolDef) -> Counter[str]:
     return c
 
 
-_CACHE: dict[tuple[int, int], _Index] = {}
+_CACHE: dict[int, tuple[Snapshot, _Index]] = {}
 
 
 def index_of(snapshot: Snapshot) -> _Index:
-    key = (id(snapshot), snapshot.generation)
-    idx = _CACHE.get(key)
+    """The BM25 index of one snapshot, built once (kept with its snapshot, compared by identity)."""
+    hit = _CACHE.get(id(snapshot))
+    idx = hit[1] if hit is not None and hit[0] is snapshot else None
     if idx is None:
         tools = list(snapshot.tools.values())
         docs = tuple(_document(t) for t in tools)
@@ -70,7 +71,7 @@ def index_of(snapshot: Snapshot) -> _Index:
         )
         if len(_CACHE) > 4:
             _CACHE.clear()
-        _CACHE[key] = idx
+        _CACHE[id(snapshot)] = (snapshot, idx)
     return idx
 
 
