@@ -116,7 +116,7 @@ def _tree_for_serve(args: argparse.Namespace) -> Any:
     if args.read_only:
         overrides["readOnly"] = True
     state = Path(args.state_dir).expanduser().resolve() if args.state_dir else None
-    return Tree(roots, lenient=True, state_dir=state, config_overrides=overrides)
+    return Tree(roots, lenient=True, state_dir=state, config_overrides=overrides, cache=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -15,11 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skillz_engine.cache import Cached, SpecCache
+from skillz_engine.cache import salt as cache_salt
 from skillz_engine.config import CONFIG_NAMES, Config, load_config
 from skillz_engine.diagnostics import Diagnostic, Severity, display_path
-from skillz_engine.model import Compiled, EntrySpec, PromptDef, ResourceDef, ToolDef
+from skillz_engine.model import (
+    Args,
+    CallContext,
+    Compiled,
+    EntrySpec,
+    PromptDef,
+    ResourceDef,
+    ToolDef,
+    ToolInvoker,
+    ToolResult,
+)
 from skillz_engine.parse import MANIFEST_NAMES, SKILL_FILE, Document, parse_file
-from skillz_engine.runtimes.base import CompileProblem, Runtime, Services
+from skillz_engine.runtimes.base import CompileProblem, Runtime, Services, tool_def
 from skillz_engine.scan import Found, fingerprint, ignored_name, scan, scan_dir
 from skillz_engine.snapshot import Snapshot
 from skillz_engine.validate import (
@@ -42,10 +54,38 @@ class EntryResult:
     spec: EntrySpec | None
     compiled: Compiled | None
     diagnostics: tuple[Diagnostic, ...]
+    n_spec: int = -1  # how many leading diagnostics came from parse+validate (-1: all)
 
     @property
     def ok(self) -> bool:
         return self.compiled is not None
+
+    def cached(self) -> Cached:
+        n = len(self.diagnostics) if self.n_spec < 0 else self.n_spec
+        return Cached(self.fingerprint, self.spec, self.diagnostics[:n], self.diagnostics[n:], self.ok)
+
+
+LAZY_KINDS = frozenset({"script", "command", "pipeline"})
+
+
+class _LazyInvoke:
+    """A tool from the spec cache: its runtime compiles on the first call, not at start-up."""
+
+    def __init__(self, compiler: Compiler, spec: EntrySpec) -> None:
+        self.compiler, self.spec = compiler, spec
+        self.real: ToolInvoker | None = None
+
+    async def __call__(self, arguments: Args, ctx: CallContext) -> ToolResult:
+        if self.real is None:
+            runtime = self.compiler.runtimes[self.spec.kind]
+            try:
+                compiled = runtime.compile(self.spec, self.compiler.services)
+            except CompileProblem as problem:
+                if problem.compiled is None:
+                    return ToolResult.error("; ".join(d.message for d in problem.diagnostics))
+                compiled = problem.compiled
+            self.real = compiled.tools[0].invoke
+        return await self.real(arguments, ctx)
 
 
 def _digest(*parts: Any) -> str:
@@ -74,14 +114,31 @@ class Compiler:
 
     # ----------------------------------------------------------------- one entry
 
-    def load(self, found: Found, fp: str | None = None) -> EntryResult:
+    def load(self, found: Found, fp: str | None = None, cached: Cached | None = None) -> EntryResult:
         fp = fp if fp is not None else fingerprint(found)
+        if cached is not None and cached.fingerprint == fp:
+            return self._from_cache(found, fp, cached)
         try:
             spec, diags = self._spec(found, fp)
         except Exception as exc:  # a bug must not take the tree down: report it on the entry
             return EntryResult(found, fp, None, None, (self._internal(found, exc),))
         if spec is None or errors_of(diags):
             return EntryResult(found, fp, spec if not errors_of(diags) else None, None, tuple(diags))
+        return self._compile_spec(found, fp, spec, diags)
+
+    def _from_cache(self, found: Found, fp: str, c: Cached) -> EntryResult:
+        """An unchanged entry from the spec cache: no parse, no validation; tools compile lazily."""
+        if c.spec is None or not c.ok:
+            return EntryResult(found, fp, c.spec, None, (*c.diagnostics, *c.runtime_diagnostics))
+        spec = dataclasses.replace(c.spec, root=found.root, owner=found.owner)
+        if spec.kind in LAZY_KINDS:
+            compiled = Compiled(spec, tools=(tool_def(spec, _LazyInvoke(self, spec)),))
+            diags = (*c.diagnostics, *c.runtime_diagnostics)
+            return EntryResult(found, fp, spec, self._stamp(compiled, fp), diags, len(c.diagnostics))
+        return self._compile_spec(found, fp, spec, list(c.diagnostics))
+
+    def _compile_spec(self, found: Found, fp: str, spec: EntrySpec, diags: list[Diagnostic]) -> EntryResult:
+        n_spec = len(diags)
         try:
             runtime = self.runtimes.get(spec.kind)
         except ImportError as exc:  # e.g. an optional dependency of that runtime is missing
@@ -98,7 +155,7 @@ class Compiler:
                     "Reinstall skillz-engine with its dependencies.",
                 )
             )
-            return EntryResult(found, fp, spec, None, tuple(diags))
+            return EntryResult(found, fp, spec, None, tuple(diags), n_spec)
         if runtime is None:
             if spec.kind in NOT_SERVED_YET:
                 line, col = spec.positions.value(("kind",))
@@ -114,17 +171,17 @@ class Compiler:
                         "The entry is checked now and will be served once its runtime lands.",
                     )
                 )
-            return EntryResult(found, fp, spec, Compiled(spec), tuple(diags))
+            return EntryResult(found, fp, spec, Compiled(spec), tuple(diags), n_spec)
         try:
             compiled = runtime.compile(spec, self.services)
         except CompileProblem as problem:
             diags.extend(problem.diagnostics)
             if errors_of(problem.diagnostics) or problem.compiled is None:
-                return EntryResult(found, fp, spec, None, tuple(diags))
+                return EntryResult(found, fp, spec, None, tuple(diags), n_spec)
             compiled = problem.compiled
         except Exception as exc:
-            return EntryResult(found, fp, spec, None, (*diags, self._internal(found, exc)))
-        return EntryResult(found, fp, spec, self._stamp(compiled, fp), tuple(diags))
+            return EntryResult(found, fp, spec, None, (*diags, self._internal(found, exc)), n_spec)
+        return EntryResult(found, fp, spec, self._stamp(compiled, fp), tuple(diags), n_spec)
 
     def _internal(self, found: Found, exc: Exception) -> Diagnostic:
         return Diagnostic(
@@ -294,6 +351,7 @@ class Tree:
         state_dir: Path | None = None,
         config_overrides: Mapping[str, Any] | None = None,
         runtimes: Mapping[str, Runtime] | None = None,
+        cache: bool = False,
     ) -> None:
         self.roots = tuple(Path(r).resolve() for r in roots)
         self.lenient = lenient
@@ -307,6 +365,7 @@ class Tree:
         self.scan_diags: list[Diagnostic] = []
         self.generation = 0
         self._sorted: list[str] | None = None
+        self.use_cache = cache
 
     def _load_config(self) -> tuple[Config, list[Diagnostic]]:
         config, diags = load_config(list(self.roots))
@@ -322,15 +381,26 @@ class Tree:
 
     # ----------------------------------------------------------------- scanning
 
+    def _spec_cache(self) -> SpecCache | None:
+        if not self.use_cache:
+            return None
+        return SpecCache(self.state_dir / "cache" / "specs.json", cache_salt(self.config.path))
+
     def full_scan(self) -> None:
         found, diags = scan(self.roots)
         self.scan_diags = diags
         self.found = {f.key: f for f in found}
-        self._refresh(self.found.keys())
+        cache = self._spec_cache()
+        cached = cache.load() if cache is not None else {}
+        hits = self._refresh(self.found.keys(), cached)
+        if cache is not None and (len(hits) != len(self.found) or len(cached) != len(self.found)):
+            cache.save({k: r.cached() for k, r in self.results.items()})
 
-    def _refresh(self, keys: Iterable[str]) -> set[str]:
-        """Recompile the entries whose fingerprint changed; returns the keys recompiled."""
+    def _refresh(self, keys: Iterable[str], cached: Mapping[str, Cached] | None = None) -> set[str]:
+        """Recompile the entries whose fingerprint changed; returns the keys recompiled
+        (or, with ``cached``, the keys the spec cache answered)."""
         changed: set[str] = set()
+        hits: set[str] = set()
         for key in list(keys):
             found = self.found.get(key)
             if found is None:
@@ -340,9 +410,12 @@ class Tree:
             old = self.results.get(key)
             if old is not None and old.fingerprint == fp and old.found == found:
                 continue
-            self.results[key] = self.compiler.load(found, fp)
+            c = cached.get(key) if cached else None
+            if c is not None and c.fingerprint == fp:
+                hits.add(key)
+            self.results[key] = self.compiler.load(found, fp, c)
             changed.add(key)
-        return changed
+        return hits if cached is not None else changed
 
     def _root_of(self, path: Path) -> Path | None:
         for r in self.roots:
