@@ -3,7 +3,9 @@
 One sample = ``perf_counter`` from just before spawning the server to the ``tools/list`` answer,
 driven with raw JSON-RPC lines over the pipes (``initialize``, ``notifications/initialized``,
 ``tools/list``), so no client library sits in the measurement. Engine:
-``skillz-engine serve ROOT --no-watch`` on a tree of N command tools. Baselines: the bare low-level
+``skillz-engine serve ROOT --no-watch`` on a tree of N command tools, as a restart (the spec cache
+in the tree's ``.skillz/`` is warm: the target row) and as a first start (a fresh ``--state-dir``
+each time: no cache). Baselines: the bare low-level
 SDK server with one tool (``baselines/echo_ll.py``), and FastMCP with the same N tools registered
 in code (a generated module of ``@mcp.tool`` functions).
 """
@@ -11,6 +13,8 @@ in code (a generated module of ``@mcp.tool`` functions).
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import time
 
 from bench.core import Ctx, Row, interleave, judge
@@ -51,10 +55,18 @@ def _one_size(ctx: Ctx, n: int) -> list[Row]:
     fm_reason = fastmcp_available()
     fm_path = fastmcp_module(ctx.work / f"fastmcp_{n}.py", n) if fm_reason is None else None
 
-    stats: dict[str, dict[str, list[float]]] = {"engine": {}, "bare": {}, "fastmcp": {}}
+    stats: dict[str, dict[str, list[float]]] = {"engine": {}, "cold": {}, "bare": {}, "fastmcp": {}}
 
-    def engine() -> float:
+    def engine() -> float:  # a restart: the tree's spec cache (.skillz/cache) is warm
         return startup(engine_cmd("serve", str(info.root), "--no-watch"), n, stats["engine"])
+
+    def cold() -> float:  # a first start: a fresh state dir, so no spec cache
+        state = tempfile.mkdtemp(prefix="state-", dir=ctx.work)
+        try:
+            argv = engine_cmd("serve", str(info.root), "--no-watch", "--state-dir", state)
+            return startup(argv, n, stats["cold"])
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
 
     def bare() -> float:
         return startup(baseline_cmd("echo_ll.py"), 1, stats["bare"])
@@ -70,13 +82,24 @@ def _one_size(ctx: Ctx, n: int) -> list[Row]:
     limit = {"fastmcp": {ctx.warmup}} if n > 1000 else None
     s = interleave(
         reps,
-        {"engine": engine, "bare": bare, "fastmcp": fast},
+        {"engine": engine, "cold": cold, "bare": bare, "fastmcp": fast},
         warmup=ctx.warmup,
         log=ctx.log,
         rounds_for=limit,
     )
     e = s.summary("engine")
     size = f"{n} tool{'s' if n != 1 else ''}"
+    cold_row = Row(
+        TITLE,
+        f"{size}, first start (no spec cache)",
+        "ms",
+        s.summary("cold"),
+        "bare SDK server, 1 tool",
+        s.summary("bare"),
+        unavailable=s.reason("cold"),
+        baseline_unavailable=s.reason("bare"),
+        notes="a fresh --state-dir per start: parse and validate every manifest",
+    )
     extra = {"process_at_first_tools_list": stats}
     vs_bare = Row(
         TITLE,
@@ -105,4 +128,4 @@ def _one_size(ctx: Ctx, n: int) -> list[Row]:
         extra=extra,
         notes="FastMCP: one measured start at this size (over a minute each)" if limit else "",
     )
-    return [vs_bare, vs_fast]
+    return [vs_bare, cold_row, vs_fast]
