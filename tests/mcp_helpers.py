@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -35,3 +36,10 @@ class Inbox:
 
     def clear(self) -> None:
         self.items.clear()
+
+
+def write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path``, creating its parents; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

@@ -22,7 +22,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ToolsListChanged
 
-from mcp_helpers import Inbox
+from mcp_helpers import Inbox, write
 from skillz_engine.compile import Tree
 from skillz_engine.errors import UsageError
 from skillz_engine.http import DEFAULT_ORIGINS, build_app, origin_allowed, serve_http
@@ -48,17 +48,6 @@ description: Fails and prints its secret
 secrets: [SKILLZ_HTTP_SECRET]
 argv: ["sh", "-c", "echo secret=$SKILLZ_HTTP_SECRET >&2; exit 1"]
 """
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture

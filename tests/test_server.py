@@ -18,7 +18,7 @@ from mcp.client.subscriptions import ResourceUpdated, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 
 import skillz_engine
-from mcp_helpers import Inbox
+from mcp_helpers import Inbox, write
 from skillz_engine.compile import Tree
 from skillz_engine.reload import Reloader, watch
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH
@@ -67,17 +67,6 @@ messages:
   - role: user
     content: "Greet {{ who }}"
 """
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 def echo_manifest(description: str = "Echo text back") -> str:

@@ -21,11 +21,6 @@ Call = Callable[..., Awaitable[tuple[ToolResult, LocalCallContext]]]
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def make_tool(tmp_path: Path) -> MakeTool:
     """``make_tool(name, manifest_yaml, **files)`` writes ``tmp_path/name/`` and returns it."""
 
