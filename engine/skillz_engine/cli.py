@@ -230,23 +230,32 @@ def _read_args(raw: str | None) -> Any:
 def cmd_call(args: argparse.Namespace) -> int:
     import anyio
 
+    from skillz_engine.compile import Tree
+    from skillz_engine.reload import Reloader
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
     arguments = _read_args(args.args)
-    snap = _snapshot(args.roots)
-    tool = snap.tools.get(args.tool)
-    if tool is None:
-        sugg = snap.suggest(args.tool)
-        raise UsageError(
-            f"unknown tool {args.tool!r}" + (f"; did you mean {', '.join(sugg)}?" if sugg else "")
-        )
-    ctx = LocalCallContext(snap, args.tool)
+    reloader = Reloader(Tree(_roots(args.roots), lenient=True))
+    sink: list[tuple[str, Any]] = []
 
     async def go() -> Any:
-        return await run_tool(tool, arguments, ctx)
+        live = await reloader.start()
+        try:
+            snap = live.current
+            tool = snap.tools.get(args.tool)
+            if tool is None:
+                sugg = snap.suggest(args.tool)
+                raise UsageError(
+                    f"unknown tool {args.tool!r}" + (f"; did you mean {', '.join(sugg)}?" if sugg else "")
+                )
+            ctx = LocalCallContext(snap, args.tool, sink=sink, engine=reloader)
+            return await run_tool(tool, arguments, ctx)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await live.close()
 
     result = anyio.run(go)
-    for kind, payload in ctx.sink:
+    for kind, payload in sink:
         print(f"[{kind}] {json.dumps(payload, ensure_ascii=False)}", file=sys.stderr)
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2, ensure_ascii=False)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast, get_args
 
 import anyio
@@ -39,8 +39,8 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import LoggingLevel
 
 from skillz_engine.diff import Change, Delta
-from skillz_engine.errors import ToolNotFound
-from skillz_engine.model import Args, ToolResult
+from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.model import Args, EngineHandle, ToolResult
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH, run_tool
 from skillz_engine.snapshot import Snapshot
 
@@ -92,12 +92,74 @@ class ServerCallContext:
         tool_name: str,
         depth: int = 0,
         on_nested: Callable[[str, float, ToolResult], None] | None = None,
+        engine: EngineHandle | None = None,
     ) -> None:
         self._ctx = ctx
         self._snapshot = snapshot
         self._tool_name = tool_name
         self._depth = depth
         self._on_nested = on_nested
+        self._engine = engine
+
+    @property
+    def session_id(self) -> str:
+        conn = connection_of(self._ctx)
+        sid = getattr(conn, "session_id", None)
+        return str(sid) if sid else f"conn-{id(conn):x}"
+
+    @property
+    def client_capabilities(self) -> Mapping[str, Any]:
+        params = self._ctx.session.client_params
+        caps = getattr(params, "capabilities", None) if params is not None else None
+        if caps is None:
+            return {}
+        return cast("Mapping[str, Any]", caps.model_dump(by_alias=True, exclude_none=True))
+
+    @property
+    def engine(self) -> EngineHandle | None:
+        return self._engine
+
+    async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        from mcp import types
+
+        p = types.CreateMessageRequestParams.model_validate(dict(params))
+        try:
+            result = await _silenced(
+                lambda: self._ctx.session.create_message(
+                    messages=p.messages,
+                    max_tokens=p.max_tokens,
+                    system_prompt=p.system_prompt,
+                    include_context=p.include_context,
+                    temperature=p.temperature,
+                    stop_sequences=p.stop_sequences,
+                    metadata=p.metadata,
+                    model_preferences=p.model_preferences,
+                    related_request_id=self._ctx.request_id,
+                )
+            )
+        except Exception as exc:  # the client's refusal or a modern-era connection
+            raise RuntimeFailure(f"sampling failed: {exc}") from exc
+        return cast("dict[str, Any]", result.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+    async def elicit(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        message = str(params.get("message", ""))
+        schema = params.get("requestedSchema") or {"type": "object", "properties": {}}
+        try:
+            result = await _silenced(
+                lambda: self._ctx.session.elicit_form(
+                    message, dict(schema), related_request_id=self._ctx.request_id
+                )
+            )
+        except Exception as exc:
+            raise RuntimeFailure(f"elicitation failed: {exc}") from exc
+        return cast("dict[str, Any]", result.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+    async def list_roots(self) -> list[dict[str, Any]]:
+        try:
+            result = await _silenced(lambda: self._ctx.session.list_roots())
+        except Exception as exc:
+            raise RuntimeFailure(f"roots/list failed: {exc}") from exc
+        return [r.model_dump(by_alias=True, exclude_none=True, mode="json") for r in result.roots]
 
     @property
     def snapshot(self) -> Snapshot:
@@ -134,7 +196,9 @@ class ServerCallContext:
         tool = self._snapshot.tools.get(name)
         if tool is None:
             raise ToolNotFound(name, self._snapshot.suggest(name))
-        child = ServerCallContext(self._ctx, self._snapshot, name, self._depth + 1, self._on_nested)
+        child = ServerCallContext(
+            self._ctx, self._snapshot, name, self._depth + 1, self._on_nested, self._engine
+        )
         start = time.perf_counter()
         result = await run_tool(tool, arguments, child)
         if self._on_nested is not None:

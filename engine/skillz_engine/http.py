@@ -43,6 +43,7 @@ from skillz_engine.compile import Tree
 from skillz_engine.config import Config
 from skillz_engine.errors import UsageError
 from skillz_engine.live import LiveRegistry
+from skillz_engine.model import EngineHandle
 from skillz_engine.reload import Reloader
 from skillz_engine.reload import watch as watch_tree
 from skillz_engine.server import build_server, debounce_ms
@@ -138,9 +139,10 @@ def build_app(
     allowed_origins: list[str],
     host: str,
     audit: AuditLog | None,
+    engine: EngineHandle | None = None,
 ) -> Starlette:
     """The Starlette app; ``app.state.mcp_server`` is the MCP server (``.hub`` its fan-out)."""
-    server = build_server(live, audit=audit)
+    server = build_server(live, audit=audit, engine=engine)
     security = security_settings(host, allowed_origins)
     manager = StreamableHTTPSessionManager(app=server, security_settings=security)
     sse = SseServerTransport("/message", security_settings=security)
@@ -253,6 +255,7 @@ async def serve_http(
         allowed_origins=allowed_origins(tree.config),
         host=host,
         audit=store.audit_log(redact=[token]),
+        engine=reloader,
     )
     config = uvicorn.Config(
         app,

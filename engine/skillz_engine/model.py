@@ -173,6 +173,52 @@ class CallContext(Protocol):
         """Call another tool of the same snapshot (nested; depth-limited)."""
         ...
 
+    @property
+    def session_id(self) -> str:
+        """A key stable for one client connection (per-session state: activations, parked
+        calls); ``"local"`` outside a server."""
+        ...
+
+    @property
+    def client_capabilities(self) -> Mapping[str, Any]:
+        """The capabilities the client declared (MCP JSON, camelCase keys); empty when none."""
+        ...
+
+    @property
+    def engine(self) -> EngineHandle | None:
+        """The running engine, for built-ins that write into the tree; ``None`` when there is none."""
+        ...
+
+    async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``sampling/createMessage`` to the client: MCP params in, the result as JSON out.
+        Raises ``RuntimeFailure`` when the client cannot sample."""
+        ...
+
+    async def elicit(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``elicitation/create`` to the client: MCP params in, ``{action, content}`` out.
+        Raises ``RuntimeFailure`` when the client cannot elicit."""
+        ...
+
+    async def list_roots(self) -> list[dict[str, Any]]:
+        """The client's roots (``[{uri, name?}]``); raises ``RuntimeFailure`` when it has none to offer."""
+        ...
+
+
+class EngineHandle(Protocol):
+    """What built-in writers reach of the running engine: where to write, and how to make the
+    engine serve what they wrote before they return."""
+
+    @property
+    def roots(self) -> tuple[Path, ...]: ...
+
+    @property
+    def state_dir(self) -> Path: ...
+
+    async def reload(self, paths: Sequence[Path]) -> Snapshot:
+        """Apply these changed paths now, as the watcher would, and return the snapshot that
+        serves them (the watcher seeing the same paths later is a no-op)."""
+        ...
+
 
 ToolInvoker = Callable[[Args, CallContext], Awaitable[ToolResult]]
 

@@ -8,7 +8,7 @@ what changed, starts new stateful entries before the swap, and swaps.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 
 import anyio
@@ -87,6 +87,21 @@ class Reloader:
             if delta.summary:
                 log.info("snapshot %d: %s", snap.generation, ", ".join(delta.summary))
             return delta
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        return tuple(self.tree.roots)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.tree.state_dir
+
+    async def reload(self, paths: Sequence[Path]) -> Snapshot:
+        """The :class:`~skillz_engine.model.EngineHandle` of a running engine: apply ``paths``
+        now and return the snapshot that serves them."""
+        await self.apply(paths)
+        assert self.live is not None
+        return self.live.current
 
     async def run(self, batches: AsyncIterable[Iterable[Path]]) -> None:
         async for batch in batches:

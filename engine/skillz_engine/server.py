@@ -31,7 +31,7 @@ from skillz_engine.compile import Tree
 from skillz_engine.errors import ToolNotFound
 from skillz_engine.fanout import Hub, ServerCallContext, connection_of
 from skillz_engine.live import LiveRegistry
-from skillz_engine.model import PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
+from skillz_engine.model import EngineHandle, PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
 from skillz_engine.reload import Reloader
 from skillz_engine.reload import watch as watch_tree
 from skillz_engine.runtimes.base import run_tool
@@ -164,8 +164,10 @@ def _session_label(ctx: Ctx) -> str | None:
 
 
 class _Handlers:
-    def __init__(self, live: LiveRegistry, hub: Hub, audit: AuditLog | None) -> None:
-        self.live, self.hub, self.audit = live, hub, audit
+    def __init__(
+        self, live: LiveRegistry, hub: Hub, audit: AuditLog | None, engine: EngineHandle | None
+    ) -> None:
+        self.live, self.hub, self.audit, self.engine = live, hub, audit, engine
         self.audit_warned = False
 
     # ------------------------------------------------------------------ tools
@@ -208,7 +210,9 @@ class _Handlers:
 
             try:
                 result = await run_tool(
-                    tool, params.arguments or {}, ServerCallContext(ctx, snap, tool.name, 0, nested)
+                    tool,
+                    params.arguments or {},
+                    ServerCallContext(ctx, snap, tool.name, 0, nested, self.engine),
                 )
             except anyio.get_cancelled_exc_class():
                 self._audit(ctx, snap, "tools/call", tool.name, start, "cancelled")
@@ -331,10 +335,12 @@ class _Handlers:
         self.hub.register(ctx)
 
 
-def build_server(live: LiveRegistry, *, audit: AuditLog | None = None) -> SkillzServer:
+def build_server(
+    live: LiveRegistry, *, audit: AuditLog | None = None, engine: EngineHandle | None = None
+) -> SkillzServer:
     """The MCP server for ``live``; ``server.hub`` is its fan-out, already listening to ``live``."""
     hub = Hub()
-    h = _Handlers(live, hub, audit)
+    h = _Handlers(live, hub, audit, engine)
     config = live.current.config
     server = SkillzServer(
         config.server_name,
@@ -390,7 +396,7 @@ async def serve_stdio(tree: Tree, *, watch: bool = True) -> None:
 
     reloader = Reloader(tree)
     live = await reloader.start()
-    server = build_server(live, audit=stdio_audit(tree))
+    server = build_server(live, audit=stdio_audit(tree), engine=reloader)
     stop = anyio.Event()  # stops the watcher thread promptly (cancelling alone waits for its timeout)
     try:
         async with anyio.create_task_group() as tg:

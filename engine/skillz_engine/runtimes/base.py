@@ -31,8 +31,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from skillz_engine.diagnostics import Diagnostic
-from skillz_engine.errors import ToolNotFound
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolDef, ToolInvoker, ToolResult
+from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.model import (
+    Args,
+    CallContext,
+    Compiled,
+    EngineHandle,
+    EntrySpec,
+    ToolDef,
+    ToolInvoker,
+    ToolResult,
+)
 
 if TYPE_CHECKING:
     from skillz_engine.config import Config
@@ -86,6 +95,18 @@ class LocalCallContext:
     progress_token: str | int | None = None
     depth: int = 0
     sink: list[tuple[str, Any]] = field(default_factory=list)
+    engine: EngineHandle | None = None
+    session_id: str = "local"
+    client_capabilities: Mapping[str, Any] = field(default_factory=dict)
+
+    async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        raise RuntimeFailure("no MCP client is connected, so there is no model to sample")
+
+    async def elicit(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        raise RuntimeFailure("no MCP client is connected, so there is no user to ask")
+
+    async def list_roots(self) -> list[dict[str, Any]]:
+        raise RuntimeFailure("no MCP client is connected, so there are no client roots")
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         self.sink.append(("log", {"level": level, "data": data, "logger": logger}))
@@ -99,7 +120,16 @@ class LocalCallContext:
         tool = self.snapshot.tools.get(name)
         if tool is None:
             raise ToolNotFound(name, self.snapshot.suggest(name))
-        child = LocalCallContext(self.snapshot, name, None, self.depth + 1, self.sink)
+        child = LocalCallContext(
+            self.snapshot,
+            name,
+            None,
+            self.depth + 1,
+            self.sink,
+            self.engine,
+            self.session_id,
+            self.client_capabilities,
+        )
         return await run_tool(tool, arguments, child)
 
 
