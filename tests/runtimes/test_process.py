@@ -53,7 +53,7 @@ def test_env_defaults() -> None:
 
 def test_build_command(tmp_path: Path) -> None:
     """The command holds argv as given, the entry dir as cwd, the clean env and the limits."""
-    s = spec(tmp_path, secrets=["SKILLZ_K"], limits={"timeout": "2s", "output": "1KiB"})
+    s = spec(tmp_path, secrets=["SKILLZ_K"], limits={"timeout": "2s", "output": "1KiB"}, sandbox="none")
     cmd = build_command(["prog", "a b", "; rm -rf /"], s, environ={"PATH": "/bin", "SKILLZ_K": "v"})
     assert cmd.argv == ("prog", "a b", "; rm -rf /")
     assert cmd.cwd == tmp_path
@@ -63,10 +63,11 @@ def test_build_command(tmp_path: Path) -> None:
         build_command([], s)
 
 
-def test_wrap_argv_is_identity_for_now(tmp_path: Path) -> None:
-    """The sandbox seam returns the argv unchanged until sandboxes land."""
-    s = spec(tmp_path)
-    assert wrap_argv(["a", "b"], s, cwd=tmp_path, env={}, limits=Limits()) == ["a", "b"]
+def test_wrap_argv_without_sandbox_or_limits_is_the_argv(tmp_path: Path) -> None:
+    """`sandbox: none` and no rlimits: the seam runs the argv as given."""
+    s = spec(tmp_path, sandbox="none")
+    wrapped = wrap_argv(["/bin/echo", "b"], s, cwd=tmp_path, env={}, limits=Limits())
+    assert wrapped.argv == ["/bin/echo", "b"] and wrapped.mode == "none" and wrapped.cgroup is None
 
 
 def test_limits_fall_back_to_config_then_defaults(tmp_path: Path) -> None:
@@ -78,7 +79,9 @@ def test_limits_fall_back_to_config_then_defaults(tmp_path: Path) -> None:
 
 
 def command(tmp_path: Path, argv: list[str], **limits: Any) -> Any:
-    return build_command(argv, spec(tmp_path, limits=limits) if limits else spec(tmp_path))
+    """An unsandboxed command (process.py itself; tests/runtimes/test_sandbox.py runs them sandboxed)."""
+    return build_command(argv, spec(tmp_path, limits=limits, sandbox="none") if limits
+                         else spec(tmp_path, sandbox="none"))  # fmt: skip
 
 
 @pytest.mark.anyio

@@ -193,7 +193,8 @@ async def test_timeout_kills_script_and_grandchild(
 ) -> None:
     """A script that outlives limits.timeout is killed with its background children."""
     sh = 'sleep 100 &\necho $! > "$PWD/pids"\necho $$ >> "$PWD/pids"\nsleep 100\n'
-    d = make_tool("slow", manifest("main.sh", "limits: {timeout: 700ms}\n"), {"main.sh": sh})
+    # unsandboxed, so the pids are the host's (test_sandbox.py has the sandboxed twin)
+    d = make_tool("slow", manifest("main.sh", "limits: {timeout: 700ms}\nsandbox: none\n"), {"main.sh": sh})
     started = time.monotonic()
     result, _ = await call("slow")
     assert result.is_error and "timed out after 0.7s" in result.text_content()
@@ -207,7 +208,7 @@ async def test_cancellation_kills_process_group(
 ) -> None:
     """Cancelling the call (anyio.move_on_after) kills the script's process group within a second."""
     sh = 'sleep 100 &\necho $! > "$PWD/pids"\necho $$ >> "$PWD/pids"\nsleep 100\n'
-    d = make_tool("hang", manifest("main.sh"), {"main.sh": sh})
+    d = make_tool("hang", manifest("main.sh", "sandbox: none\n"), {"main.sh": sh})  # see above
     with anyio.move_on_after(0.7) as scope:
         await call("hang")
     assert scope.cancelled_caught

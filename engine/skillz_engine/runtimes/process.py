@@ -1,9 +1,12 @@
 """The one place tool processes are spawned.
 
 Every process a runtime starts goes through :func:`build_command` (argv, cwd and a clean
-environment, wrapped by :func:`wrap_argv`, the seam where sandboxes and resource limits plug in)
+environment, wrapped by :func:`wrap_argv` in the sandbox and resource limits of
+:mod:`skillz_engine.runtimes.sandbox`)
 and :func:`run` (anyio, no shell), which guarantees:
 
+* a process limit (``limits.processes``) gets its own pids cgroup, created before the start and
+  emptied (SIGKILL) and removed after the run;
 * the child leads its own process group (``start_new_session``), and the whole group is killed
   when the run ends: on timeout, on cancellation of the awaiting scope, and after a normal exit
   (background jobs a tool leaves behind do not survive it); the child is always reaped;
@@ -36,6 +39,7 @@ from skillz_engine.units import UnitError, parse_duration, parse_size
 
 if TYPE_CHECKING:
     from skillz_engine.config import Config
+    from skillz_engine.runtimes.sandbox import Wrapped
 
 __all__ = ["BASE_VARS", "Child", "Command", "Limits", "ProcessResult", "build_command", "build_env",
            "limits_for", "run", "secret_names", "wrap_argv"]  # fmt: skip
@@ -54,11 +58,18 @@ _CHUNK = 65536
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Limits of one run: wall-clock seconds, stdout bytes, and an address-space cap (unused yet)."""
+    """Limits of one run: wall-clock seconds, stdout bytes, and the rlimits (``None``: no cap).
+
+    ``memory`` is the address space in bytes, ``cpu`` CPU seconds, ``processes`` the number of
+    processes, ``open_files`` the number of open file descriptors.
+    """
 
     timeout: float = DEFAULT_TIMEOUT
     output: int = DEFAULT_OUTPUT
     memory: int | None = None
+    cpu: float | None = None
+    processes: int | None = None
+    open_files: int | None = None
 
 
 def limits_for(spec: EntrySpec, config: Config | None = None) -> Limits:
@@ -73,10 +84,16 @@ def limits_for(spec: EntrySpec, config: Config | None = None) -> Limits:
         timeout = pick("timeout")
         output = pick("output")
         memory = pick("memory")
+        cpu = pick("cpu")
+        processes = pick("processes")
+        open_files = pick("openFiles")
         return Limits(
             timeout=parse_duration(timeout) if timeout is not None else DEFAULT_TIMEOUT,
             output=parse_size(output) if output is not None else DEFAULT_OUTPUT,
             memory=parse_size(memory) if memory is not None else None,
+            cpu=parse_duration(cpu) if cpu is not None else None,
+            processes=int(processes) if processes is not None else None,
+            open_files=int(open_files) if open_files is not None else None,
         )
     except UnitError as exc:  # the schema makes this unreachable for validated manifests
         raise RuntimeFailure(f"{spec.name}: bad limits: {exc}") from exc
@@ -110,14 +127,19 @@ def build_env(spec: EntrySpec, environ: Mapping[str, str] | None = None) -> dict
 
 
 def wrap_argv(
-    argv: Sequence[str], spec: EntrySpec, *, cwd: Path, env: Mapping[str, str], limits: Limits
-) -> list[str]:
-    """The seam for isolation: sandboxes (bwrap, firejail) and rlimits wrap the argv here.
+    argv: Sequence[str],
+    spec: EntrySpec,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    limits: Limits,
+    config: Config | None = None,
+) -> Wrapped:
+    """The seam for isolation: the sandbox (``sandbox`` of the tool over skillz.yaml's) and the
+    rlimits wrap the argv here (see :func:`skillz_engine.runtimes.sandbox.wrap`)."""
+    from skillz_engine.runtimes.sandbox import wrap
 
-    The identity for now; the sandbox issue replaces it with the wrapper the manifest asks for.
-    """
-    del spec, cwd, env, limits
-    return list(argv)
+    return wrap(argv, spec, cwd=cwd, env=env, limits=limits, config=config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +151,8 @@ class Command:
     env: Mapping[str, str]
     limits: Limits
     secrets: tuple[str, ...] = ()  # names of the env vars that hold secrets (never logged)
+    sandbox: str = "none"  # the sandbox the argv runs in (bwrap, firejail, nsjail or none)
+    cgroup: Path | None = None  # the pids cgroup holding the run (limits.processes), made by run()
 
     def public_env(self) -> dict[str, str]:
         """The environment with secret variables left out (what may be shown or logged)."""
@@ -149,9 +173,9 @@ def build_command(
     env = build_env(spec, environ)
     limits = limits_for(spec, config)
     workdir = cwd if cwd is not None else spec.dir
-    wrapped = wrap_argv(argv, spec, cwd=workdir, env=env, limits=limits)
+    wrapped = wrap_argv(argv, spec, cwd=workdir, env=env, limits=limits, config=config)
     secrets = tuple(n for n in secret_names(spec) if n in env)
-    return Command(tuple(wrapped), workdir, env, limits, secrets)
+    return Command(tuple(wrapped.argv), workdir, env, limits, secrets, wrapped.mode, wrapped.cgroup)
 
 
 # --------------------------------------------------------------------------- running
@@ -332,6 +356,25 @@ async def run(
     be started; every other outcome (exit code, signal, timeout) is in the result.
     """
     started = time.monotonic()
+    if cmd.cgroup is not None:
+        from skillz_engine.runtimes.sandbox import release_cgroup, setup_cgroup
+
+        setup_cgroup(cmd.cgroup, cmd.limits.processes or 1)
+        try:
+            return await _run(cmd, started, input, close_stdin, on_line, grace)
+        finally:
+            release_cgroup(cmd.cgroup)
+    return await _run(cmd, started, input, close_stdin, on_line, grace)
+
+
+async def _run(
+    cmd: Command,
+    started: float,
+    input: bytes | None,
+    close_stdin: bool,
+    on_line: LineHandler | None,
+    grace: float,
+) -> ProcessResult:
     try:
         proc = await anyio.open_process(
             list(cmd.argv),
@@ -432,12 +475,15 @@ async def run(
     finally:
         with anyio.CancelScope(shield=True):
             await _end_group(proc, grace)
-            for stream in (proc.stdin, proc.stdout, proc.stderr):
-                if stream is not None:
-                    try:
-                        await stream.aclose()
-                    except Exception:
-                        pass
+            try:
+                await proc.aclose()  # closes the pipe transports too; the process is reaped already
+            except Exception:
+                pass
+            # the subprocess transport closes itself a few loop turns later; closing it now keeps it
+            # from being collected after the event loop is gone ("Event loop is closed" in __del__)
+            transport = getattr(proc, "_transport", None)
+            if transport is not None:
+                transport.close()
     return ProcessResult(
         returncode=proc.returncode,
         stdout=bytes(out.kept) if on_line is None else b"",

@@ -1,0 +1,528 @@
+"""Sandboxes and resource limits: the one place a tool's command line is wrapped.
+
+:func:`wrap` turns a tool's argv into the argv actually executed::
+
+    [sh -c 'join pids cgroup' CGROUP]  [prlimit --as --cpu --nproc --nofile --]  [SANDBOX ...]  ARGV
+
+* the **sandbox** (``sandbox.mode``: ``bwrap``, ``firejail``, ``nsjail``, ``auto`` or ``none``)
+  shows the process a read-only root, a private writable ``/tmp``, the tool's tree read-only, the
+  ``sandbox.writable`` paths read-write, no network unless ``sandbox.network`` is true, no
+  capabilities (even when the engine runs as root) and its own PID namespace;
+* **rlimits** (``limits.memory`` as address space, ``limits.cpu`` seconds, ``limits.processes``,
+  ``limits.openFiles``) are set by ``prlimit`` around the sandbox. Limits can only be lowered:
+  ``prlimit`` cannot raise a hard limit without ``CAP_SYS_RESOURCE``;
+* the **process count** is also enforced by a ``pids`` cgroup when one is writable (the kernel
+  does not apply ``RLIMIT_NPROC`` to root, and for other users it counts all their processes).
+
+``auto`` picks the first of bwrap, firejail, nsjail that is installed *and* works (one probe per
+process, cached); when none does, tools run unsandboxed and a warning is logged once. A manifest
+that names a sandbox this machine lacks fails closed (:class:`SandboxUnavailable`), naming the
+missing program and how to install it.
+
+Interpreters are resolved to real programs: a version-manager shim (pyenv, rbenv, nodenv) on
+``PATH`` is replaced by the program it would run (``pyenv which python3`` in the tool's working
+directory, cached), which saves the shim's ~100 ms per call and works inside every sandbox.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import math
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skillz_engine.errors import RuntimeFailure, SandboxUnavailable
+
+if TYPE_CHECKING:
+    from skillz_engine.config import Config
+    from skillz_engine.model import EntrySpec
+    from skillz_engine.runtimes.process import Limits
+
+__all__ = ["AUTO_ORDER", "INSTALL_HINTS", "MODES", "Detection", "Mounts", "Policy", "Wrapped", "bwrap_argv",
+           "cgroup_argv", "detect", "firejail_argv", "limits_argv", "mounts_for", "nsjail_argv",
+           "pids_cgroup_base", "policy_for", "release_cgroup", "resolve_mode", "resolve_program",
+           "sandbox_argv", "setup_cgroup", "unset_argv", "wrap"]  # fmt: skip
+
+log = logging.getLogger("skillz_engine.sandbox")
+
+MODES = ("bwrap", "firejail", "nsjail", "auto", "none")
+AUTO_ORDER = ("bwrap", "firejail", "nsjail")  # what `auto` prefers, best first
+DEFAULT_MODE = "auto"
+BINARIES = {"bwrap": "bwrap", "firejail": "firejail", "nsjail": "nsjail"}
+INSTALL_HINTS = {
+    "bwrap": "install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`)",
+    "firejail": "install firejail (Debian/Ubuntu: `apt-get install firejail`)",
+    "nsjail": "build nsjail from https://github.com/google/nsjail (it is not packaged for Debian 12)",
+    "prlimit": "install util-linux (`apt-get install util-linux`)",
+}
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROBE_TIMEOUT = 10.0  # seconds a sandbox gets to run `true` when `auto` checks it works
+HIDDEN_TMP = ("/tmp",)  # what the sandboxes replace with a private tmpfs
+CGROUP_NAME = "skillz-engine"
+
+
+# --------------------------------------------------------------------------- policy
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a tool asked for: ``sandbox`` of its manifest over the default in skillz.yaml."""
+
+    mode: str = DEFAULT_MODE
+    network: bool = False
+    writable: tuple[str, ...] = ()
+
+
+def _as_mapping(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, str):
+        return {"mode": raw}
+    return dict(raw) if isinstance(raw, Mapping) else {}
+
+
+def policy_for(spec: EntrySpec, config: Config | None = None) -> Policy:
+    """The tool's ``sandbox``, key by key over ``sandbox`` in skillz.yaml, over the defaults."""
+    tree = _as_mapping(config.get("sandbox") if config is not None else None)
+    merged = {**tree, **_as_mapping(spec.data.get("sandbox"))}
+    mode = str(merged.get("mode") or DEFAULT_MODE)
+    if mode not in MODES:  # the schema makes this unreachable for validated manifests
+        raise RuntimeFailure(f"unknown sandbox mode {mode!r}; use one of {', '.join(MODES)}")
+    writable = tuple(str(p) for p in merged.get("writable") or ())
+    return Policy(mode, bool(merged.get("network", False)), writable)
+
+
+# --------------------------------------------------------------------------- detection
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """Which sandboxes this machine has (path or ``None``), and whether each one works."""
+
+    paths: Mapping[str, str | None]
+    works: Mapping[str, bool]
+    errors: Mapping[str, str]
+    prlimit: str | None
+    auto: str  # what `auto` resolves to: a sandbox name, or "none"
+
+
+def _which(name: str) -> str | None:
+    path = os.environ.get("PATH", "")
+    return shutil.which(name, path=f"{path}:{SYSTEM_PATH}" if path else SYSTEM_PATH)
+
+
+def _probe(mode: str, binary: str) -> tuple[bool, str]:
+    """Run ``true`` in the sandbox exactly as tools are run: does this sandbox work here?"""
+    true = _which("true") or "/bin/true"
+    argv = [*sandbox_argv(mode, binary, Mounts(ro=(), rw=(), cwd=Path("/")), network=False), true]
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT, cwd="/",
+                              env={"PATH": SYSTEM_PATH}, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return False, err[-1] if err else f"exit code {proc.returncode}"
+    return True, ""
+
+
+@functools.cache
+def detect() -> Detection:
+    """Find and probe the sandboxes once per process (``auto`` and ``doctor`` use this)."""
+    paths = {mode: _which(binary) for mode, binary in BINARIES.items()}
+    works: dict[str, bool] = {}
+    errors: dict[str, str] = {}
+    for mode, path in paths.items():
+        if path is None:
+            works[mode] = False
+            errors[mode] = "not installed"
+            continue
+        works[mode], errors[mode] = _probe(mode, path)
+    auto = next((m for m in AUTO_ORDER if works[m]), "none")
+    return Detection(paths, works, errors, _prlimit(), auto)
+
+
+@functools.cache
+def _prlimit() -> str | None:
+    return _which("prlimit")
+
+
+_warned_unsandboxed = False
+
+
+def resolve_mode(mode: str) -> tuple[str, str | None]:
+    """The sandbox to use for ``mode`` and its program (``("none", None)`` for no sandbox).
+
+    ``auto`` falls back to no sandbox (warning once); a named sandbox that is missing raises
+    :class:`SandboxUnavailable`.
+    """
+    global _warned_unsandboxed
+    if mode == "none":
+        return "none", None
+    if mode == "auto":
+        found = detect()
+        if found.auto == "none":
+            if not _warned_unsandboxed:
+                _warned_unsandboxed = True
+                reasons = "; ".join(f"{m}: {found.errors[m]}" for m in AUTO_ORDER)
+                log.warning("sandbox auto: no working sandbox on this machine (%s); tools run without "
+                            "one. %s, or set `sandbox: none` in skillz.yaml to silence this.",
+                            reasons, INSTALL_HINTS["bwrap"].capitalize())  # fmt: skip
+            return "none", None
+        return found.auto, found.paths[found.auto]
+    path = _which(BINARIES[mode])
+    if path is None:
+        raise SandboxUnavailable(
+            f"this tool requires the {mode} sandbox (sandbox.mode: {mode}), but `{BINARIES[mode]}` is "
+            f"not installed on this machine, so it was not run. To fix: {INSTALL_HINTS[mode]}, or "
+            "set `sandbox: auto` to use whichever sandbox is installed (`skillz-engine doctor` lists them)."
+        )
+    return mode, path
+
+
+# --------------------------------------------------------------------------- mounts
+
+
+@dataclass(frozen=True, slots=True)
+class Mounts:
+    """Paths the sandbox shows: ``ro`` read-only, ``rw`` read-write, and the working directory."""
+
+    ro: tuple[Path, ...]
+    rw: tuple[Path, ...]
+    cwd: Path
+
+
+def _inside(path: Path, base: Path) -> bool:
+    return path == base or base in path.parents
+
+
+def _writable_path(spec: EntrySpec, raw: str) -> Path:
+    """A ``writable`` entry as a real path: relative ones stay inside the entry (created if missing)."""
+    if "\x00" in raw:
+        raise RuntimeFailure(f"sandbox.writable {raw!r}: NUL byte in path")
+    if raw.startswith("/"):
+        path = Path(raw)
+        if not path.exists():
+            raise RuntimeFailure(f"sandbox.writable {raw!r} does not exist; create it or remove it")
+        return path.resolve()
+    base = spec.dir.resolve()
+    candidate = base / raw
+    if ".." in Path(raw).parts:
+        raise RuntimeFailure(f"sandbox.writable {raw!r} leaves the entry's directory ('..' is not allowed)")
+    # the deepest existing ancestor decides where a symlink leads
+    existing = candidate
+    while not existing.exists() and existing != base:
+        existing = existing.parent
+    if not _inside(existing.resolve(), base):
+        raise RuntimeFailure(f"sandbox.writable {raw!r} leads outside the entry's directory (symlink to "
+                             f"{existing.resolve()}); use an absolute path if that is intended")  # fmt: skip
+    if not candidate.exists():
+        candidate.mkdir(parents=True, exist_ok=True)
+    resolved = candidate.resolve()
+    if not _inside(resolved, base):
+        raise RuntimeFailure(f"sandbox.writable {raw!r} leads outside the entry's directory ({resolved})")
+    return resolved
+
+
+def mounts_for(spec: EntrySpec, policy: Policy, cwd: Path, program: str | None = None) -> Mounts:
+    """What the tool sees: its tree (read-only), its program, its working dir, its writable paths."""
+    ro: list[Path] = []
+    for p in (spec.root, spec.dir, cwd):
+        real = Path(p).resolve()
+        if real not in ro:
+            ro.append(real)
+    if program and program.startswith("/"):
+        real = Path(program).resolve()
+        if real.exists() and not any(_inside(real, r) for r in ro):
+            ro.append(real)
+    rw = tuple(dict.fromkeys(_writable_path(spec, raw) for raw in policy.writable))
+    return Mounts(tuple(ro), rw, Path(cwd).resolve())
+
+
+# --------------------------------------------------------------------------- argv builders
+
+
+def _hidden(path: Path) -> bool:
+    """Whether ``path`` lies in a directory the sandbox replaces with a private tmpfs."""
+    return any(_inside(path, Path(h)) for h in HIDDEN_TMP)
+
+
+def bwrap_argv(binary: str, mounts: Mounts, *, network: bool) -> list[str]:
+    """bubblewrap: read-only root, private /tmp and /dev, own namespaces, no capabilities."""
+    argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for p in mounts.ro:
+        if _hidden(p):  # everything else is already visible (read-only) through /
+            argv += ["--ro-bind", str(p), str(p)]
+    for p in mounts.rw:
+        argv += ["--bind", str(p), str(p)]
+    argv += ["--chdir", str(mounts.cwd), "--unshare-all"]
+    if network:
+        argv.append("--share-net")
+    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--"]
+    return argv
+
+
+def firejail_argv(binary: str, mounts: Mounts, *, network: bool) -> list[str]:
+    """firejail: read-only root, private /tmp, no network, no capabilities, no new privileges."""
+    argv = [binary, "--quiet", "--noprofile", "--read-only=/", "--private-tmp", "--keep-var-tmp",
+            "--caps.drop=all", "--nonewprivs"]  # fmt: skip
+    if not network:
+        argv.append("--net=none")
+    for p in (*mounts.ro, *mounts.rw):
+        if _hidden(p):  # a private /tmp hides it unless whitelisted
+            argv.append(f"--whitelist={p}")
+    for p in mounts.ro:
+        if _hidden(p):  # whitelisted paths are writable: make them read-only again
+            argv.append(f"--read-only={p}")
+    for p in mounts.rw:
+        argv.append(f"--read-write={p}")
+    argv.append("--")
+    return argv
+
+
+def nsjail_argv(binary: str, mounts: Mounts, *, network: bool) -> list[str]:
+    """nsjail (once mode): read-only / (chroot without --rw), tmpfs /tmp, own namespaces.
+
+    nsjail's own rlimits and time limit are switched off (``soft``: inherit, ``--time_limit 0``)
+    so the engine's prlimit and timeout are the only ones.
+    """
+    argv = [binary, "--mode", "o", "--quiet", "--chroot", "/", "--tmpfsmount", "/tmp", "--proc_rw",
+            "--cwd", str(mounts.cwd), "--keep_env", "--keep_caps=false", "--time_limit", "0"]  # fmt: skip
+    for name in ("as", "core", "cpu", "fsize", "nofile", "nproc", "stack"):
+        argv += [f"--rlimit_{name}", "soft"]
+    if network:
+        argv.append("--disable_clone_newnet")
+    for p in mounts.ro:
+        if _hidden(p):
+            argv += ["--bindmount_ro", f"{p}:{p}"]
+    for p in mounts.rw:
+        argv += ["--bindmount", f"{p}:{p}"]
+    argv.append("--")
+    return argv
+
+
+_BUILDERS = {"bwrap": bwrap_argv, "firejail": firejail_argv, "nsjail": nsjail_argv}
+# variables a sandbox adds to the environment it passes on; `env -u` removes them again inside it,
+# so a sandboxed tool sees exactly the clean environment (unless its own `env` sets one of them)
+INJECTED = {
+    "bwrap": ("PWD",),
+    "firejail": (
+        "PWD",
+        "SHELL",
+        "SHLVL",
+        "_",
+        "container",
+        "FIREJAIL_QUIET",
+        "PROMPT_COMMAND",
+        "KDE_FORK_SLAVES",
+        "QML_DISABLE_DISK_CACHE",
+        "QT_X11_NO_MITSHM",
+    ),
+    "nsjail": (),
+}
+
+
+def unset_argv(mode: str, env: Mapping[str, str]) -> list[str]:
+    """``env -u NAME ...`` for what sandbox ``mode`` adds to the environment (``[]`` if nothing)."""
+    names = [n for n in INJECTED.get(mode, ()) if n not in env]
+    if not names:
+        return []
+    env_program = _which("env") or "/usr/bin/env"
+    return [env_program, *(arg for n in names for arg in ("-u", n)), "--"]
+
+
+def sandbox_argv(mode: str, binary: str | None, mounts: Mounts, *, network: bool) -> list[str]:
+    """The argv prefix of sandbox ``mode`` (empty for ``none``)."""
+    if mode == "none" or binary is None:
+        return []
+    return _BUILDERS[mode](binary, mounts, network=network)
+
+
+def limits_argv(prlimit: str, limits: Limits) -> list[str]:
+    """``prlimit`` options for the rlimits in ``limits`` (soft = hard), or ``[]`` when there are none."""
+    opts: list[str] = []
+    if limits.memory is not None:
+        opts.append(f"--as={limits.memory}")
+    if limits.cpu is not None:
+        opts.append(f"--cpu={max(1, math.ceil(limits.cpu))}")
+    if limits.processes is not None:
+        opts.append(f"--nproc={limits.processes}")
+    if limits.open_files is not None:
+        opts.append(f"--nofile={limits.open_files}")
+    return [prlimit, *opts, "--"] if opts else []
+
+
+# --------------------------------------------------------------------------- pids cgroup
+
+_JOIN = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+_counter = itertools.count()
+
+
+@functools.cache
+def pids_cgroup_base() -> Path | None:
+    """A writable directory of the ``pids`` cgroup controller (v1 or v2) for our runs, or ``None``."""
+    v1 = Path("/sys/fs/cgroup/pids")
+    v2 = Path("/sys/fs/cgroup")
+    try:
+        if (v1 / "cgroup.procs").exists():
+            ours = v1 / CGROUP_NAME
+            ours.mkdir(exist_ok=True)
+            return ours
+        if "pids" in (v2 / "cgroup.subtree_control").read_text().split():
+            ours = v2 / CGROUP_NAME
+            ours.mkdir(exist_ok=True)
+            (ours / "cgroup.subtree_control").write_text("+pids")
+            return ours
+    except OSError:
+        return None
+    return None
+
+
+def cgroup_argv(cgroup: Path) -> list[str]:
+    """A prefix that moves the process into ``cgroup`` before it runs anything else."""
+    return ["/bin/sh", "-c", _JOIN, str(cgroup)]
+
+
+def new_cgroup_path() -> Path | None:
+    base = pids_cgroup_base()
+    return None if base is None else base / f"{os.getpid()}-{next(_counter)}"
+
+
+def setup_cgroup(cgroup: Path, processes: int) -> None:
+    """Create ``cgroup`` with ``pids.max``; raises :class:`RuntimeFailure` if the kernel refuses."""
+    try:
+        cgroup.mkdir(exist_ok=True)
+        (cgroup / "pids.max").write_text(str(processes))
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot set up the process limit (pids cgroup {cgroup}): {exc}") from exc
+
+
+def release_cgroup(cgroup: Path) -> None:
+    """Kill whatever is left in ``cgroup`` and remove it (best effort, never raises)."""
+    import time
+
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            pids = [int(p) for p in (cgroup / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            pids = []
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            cgroup.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                log.warning("could not remove pids cgroup %s", cgroup)
+                return
+            time.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- interpreters
+
+
+def _shim_manager(program: Path) -> Path | None:
+    """The version manager (pyenv, rbenv, nodenv, ...) whose shim ``program`` is, if it is one."""
+    if program.parent.name != "shims":
+        return None
+    root = program.parent.parent
+    tool = root.name.lstrip(".")  # ~/.pyenv -> pyenv
+    if not tool.endswith("env"):
+        return None
+    for candidate in (root / "bin" / tool, root / "libexec" / tool):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _shim_target(program: str, cwd: str, env_items: tuple[tuple[str, str], ...]) -> str:
+    manager = _shim_manager(Path(program))
+    if manager is None:
+        return program
+    try:
+        proc = subprocess.run([str(manager), "which", Path(program).name], capture_output=True, text=True,
+                              cwd=cwd, env=dict(env_items), timeout=10, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return program
+    found = proc.stdout.strip()
+    return found if proc.returncode == 0 and found.startswith("/") and Path(found).exists() else program
+
+
+def resolve_program(program: str, cwd: Path, env: Mapping[str, str]) -> str:
+    """``program`` with a version-manager shim replaced by the real interpreter it runs."""
+    if not program.startswith("/"):
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+        if found is None:
+            return program
+        program = found
+    if _shim_manager(Path(program)) is None:
+        return program
+    keep = tuple(sorted((k, v) for k, v in env.items() if k in ("PATH", "HOME") or k.endswith("_VERSION")))
+    target = _shim_target(program, str(cwd), keep)
+    if target != program and not Path(target).exists():  # the version was removed: ask again
+        _shim_target.cache_clear()
+        target = _shim_target(program, str(cwd), keep)
+    return target
+
+
+# --------------------------------------------------------------------------- the one entry point
+
+
+@dataclass(frozen=True, slots=True)
+class Wrapped:
+    """The argv to execute, which sandbox it uses, and the pids cgroup to create for it (if any)."""
+
+    argv: list[str]
+    mode: str = "none"
+    cgroup: Path | None = None
+    processes: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def wrap(
+    argv: Sequence[str],
+    spec: EntrySpec,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    limits: Limits,
+    config: Config | None = None,
+) -> Wrapped:
+    """The full command line of one run: cgroup join, prlimit, sandbox, then ``argv``.
+
+    Raises :class:`SandboxUnavailable` when the tool demands a sandbox (or a limit) this machine
+    cannot provide, and :class:`RuntimeFailure` for a bad ``writable`` path.
+    """
+    policy = policy_for(spec, config)
+    mode, binary = resolve_mode(policy.mode)
+    program = resolve_program(argv[0], cwd, env)
+    inner = [program, *argv[1:]]
+    if mode != "none":
+        mounts = mounts_for(spec, policy, cwd, program)
+        inner = sandbox_argv(mode, binary, mounts, network=policy.network) + unset_argv(mode, env) + inner
+    prefix: list[str] = []
+    if any(v is not None for v in (limits.memory, limits.cpu, limits.processes, limits.open_files)):
+        prlimit = _prlimit()
+        if prlimit is None:
+            raise SandboxUnavailable(
+                f"this tool has resource limits (limits), but `prlimit` is not installed, so it was not "
+                f"run. To fix: {INSTALL_HINTS['prlimit']}."
+            )
+        prefix = limits_argv(prlimit, limits)
+    cgroup = new_cgroup_path() if limits.processes is not None else None
+    if cgroup is not None:
+        prefix = cgroup_argv(cgroup) + prefix
+    return Wrapped(prefix + inner, mode, cgroup, limits.processes)
