@@ -312,6 +312,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from skillz_engine import doctor
+
+    report = doctor.probe()
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(doctor.render_text(report))
+    return ExitCode.OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -368,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("schema", help="print a JSON Schema")
     sc.add_argument("kind", nargs="?", metavar="KIND")
     sc.set_defaults(func=cmd_schema)
+
+    d = sub.add_parser(
+        "doctor", help="which runtimes this machine has: interpreters, sandboxes, docker, wasm"
+    )
+    d.add_argument("--json", action="store_true", help="the report as JSON")
+    d.set_defaults(func=cmd_doctor)
 
     m = sub.add_parser("migrate", help="rewrite a Rust Skillz tools directory into this format")
     m.add_argument("dir", metavar="DIR")

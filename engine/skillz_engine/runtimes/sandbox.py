@@ -269,9 +269,14 @@ def bwrap_argv(binary: str, mounts: Mounts, *, network: bool) -> list[str]:
 
 
 def firejail_argv(binary: str, mounts: Mounts, *, network: bool) -> list[str]:
-    """firejail: read-only root, private /tmp, no network, no capabilities, no new privileges."""
+    """firejail: read-only root, private /tmp, no network, no capabilities, no new privileges.
+
+    ``--deterministic-shutdown`` ends the sandbox (and what the tool left running) when the tool
+    exits, and ``--deterministic-exit-code`` makes firejail exit with the tool's status.
+    """
     argv = [binary, "--quiet", "--noprofile", "--read-only=/", "--private-tmp", "--keep-var-tmp",
-            "--caps.drop=all", "--nonewprivs"]  # fmt: skip
+            "--caps.drop=all", "--nonewprivs",
+            "--deterministic-exit-code", "--deterministic-shutdown"]  # fmt: skip
     if not network:
         argv.append("--net=none")
     for p in (*mounts.ro, *mounts.rw):
