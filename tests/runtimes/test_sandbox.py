@@ -32,7 +32,6 @@ from skillz_engine.runtimes import sandbox
 from skillz_engine.runtimes.base import LocalCallContext
 from skillz_engine.runtimes.process import Limits, build_command, run
 from skillz_engine.runtimes.sandbox import (
-    Detection,
     Mounts,
     Policy,
     bwrap_argv,
@@ -170,10 +169,7 @@ async def test_missing_sandbox_tool_result(make_tool: MakeTool, call: Call) -> N
 @pytest.fixture
 def no_sandboxes(monkeypatch: pytest.MonkeyPatch) -> None:
     """This machine as one without any sandbox installed (what `auto` found)."""
-    found = Detection(paths=dict.fromkeys(sandbox.AUTO_ORDER), works=dict.fromkeys(sandbox.AUTO_ORDER, False),
-                      errors=dict.fromkeys(sandbox.AUTO_ORDER, "not installed"), prlimit="/usr/bin/prlimit",
-                      auto="none")  # fmt: skip
-    monkeypatch.setattr(sandbox, "detect", lambda: found)
+    monkeypatch.setattr(sandbox, "auto_choice", lambda: ("none", None, "bwrap: not installed; ..."))
     monkeypatch.setattr(sandbox, "_warned_unsandboxed", False)
 
 

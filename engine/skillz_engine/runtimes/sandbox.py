@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from skillz_engine.model import EntrySpec
     from skillz_engine.runtimes.process import Limits
 
-__all__ = ["AUTO_ORDER", "INSTALL_HINTS", "MODES", "Detection", "Mounts", "Policy", "Wrapped", "bwrap_argv",
-           "cgroup_argv", "detect", "firejail_argv", "limits_argv", "mounts_for", "nsjail_argv",
+__all__ = ["AUTO_ORDER", "INSTALL_HINTS", "MODES", "Detection", "Mounts", "Policy", "Wrapped", "auto_choice",
+           "bwrap_argv", "cgroup_argv", "detect", "firejail_argv", "limits_argv", "mounts_for", "nsjail_argv",
            "pids_cgroup_base", "policy_for", "release_cgroup", "resolve_mode", "resolve_program",
            "sandbox_argv", "setup_cgroup", "unset_argv", "wrap"]  # fmt: skip
 
@@ -133,19 +133,38 @@ def _probe(mode: str, binary: str) -> tuple[bool, str]:
 
 
 @functools.cache
+def _check(mode: str) -> tuple[str | None, bool, str]:
+    """Path of sandbox ``mode``, whether it works here, and why not (probed once per process)."""
+    path = _which(BINARIES[mode])
+    if path is None:
+        return None, False, "not installed"
+    works, error = _probe(mode, path)
+    return path, works, error
+
+
+@functools.cache
+def auto_choice() -> tuple[str, str | None, str]:
+    """What ``auto`` runs: the first sandbox that works (probing stops there), its path, or
+    ``("none", None, reasons)``."""
+    reasons = []
+    for mode in AUTO_ORDER:
+        path, works, error = _check(mode)
+        if works:
+            return mode, path, ""
+        reasons.append(f"{mode}: {error}")
+    return "none", None, "; ".join(reasons)
+
+
 def detect() -> Detection:
-    """Find and probe the sandboxes once per process (``auto`` and ``doctor`` use this)."""
-    paths = {mode: _which(binary) for mode, binary in BINARIES.items()}
-    works: dict[str, bool] = {}
-    errors: dict[str, str] = {}
-    for mode, path in paths.items():
-        if path is None:
-            works[mode] = False
-            errors[mode] = "not installed"
-            continue
-        works[mode], errors[mode] = _probe(mode, path)
-    auto = next((m for m in AUTO_ORDER if works[m]), "none")
-    return Detection(paths, works, errors, _prlimit(), auto)
+    """Every sandbox, found and probed (``doctor``); each probe runs once per process."""
+    checks = {mode: _check(mode) for mode in AUTO_ORDER}
+    return Detection(
+        paths={m: c[0] for m, c in checks.items()},
+        works={m: c[1] for m, c in checks.items()},
+        errors={m: c[2] for m, c in checks.items()},
+        prlimit=_prlimit(),
+        auto=auto_choice()[0],
+    )
 
 
 @functools.cache
@@ -166,16 +185,15 @@ def resolve_mode(mode: str) -> tuple[str, str | None]:
     if mode == "none":
         return "none", None
     if mode == "auto":
-        found = detect()
-        if found.auto == "none":
+        chosen, path, reasons = auto_choice()
+        if chosen == "none":
             if not _warned_unsandboxed:
                 _warned_unsandboxed = True
-                reasons = "; ".join(f"{m}: {found.errors[m]}" for m in AUTO_ORDER)
                 log.warning("sandbox auto: no working sandbox on this machine (%s); tools run without "
                             "one. %s, or set `sandbox: none` in skillz.yaml to silence this.",
                             reasons, INSTALL_HINTS["bwrap"].capitalize())  # fmt: skip
             return "none", None
-        return found.auto, found.paths[found.auto]
+        return chosen, path
     path = _which(BINARIES[mode])
     if path is None:
         raise SandboxUnavailable(

@@ -1,0 +1,139 @@
+"""Engine overhead per script call, and what each sandbox adds, in-process (no MCP transport).
+
+One tree with the same Python echo script (``protocol: plain``: the arguments as JSON on stdin,
+the text on stdout) as three tools: ``sandbox: none``, ``bwrap`` and ``firejail``. Each call is
+``run_tool`` on the compiled snapshot, the path of every MCP ``tools/call`` without the protocol
+(argument validation, clean environment, interpreter resolution, the sandbox and limits argv,
+process.py's spawn, group kill and output capture). The baseline is a bare ``subprocess.run`` of
+the same interpreter (its real path, as the engine resolves it) and the same script with the same
+stdin. All sides are interleaved round-robin in one process; medians are compared.
+
+Targets (issue 3): engine overhead over the bare run under 10 ms p50; bwrap's overhead per call
+(engine with bwrap over engine with ``sandbox: none``) under 10 ms p50. firejail is reported
+without a target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from bench.core import Ctx, Row, judge, reason_of, summary_or_none
+
+NAME = "sandbox"
+TITLE = "script call: engine and sandbox overhead"
+WARMUP = 5
+TARGET_MS = 10.0
+
+ECHO = "import json, sys\nprint(json.load(sys.stdin)['text'])\n"
+MODES = ("none", "bwrap", "firejail")
+
+
+def _tree(root: Path) -> None:
+    for mode in MODES:
+        d = root / f"echo-{mode}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "echo.py").write_text(ECHO, encoding="utf-8")
+        (d / "manifest.yaml").write_text(
+            f"kind: script\ndescription: Echo the text ({mode}).\ninterpreter: python3\nentry: echo.py\n"
+            f"protocol: plain\nsandbox: {mode}\n"
+            "inputSchema: {type: object, properties: {text: {type: string}}, required: [text]}\n",
+            encoding="utf-8",
+        )
+
+
+def run(ctx: Ctx) -> list[Row]:
+    root = ctx.work / "sandbox-tree"
+    _tree(root)
+    calls = 20 if ctx.quick else 300
+    ctx.log(f"sandbox: {calls} calls per side")
+    return anyio.run(_measure, ctx, root, calls)
+
+
+async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
+    from skillz_engine.compile import Tree
+    from skillz_engine.runtimes.base import LocalCallContext, run_tool
+    from skillz_engine.runtimes.process import BASE_VARS
+    from skillz_engine.runtimes.sandbox import resolve_program
+
+    tree = Tree([root])
+    tree.full_scan()
+    snap = tree.snapshot()
+    failed: dict[str, str] = {}
+    sides: dict[str, Callable[[], Awaitable[Any]]] = {}
+
+    for mode in MODES:
+        name = f"echo-{mode}"
+        if mode != "none" and shutil.which(mode) is None:
+            failed[mode] = f"not available: {mode} is not installed"
+            continue
+        if name not in snap.tools:
+            failed[mode] = f"the engine does not serve {name!r}"
+            continue
+
+        def engine_call(tool: Any = snap.tools[name], tool_name: str = name) -> Awaitable[Any]:
+            return run_tool(tool, {"text": "hi"}, LocalCallContext(snap, tool_name))
+
+        sides[mode] = engine_call
+
+    env = {k: os.environ[k] for k in BASE_VARS if k in os.environ}  # what build_env gives this tool
+    env.setdefault("LANG", "C.UTF-8")
+    python = resolve_program("python3", root / "echo-none", env)
+    script = str(root / "echo-none" / "echo.py")
+    payload = json.dumps({"text": "hi"}).encode() + b"\n"
+
+    async def bare() -> str:
+        proc = subprocess.run([python, script], input=payload, capture_output=True, env=env,
+                              cwd=root / "echo-none", check=True)  # fmt: skip
+        return proc.stdout.decode()
+
+    sides["bare"] = bare
+
+    for name, call in list(sides.items()):  # one checked call each: the right answer or not available
+        try:
+            res = await call()
+            text = res if isinstance(res, str) else res.text_content()
+            if text.strip() != "hi" or getattr(res, "is_error", False):
+                raise RuntimeError(f"echo returned {text[:200]!r}")
+        except Exception as exc:
+            failed[name] = reason_of(exc)
+            del sides[name]
+
+    order = list(sides)
+    lat: dict[str, list[float]] = {k: [] for k in order}
+    for i in range(WARMUP + calls):
+        rot = i % max(1, len(order))
+        for name in order[rot:] + order[:rot]:
+            t0 = time.perf_counter()
+            await sides[name]()
+            if i >= WARMUP:
+                lat[name].append((time.perf_counter() - t0) * 1000)
+
+    def row(engine: str, base: str, label: str, size: str, target: bool, notes: str) -> Row:
+        e, b = summary_or_none(lat.get(engine, [])), summary_or_none(lat.get(base, []))
+        delta = e.median - b.median if e is not None and b is not None else None
+        return Row(
+            TITLE, size, "ms", e, label, b,
+            target=f"+{TARGET_MS:g} ms p50 at most" if target else "",
+            met=judge(ctx, delta < TARGET_MS) if target and delta is not None else None,
+            unavailable=failed.get(engine), baseline_unavailable=failed.get(base),
+            notes=notes + (f"; p50 delta {delta:+.1f} ms" if delta is not None else ""),
+            extra={"delta_ms_p50": delta, "interpreter": python},
+        )  # fmt: skip
+
+    n = f"{calls} calls per side, in-process run_tool"
+    return [
+        row("none", "bare", "bare subprocess.run", "engine, sandbox: none", True,
+            f"{n}; engine overhead over the same interpreter and script"),
+        row("bwrap", "none", "engine, sandbox: none", "bwrap", True, f"{n}; what bwrap adds per call"),
+        row("firejail", "none", "engine, sandbox: none", "firejail", False, f"{n}; firejail's cost"),
+        row("bwrap", "bare", "bare subprocess.run", "engine, bwrap", False, f"{n}; bwrap call over bare"),
+    ]  # fmt: skip
