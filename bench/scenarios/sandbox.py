@@ -97,6 +97,20 @@ async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
 
     sides["bare"] = bare
 
+    if "bwrap" in sides:  # the exact command line the engine runs for echo-bwrap, run bare
+        from skillz_engine.runtimes.process import build_command
+
+        tool_dir = root / "echo-bwrap"
+        spec = next(c.spec for c in snap.entries.values() if c.spec.name == "echo-bwrap")
+        cmd = build_command([python, str(tool_dir / "echo.py")], spec, cwd=tool_dir)
+
+        async def bwrap_raw() -> str:
+            proc = subprocess.run(list(cmd.argv), input=payload, capture_output=True, env=dict(cmd.env),
+                                  cwd=cmd.cwd, check=True)  # fmt: skip
+            return proc.stdout.decode()
+
+        sides["bwrap-raw"] = bwrap_raw
+
     for name, call in list(sides.items()):  # one checked call each: the right answer or not available
         try:
             res = await call()
@@ -136,4 +150,6 @@ async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
         row("bwrap", "none", "engine, sandbox: none", "bwrap", True, f"{n}; what bwrap adds per call"),
         row("firejail", "none", "engine, sandbox: none", "firejail", False, f"{n}; firejail's cost"),
         row("bwrap", "bare", "bare subprocess.run", "engine, bwrap", False, f"{n}; bwrap call over bare"),
+        row("bwrap-raw", "bare", "bare subprocess.run", "bwrap argv, bare subprocess.run", False,
+            f"{n}; the engine's bwrap command line run by subprocess.run: bwrap's own cost"),
     ]  # fmt: skip

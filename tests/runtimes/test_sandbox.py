@@ -135,9 +135,11 @@ def test_wrap_orders_cgroup_prlimit_sandbox_program(tmp_path: Path) -> None:
     argv = wrapped.argv
     assert argv[-2:] == ["/bin/echo", "hi"]
     i = argv.index("--as=67108864")
-    assert argv[i - 1].endswith("prlimit") and argv[i + 1 : i + 3] == ["--nproc=8", "--"]
     if wrapped.cgroup is not None:  # a writable pids cgroup: the shell joins it, then execs prlimit
         assert argv[:2] == ["/bin/sh", "-c"] and argv[3] == str(wrapped.cgroup)
+        assert argv[i - 1].endswith("prlimit") and argv[i + 1] == "--"  # the cgroup counts, not nproc
+    else:
+        assert argv[i - 1].endswith("prlimit") and argv[i + 1 : i + 3] == ["--nproc=8", "--"]
 
 
 def test_missing_sandbox_fails_closed(tmp_path: Path) -> None:
@@ -197,14 +199,15 @@ def test_writable_paths_are_confined(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (entry / "escape").symlink_to(outside)
+    (entry / "dangling").symlink_to(outside / "not-yet")
     s = EntrySpec(kind="command", name="t", root=tmp_path, dir=entry, manifest=entry / "manifest.yaml",
                   display="m", data={}, positions=Positions(), fingerprint="")  # fmt: skip
     ok = sandbox.mounts_for(s, Policy("bwrap", False, ("data/out",)), entry)
     assert ok.rw == ((entry / "data" / "out").resolve(),) and (entry / "data" / "out").is_dir()
-    for bad in ("../outside", "escape", "escape/sub"):
+    for bad in ("../outside", "escape", "escape/sub", "dangling/sub"):
         with pytest.raises(RuntimeFailure, match=r"outside|leaves"):
             sandbox.mounts_for(s, Policy("bwrap", False, (bad,)), entry)
-    assert not (outside / "sub").exists()
+    assert not (outside / "sub").exists() and not (outside / "not-yet").exists()
     with pytest.raises(RuntimeFailure, match="does not exist"):
         sandbox.mounts_for(s, Policy("bwrap", False, (str(tmp_path / "nope"),)), entry)
 

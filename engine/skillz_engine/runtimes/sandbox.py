@@ -11,8 +11,9 @@
 * **rlimits** (``limits.memory`` as address space, ``limits.cpu`` seconds, ``limits.processes``,
   ``limits.openFiles``) are set by ``prlimit`` around the sandbox. Limits can only be lowered:
   ``prlimit`` cannot raise a hard limit without ``CAP_SYS_RESOURCE``;
-* the **process count** is also enforced by a ``pids`` cgroup when one is writable (the kernel
-  does not apply ``RLIMIT_NPROC`` to root, and for other users it counts all their processes).
+* the **process count** is enforced by a ``pids`` cgroup when one is writable (the kernel does
+  not apply ``RLIMIT_NPROC`` to root, and for other users it counts all their processes); only
+  without one does ``prlimit --nproc`` stand in.
 
 ``auto`` picks the first of bwrap, firejail, nsjail that is installed *and* works (one probe per
 process, cached); when none does, tools run unsandboxed and a warning is logged once. A manifest
@@ -26,6 +27,7 @@ directory, cached), which saves the shim's ~100 ms per call and works inside eve
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import logging
@@ -35,7 +37,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,13 +237,16 @@ def _writable_path(spec: EntrySpec, raw: str) -> Path:
         raise RuntimeFailure(f"sandbox.writable {raw!r} leaves the entry's directory ('..' is not allowed)")
     # the deepest existing ancestor decides where a symlink leads
     existing = candidate
-    while not existing.exists() and existing != base:
+    while not os.path.lexists(existing) and existing != base:  # a dangling symlink counts as there
         existing = existing.parent
     if not _inside(existing.resolve(), base):
         raise RuntimeFailure(f"sandbox.writable {raw!r} leads outside the entry's directory (symlink to "
                              f"{existing.resolve()}); use an absolute path if that is intended")  # fmt: skip
     if not candidate.exists():
-        candidate.mkdir(parents=True, exist_ok=True)
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RuntimeFailure(f"sandbox.writable {raw!r}: cannot create it: {exc.strerror}") from exc
     resolved = candidate.resolve()
     if not _inside(resolved, base):
         raise RuntimeFailure(f"sandbox.writable {raw!r} leads outside the entry's directory ({resolved})")
@@ -511,8 +516,6 @@ class Wrapped:
     argv: list[str]
     mode: str = "none"
     cgroup: Path | None = None
-    processes: int | None = None
-    notes: tuple[str, ...] = field(default=())
 
 
 def wrap(
@@ -536,16 +539,19 @@ def wrap(
     if mode != "none":
         mounts = mounts_for(spec, policy, cwd, program)
         inner = sandbox_argv(mode, binary, mounts, network=policy.network) + unset_argv(mode, env) + inner
+    # a pids cgroup counts exactly this run's processes; RLIMIT_NPROC counts every process of the
+    # user (and is ignored for root), so it is only the fallback when no cgroup is writable
+    cgroup = new_cgroup_path() if limits.processes is not None else None
+    rlimits = dataclasses.replace(limits, processes=None) if cgroup is not None else limits
     prefix: list[str] = []
-    if any(v is not None for v in (limits.memory, limits.cpu, limits.processes, limits.open_files)):
+    if any(v is not None for v in (rlimits.memory, rlimits.cpu, rlimits.processes, rlimits.open_files)):
         prlimit = _prlimit()
         if prlimit is None:
             raise SandboxUnavailable(
                 f"this tool has resource limits (limits), but `prlimit` is not installed, so it was not "
                 f"run. To fix: {INSTALL_HINTS['prlimit']}."
             )
-        prefix = limits_argv(prlimit, limits)
-    cgroup = new_cgroup_path() if limits.processes is not None else None
+        prefix = limits_argv(prlimit, rlimits)
     if cgroup is not None:
         prefix = cgroup_argv(cgroup) + prefix
-    return Wrapped(prefix + inner, mode, cgroup, limits.processes)
+    return Wrapped(prefix + inner, mode, cgroup)
