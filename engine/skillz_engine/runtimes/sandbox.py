@@ -115,7 +115,16 @@ class Detection:
 
 
 def _which(name: str) -> str | None:
-    path = os.environ.get("PATH", "")
+    """``name`` on the server's PATH, then the system directories (cached while PATH is unchanged)."""
+    found = _which_on(name, os.environ.get("PATH", ""))
+    if found is not None and not Path(found).exists():  # uninstalled since: look again
+        _which_on.cache_clear()
+        found = _which_on(name, os.environ.get("PATH", ""))
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _which_on(name: str, path: str) -> str | None:
     return shutil.which(name, path=f"{path}:{SYSTEM_PATH}" if path else SYSTEM_PATH)
 
 
