@@ -84,8 +84,11 @@ def test_build_only_force_and_state_dir(tmp_path: Path, capsys: pytest.CaptureFi
     assert "alpha (script): installed" in err and "broken" not in err
     (env,) = [p for p in (state / "envs").iterdir() if p.is_dir()]
     marker = (env / ".skillz-env.json").stat().st_mtime_ns
-    assert main(["build", str(tree), "--only", "alpha", "--state-dir", str(state), "--force"]) == 0
-    assert "alpha (script): installed" in capsys.readouterr().err
+    _tool(tree, "gamma", "[six]")  # shares alpha's environment: --force rebuilds it once
+    force = ["build", str(tree), "--only", "alpha", "--only", "gamma", "--state-dir", str(state), "--force"]
+    assert main(force) == 0
+    err = capsys.readouterr().err
+    assert "alpha (script): installed" in err and "gamma (script): cached" in err
     assert (env / ".skillz-env.json").stat().st_mtime_ns != marker  # rebuilt, swapped into place
     assert main(["build", str(tree), "--only", "nope"]) == 2
     assert "no entry named nope" in capsys.readouterr().err

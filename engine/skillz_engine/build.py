@@ -74,7 +74,9 @@ async def build_tree(
             raise UsageError(f"no entry named {', '.join(missing)} in the tree")
     services = tree.compiler.services
     if force:
-        services = dataclasses.replace(services, extra={**services.extra, "build.force": True})
+        # "build.rebuilt": what was rebuilt already, so a shared environment is forced only once
+        extra = {**services.extra, "build.force": True, "build.rebuilt": set()}
+        services = dataclasses.replace(services, extra=extra)
     report = BuildReport()
     for d in tree.config_diags + tree.scan_diags:
         if d.is_error and not wanted:

@@ -547,8 +547,12 @@ class Plan:
         report: Report,
         *,
         force: bool = False,
+        rebuilt: set[str] | None = None,
     ) -> Activation:
-        """Install what is missing (or everything with ``force``) and say how to run the script."""
+        """Install what is missing (or everything with ``force``) and say how to run the script.
+
+        ``rebuilt`` collects the environments forced so far, so one build forces each only once.
+        """
         env: dict[str, str] = {}
         installed: list[str] = []
         cached: list[str] = []
@@ -557,7 +561,10 @@ class Plan:
         if not specs:
             return self._local(program, search_path)
         for spec in specs:
-            where, fresh = await ensure(spec, state_dir, settings, report, force=force)
+            again = force and (rebuilt is None or spec.dirname not in rebuilt)
+            where, fresh = await ensure(spec, state_dir, settings, report, force=again)
+            if again and rebuilt is not None:
+                rebuilt.add(spec.dirname)
             (installed if fresh else cached).append(spec.dirname)
             if spec.kind == "pip":
                 env["VIRTUAL_ENV"] = str(where)

@@ -158,7 +158,8 @@ class ScriptRuntime:
             progress(message)
 
         try:
-            act = await script.activate(report, force=bool(services.extra.get("build.force")))
+            force = bool(services.extra.get("build.force"))
+            act = await script.activate(report, force=force, rebuilt=services.extra.get("build.rebuilt"))
         except RuntimeFailure as exc:
             line, col = spec.positions.value(("dependencies",))
             message = f"installing the dependencies of {spec.name!r} failed: {exc}"
@@ -221,7 +222,9 @@ class _Script:
         schema = self.spec.data.get("outputSchema")
         return schema if isinstance(schema, Mapping) else None
 
-    async def activate(self, report: Callable[[str], Any], *, force: bool = False) -> Activation:
+    async def activate(
+        self, report: Callable[[str], Any], *, force: bool = False, rebuilt: set[str] | None = None
+    ) -> Activation:
         """The interpreter argv and extra variables, with the dependency environments installed."""
         from skillz_engine.runtimes.deps import Activation, Settings
 
@@ -230,7 +233,8 @@ class _Script:
         if self.deps is None:
             return Activation(program)
         settings = Settings.from_config(self.services.config)
-        return await self.deps.activate(program, path, self.services.state_dir, settings, report, force=force)
+        state = self.services.state_dir
+        return await self.deps.activate(program, path, state, settings, report, force=force, rebuilt=rebuilt)
 
     async def command(self, ctx: CallContext | None = None) -> Command:
         args = [str(a) for a in self.spec.data.get("args") or ()]
