@@ -4,6 +4,7 @@ progress and logs from a real script process; input-required rounds on 2026-07-2
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -101,6 +102,19 @@ async def serving(root: Path, **config: Any) -> AsyncIterator[SkillzServer]:
         await server.parked.close()
         server.detach()
         await live.close()
+
+
+async def gone(pid: int, within: float) -> bool:
+    """Whether ``pid`` ended within ``within`` seconds (a zombie left for init counts as ended)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        await anyio.sleep(0.02)
+    return False
 
 
 def payload(result: types.CallToolResult) -> Any:
@@ -238,3 +252,26 @@ async def test_legacy_session_over_memory_streams(root: Path) -> None:
             assert out["name"]["result"]["content"] == {"name": "Ada"}
             assert out["context_roots"] == ["/tmp/client-project"]
         tg.cancel_scope.cancel()
+
+
+HANG = 'sleep 100 &\necho $! > "$PWD/pids"\necho $$ >> "$PWD/pids"\nsleep 100\n'
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_client_cancellation_kills_the_script_within_a_second(root: Path, mode: str) -> None:
+    """The client gives up on a call: the script's process group is gone within a second, also
+    when the call runs as a (parked-capable) task on a 2026-07-28 connection."""
+    entry = root / "tools" / "hang"
+    write(entry / "manifest.yaml", "kind: script\ndescription: Hangs\nentry: main.sh\n")
+    write(entry / "main.sh", HANG)
+    async with serving(root) as server, Client(server, mode=mode) as c:
+        with anyio.move_on_after(1.0) as scope:
+            await c.call_tool("hang", {})
+        assert scope.cancelled_caught
+        cancelled = anyio.current_time()
+        for pid in (int(p) for p in (entry / "pids").read_text().split()):
+            assert await gone(pid, 1.0), pid
+        assert anyio.current_time() - cancelled < 1.5
+        with anyio.fail_after(2):
+            while server.parked.calls:
+                await anyio.sleep(0.02)
