@@ -275,3 +275,42 @@ async def test_client_cancellation_kills_the_script_within_a_second(root: Path, 
         with anyio.fail_after(2):
             while server.parked.calls:
                 await anyio.sleep(0.02)
+
+
+MEMO = """import json, sys
+def send(m): print(json.dumps(m), flush=True)
+sys.stdin.readline()
+send({"jsonrpc": "2.0", "id": 2, "method": "memory/set", "params": {"key": "seen", "value": {"n": 1}}})
+sys.stdin.readline()
+send({"jsonrpc": "2.0", "id": 1, "result": "stored"})
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_memory_builtin_shares_the_store_with_scripts(root: Path, mode: str) -> None:
+    """The model's memory tool has its own namespace and can read what a tool's script stored."""
+    write(root / "tools" / "memo" / "manifest.yaml", "kind: script\ndescription: Remembers\nentry: main.py\n")
+    write(root / "tools" / "memo" / "main.py", MEMO)
+    async with serving(root) as server, Client(server, mode=mode) as c:
+        assert not (await c.call_tool("memo", {})).is_error
+        tool = await c.call_tool("memory", {"action": "get", "key": "seen", "namespace": "memo"})
+        assert tool.structured_content == {"value": {"n": 1}}
+        own = await c.call_tool("memory", {"action": "set", "key": "fact", "value": [1, "two"], "ttl": 60})
+        assert own.structured_content == {"success": True}
+        listed = await c.call_tool("memory", {"action": "list"})
+        assert listed.structured_content == {"keys": ["fact"]}
+        bad = await c.call_tool("memory", {"action": "get"})
+        assert bad.is_error and "non-empty string" in str(bad.content[0])
+        deleted = await c.call_tool("memory", {"action": "delete", "key": "fact"})
+        assert deleted.structured_content == {"deleted": True}
+
+
+async def test_memory_backend_from_config(root: Path, tmp_path: Path) -> None:
+    """memory.url names the sqlite file; an unavailable backend is a clear refusal."""
+    db = tmp_path / "elsewhere" / "mem.sqlite"
+    async with serving(root, memory={"backend": "sqlite", "url": str(db)}) as server, Client(server) as c:
+        await c.call_tool("memory", {"action": "set", "key": "k", "value": 1})
+    assert db.is_file()
+    async with serving(root, memory={"backend": "redis", "url": "redis://x"}) as server, Client(server) as c:
+        res = await c.call_tool("memory", {"action": "list"})
+        assert res.is_error and "'redis' is not available" in str(res.content[0])

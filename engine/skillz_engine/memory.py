@@ -17,7 +17,10 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from skillz_engine.config import Config
 
 __all__ = [
     "MAX_KEY",
@@ -26,6 +29,7 @@ __all__ = [
     "MemoryRefused",
     "MemoryStore",
     "SqliteMemory",
+    "memory_for",
     "open_memory",
 ]
 
@@ -173,11 +177,27 @@ _OPEN: dict[Path, SqliteMemory] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_memory(state_dir: Path) -> SqliteMemory:
+def open_memory(state_dir: Path, filename: str = "memory.db") -> SqliteMemory:
     """The memory store of a state directory (``<state_dir>/memory.db``), opened once per path."""
-    path = (state_dir / "memory.db").resolve()
+    path = (state_dir / filename).resolve()
     with _OPEN_LOCK:
         store = _OPEN.get(path)
         if store is None or not path.exists():
             store = _OPEN[path] = SqliteMemory(path)
         return store
+
+
+def memory_for(config: Config, state_dir: Path) -> MemoryStore:
+    """The store ``skillz.yaml`` configures: ``memory.backend`` ``sqlite`` (the default) in
+    ``memory.url`` (a file; relative to the config file) or ``<state_dir>/memory.db``.
+    ``redis`` is refused with :class:`MemoryRefused` (not available in this version)."""
+    backend = config.get("memory", "backend", default="sqlite")
+    if backend != "sqlite":
+        raise MemoryRefused(f"memory backend {backend!r} is not available in this version; use sqlite")
+    url = config.get("memory", "url")
+    if isinstance(url, str) and url:
+        path = Path(url).expanduser()
+        if not path.is_absolute() and config.path is not None:
+            path = config.path.parent / path
+        return open_memory(path.parent, path.name)
+    return open_memory(state_dir)

@@ -440,4 +440,5 @@ async def serve_stdio(tree: Tree, *, watch: bool = True) -> None:
     finally:
         server.detach()
         with anyio.CancelScope(shield=True):
+            await server.parked.close()
             await live.close()

@@ -54,7 +54,7 @@ import anyio
 
 from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
-from skillz_engine.memory import MemoryRefused, check_ttl, open_memory
+from skillz_engine.memory import MemoryRefused, check_ttl, memory_for
 from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
@@ -479,11 +479,12 @@ class _Session:
         ]
 
     def _memory(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        store = open_memory(self.ctx.snapshot.state_dir or self.script.services.state_dir)
         ns = self.script.spec.name  # one namespace per tool; a script cannot pick another
         raw = params.get("key")
         key = raw if isinstance(raw, str) else ""  # "" is refused with "key must be a non-empty string"
         try:
+            state = self.ctx.snapshot.state_dir or self.script.services.state_dir
+            store = memory_for(self.ctx.snapshot.config, state)
             if method == "memory/get":
                 return {"value": store.get(ns, key)[1]}
             if method == "memory/set":
