@@ -314,3 +314,37 @@ async def test_memory_backend_from_config(root: Path, tmp_path: Path) -> None:
     async with serving(root, memory={"backend": "redis", "url": "redis://x"}) as server, Client(server) as c:
         res = await c.call_tool("memory", {"action": "list"})
         assert res.is_error and "'redis' is not available" in str(res.content[0])
+
+
+IMPATIENT = """import json, sys, time
+sys.stdin.readline()
+print(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "elicitation/create", "params": {"message": "Sure?"}}),
+      flush=True)
+time.sleep(0.3)
+print(json.dumps({"jsonrpc": "2.0", "id": 1, "result": "did not wait"}), flush=True)
+"""
+
+
+async def test_a_call_that_ends_while_parked_gives_its_result_to_the_retry(root: Path) -> None:
+    """The script finishes while the client is away answering: the retry gets the final result,
+    not an unknown-state error."""
+    write(root / "tools" / "impatient" / "manifest.yaml", MANIFEST.replace("Asks the client", "Impatient"))
+    write(root / "tools" / "impatient" / "main.py", IMPATIENT)
+    async with serving(root) as server, Client(server, **CALLBACKS) as c:
+        first = await c.session.call_tool("impatient", {}, allow_input_required=True)
+        assert isinstance(first, types.InputRequiredResult) and first.request_state
+        call = server.parked.calls[first.request_state]
+        with anyio.fail_after(5):
+            await call.done.wait()
+        assert first.request_state in server.parked.calls  # kept for the retry
+        answer = {"elicitation-1": types.ElicitResult(action="decline")}
+        final = await c.session.call_tool(
+            "impatient",
+            {},
+            input_responses=answer,
+            request_state=first.request_state,
+            allow_input_required=True,
+        )
+        assert isinstance(final, types.CallToolResult) and not final.is_error
+        assert final.content == [types.TextContent(type="text", text="did not wait")]
+        assert server.parked.calls == {}

@@ -16,7 +16,8 @@ waiting futures and goes back to waiting for the next question or the final resu
 
 * A parked call nobody resumes within :data:`PARK_TIMEOUT` seconds is cancelled (its process
   group is killed) and forgotten; a retry with an unknown or expired state is a clear
-  ``INVALID_PARAMS`` error telling the client to call the tool again.
+  ``INVALID_PARAMS`` error telling the client to call the tool again. A call that ends while
+  parked (its own timeout, a crash) keeps its result for the retry, as long again.
 * Cancelling the request that is waiting on the call (client cancellation) cancels the call.
 * Logs and progress of the tool go to whichever request of the call is the latest one.
 
@@ -82,6 +83,8 @@ class ParkedCall:
         self.done = anyio.Event()
         self.scope = anyio.CancelScope()
         self.expired = False
+        self.attached = 0  # handlers waiting on this call right now
+        self.finished_at: float | None = None
         self._changed = anyio.Event()
         self._count = 0
 
@@ -138,7 +141,10 @@ class ParkedCall:
                 why = "expired waiting for the client's answer" if self.expired else "was cancelled"
                 result = ToolResult.error(f"{self.tool} {why}")
             self.result = result
-            self.registry.forget(self.state)
+            self.finished_at = time.monotonic()
+            if self.attached or self.expired:  # a handler returns the result now, or nobody will
+                self.registry.forget(self.state)
+            # else it ended while parked (a timeout, a crash): kept until the retry collects it
             self.done.set()
             self._notify()
 
@@ -154,7 +160,15 @@ class ParkedCalls:
     def forget(self, state: str) -> None:
         self.calls.pop(state, None)
 
+    def _sweep(self) -> None:
+        """Forget finished calls whose result nobody collected within the timeout."""
+        now = time.monotonic()
+        for call in list(self.calls.values()):
+            if call.finished_at is not None and now - call.finished_at > self.timeout:
+                self.forget(call.state)
+
     def start(self, ctx: Ctx, tool: str, invoke: Callable[[ParkedCall], Awaitable[ToolResult]]) -> ParkedCall:
+        self._sweep()
         if len(self.calls) >= MAX_PARKED:
             oldest = next(iter(self.calls.values()))
             oldest.scope.cancel()
@@ -168,6 +182,7 @@ class ParkedCalls:
         return call
 
     def resume(self, ctx: Ctx, tool: str, state: str, responses: Mapping[str, Any]) -> ParkedCall:
+        self._sweep()
         call = self.calls.get(state)
         if (
             call is None
@@ -207,14 +222,19 @@ async def run_parked(
         call = calls.resume(ctx, params.name, params.request_state, params.input_responses or {})
     else:
         call = calls.start(ctx, params.name, invoke)
+    call.attached += 1
     try:
         outcome = await call.outcome()
     except anyio.get_cancelled_exc_class():
         call.scope.cancel()  # the client gave up: stop the work (kills a script's process group)
         with anyio.CancelScope(shield=True), anyio.move_on_after(2):
             await call.done.wait()
+        calls.forget(call.state)
         raise
+    finally:
+        call.attached -= 1
     if isinstance(outcome, ToolResult):
+        calls.forget(call.state)
         return outcome
     return types.InputRequiredResult(
         input_requests={k: q.request() for k, q in outcome.items()}, request_state=call.state

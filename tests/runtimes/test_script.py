@@ -41,6 +41,7 @@ async def test_python_jsonrpc_happy_path(make_tool: MakeTool, call: Call, tmp_pa
     assert out["method"] == "execute" and out["id"] == 1 and out["arguments"] == {"x": 1}
     ctx = out["context"]
     assert ctx["tool_name"] == "echo"
+    assert ctx["tools_dir"] == str(tmp_path.resolve() / "tools")
     assert ctx["roots"] == [str(tmp_path.resolve())]
     assert ctx["working_directory"] == str((tmp_path / "echo").resolve())
     assert ctx["capabilities"] == {"memory": True, "resources": True, "tools": True,
@@ -288,7 +289,7 @@ async def test_nested_tools_call(make_tool: MakeTool, call: Call) -> None:
     result, _ = await call("outer")
     reply = json.loads(result.text_content())
     assert reply["id"] == 5
-    assert reply["result"] == {"content": [{"type": "text", "text": "42"}], "isError": False}
+    assert reply["result"] == {"content": [{"type": "text", "text": "42"}], "isError": False, "output": 42}
 
 
 async def test_unknown_method_and_unknown_tool(make_tool: MakeTool, call: Call) -> None:

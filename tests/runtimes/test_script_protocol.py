@@ -258,3 +258,21 @@ async def test_bash_script_speaks_the_protocol(make_tool: MakeTool, call: Call) 
     assert out["set"] == {"jsonrpc": "2.0", "id": 2, "result": {"success": True}}
     assert out["get"]["result"] == {"value": [1, 2, 3]}
     assert ("progress", {"progress": 3.0, "total": 4.0, "message": "bash"}) in ctx.sink
+
+
+async def test_nested_tools_call_answers_carry_skillz_output_and_error(
+    make_tool: MakeTool, call: Call
+) -> None:
+    """A tools/call answer is the MCP result plus Skillz's `output` (or `error` for a failure)."""
+    make_tool("double", "kind: command\ndescription: d\nargv: [python3, -c, 'print({{ n }} * 2)']\n")
+    make_tool("broken", "kind: command\ndescription: b\nargv: [sh, -c, 'echo nope >&2; exit 4']\n")
+    make_tool("outer", manifest("main.py"), {"main.py": MEMORY})
+    out = await steps(
+        call,
+        "outer",
+        ("tools/call", {"name": "double", "arguments": {"n": 4}}),
+        ("tools/call", {"name": "broken"}),
+    )
+    assert out[0]["output"] == 8 and out[0]["isError"] is False
+    assert out[1]["isError"] is True and "output" not in out[1]
+    assert str(out[1]["error"]).startswith("Tool 'broken' failed:") and "nope" in str(out[1]["error"])

@@ -220,9 +220,11 @@ async def execution_context(cmd: Command, ctx: CallContext) -> dict[str, Any]:
     if ctx.progress_token is not None:
         meta["progressToken"] = ctx.progress_token
     roots = await _client_roots(ctx)
+    tree = ctx.snapshot.roots
     return {
         "roots": roots if roots is not None else configured_roots(ctx),
         "tool_name": ctx.tool_name,
+        "tools_dir": str(tree[0] / "tools") if tree else "",  # Skillz's key: where tools are written
         "working_directory": str(cmd.cwd),
         "environment": cmd.public_env(),
         "secrets": list(cmd.secrets),
@@ -290,6 +292,23 @@ def _protocol_message(line: str) -> dict[str, Any] | None:
     if "jsonrpc" in msg or isinstance(msg.get("method"), str):
         return msg
     return msg if "id" in msg and ("result" in msg or "error" in msg) else None
+
+
+def _nested_reply(name: str, result: ToolResult) -> dict[str, Any]:
+    """A ``tools/call`` answer: the MCP tool result, plus Skillz's ``output`` (the structured value,
+    else the text as JSON when it parses, else the text) or ``error`` (the failure's text)."""
+    reply = result.to_json()
+    text = result.text_content()
+    if result.is_error:
+        reply["error"] = f"Tool '{name}' failed: {text}"
+    elif result.structured is not None:
+        reply["output"] = result.structured
+    else:
+        try:
+            reply["output"] = json.loads(text)
+        except ValueError:
+            reply["output"] = text
+    return reply
 
 
 def _number(value: Any) -> float | None:
@@ -425,7 +444,7 @@ class _Session:
                 result = await self.ctx.call_tool(name, arguments)
             except ToolNotFound as exc:
                 raise _RpcError(-32602, str(exc)) from exc
-            return result.to_json()
+            return _nested_reply(name, result)
         if method == "resources/list":
             listed = []
             for r in snapshot.resources.values():
