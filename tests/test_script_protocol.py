@@ -4,6 +4,7 @@ progress and logs from a real script process; input-required rounds on 2026-07-2
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import mcp.types as types
 import psutil  # type: ignore[import-untyped]
 import pytest
-from mcp import Client, ClientSession
+from mcp import Client, ClientSession, StdioServerParameters
 from mcp.client.session import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.memory import create_client_server_memory_streams
 
@@ -23,6 +26,8 @@ from mcp_helpers import Inbox, write
 from skillz_engine.compile import Tree
 from skillz_engine.reload import Reloader
 from skillz_engine.server import SkillzServer, build_server
+from test_http import auth, http_app
+from test_server import ENGINE_DIR
 
 pytestmark = [
     pytest.mark.anyio,
@@ -348,3 +353,39 @@ async def test_a_call_that_ends_while_parked_gives_its_result_to_the_retry(root:
         assert isinstance(final, types.CallToolResult) and not final.is_error
         assert final.content == [types.TextContent(type="text", text="did not wait")]
         assert server.parked.calls == {}
+
+
+def check_ask(out: dict[str, Any]) -> None:
+    assert out["name"]["result"] == {"action": "accept", "content": {"name": "Ada"}}
+    assert out["sample"]["result"]["content"]["text"] == "model says: Say hi"
+    assert out["roots"]["result"]["roots"][0]["uri"] == "file:///tmp/client-project"
+
+
+async def test_both_eras_over_stdio(root: Path) -> None:
+    """`skillz-engine serve` in a subprocess: the same script works for a handshake-era
+    ClientSession and a 2026-07-28 Client."""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "skillz_engine", "serve", str(root)],
+        env={"PYTHONPATH": ENGINE_DIR},
+    )
+    async with Client(params, mode="legacy", **CALLBACKS) as legacy:
+        check_ask(payload(await legacy.call_tool("ask", {})))
+    async with Client(params, **CALLBACKS) as modern:
+        assert modern.protocol_version == "2026-07-28"
+        check_ask(payload(await modern.call_tool("ask", {})))
+
+
+async def test_both_eras_over_streamable_http(root: Path) -> None:
+    """Over Streamable HTTP too: server requests on the legacy session's stream, input-required
+    rounds (each a separate POST) on 2026-07-28."""
+    async with http_app(root) as srv, httpx2.AsyncClient(headers=auth(), timeout=30) as http:
+        async with (
+            streamable_http_client(srv.url, http_client=http) as (r, w),
+            ClientSession(r, w, **CALLBACKS) as s,
+        ):
+            await s.initialize()
+            check_ask(payload(await s.call_tool("ask", {})))
+        async with Client(streamable_http_client(srv.url, http_client=http), **CALLBACKS) as c:
+            assert c.protocol_version == "2026-07-28"
+            check_ask(payload(await c.call_tool("ask", {})))
