@@ -167,3 +167,39 @@ def test_skillz_arguments_map_to_a_modern_manifest() -> None:
     with pytest.raises(WriterError, match="python or node"):
         script_files({"description": "d", "code": "x", "interpreter": "bash", "dependencies": ["jq"]})
     assert json.loads(json.dumps(files))  # plain strings only
+
+
+async def test_dependencies_go_through_the_runtimes_build_hook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a build hook (the dependency engine's seam) register_script installs through it and
+    reports its errors; without one the install is left to the first call."""
+    from skillz_engine.runtimes import RUNTIMES
+
+    runtime = RUNTIMES["script"]
+    built: list[tuple[str, Any]] = []
+    args = register_args(dependencies=["six"], overwrite=True)
+    async with serving(tmp_path) as server, Client(server) as c:
+        if getattr(runtime, "build", None) is None:
+            res = await c.call_tool("register_script", args)
+            assert not res.is_error and "installed on its first call" in text(res)
+
+        async def build(spec: Any, services: Any, progress: Any) -> list[Any]:
+            built.append((spec.name, spec.data.get("dependencies")))
+            progress("installing six")
+            return []
+
+        monkeypatch.setattr(runtime, "build", build, raising=False)
+        res = await c.call_tool("register_script", args)
+        assert not res.is_error and "dependencies are installed." in text(res)
+        assert built == [("greeter", {"pip": ["six"]})]
+
+        from skillz_engine.diagnostics import Diagnostic, Severity
+
+        async def failing(spec: Any, services: Any, progress: Any) -> list[Any]:
+            return [Diagnostic(str(spec.dir), 1, 1, "SKZ999", Severity.ERROR, "pip failed: no six", "$", "")]
+
+        monkeypatch.setattr(runtime, "build", failing, raising=False)
+        res = await c.call_tool("register_script", args)
+        assert res.is_error and "pip failed: no six" in text(res)
+        assert "greeter" in {t.name for t in (await c.list_tools()).tools}  # written and served all the same

@@ -125,9 +125,10 @@ def script_files(args: Args) -> tuple[dict[str, str], str]:
     return {"manifest.yaml": text, entry: code if code.endswith("\n") else code + "\n"}, entry
 
 
-async def _build(snap: Snapshot, engine: EngineHandle, name: str) -> list[str]:
-    """Install the new entry's dependencies through the script runtime's build hook, if it has one
-    (otherwise the first call installs them); the problems, if any."""
+async def _build(snap: Snapshot, engine: EngineHandle, name: str) -> list[str] | None:
+    """Install the new entry's dependencies through the script runtime's build hook: the
+    problems found (empty when it worked), or ``None`` when the runtime has no hook (the first
+    call installs them then)."""
     from skillz_engine.runtimes import RUNTIMES
     from skillz_engine.runtimes.base import Services
 
@@ -135,10 +136,10 @@ async def _build(snap: Snapshot, engine: EngineHandle, name: str) -> list[str]:
     found = existing_entry(snap, name)
     spec = next((s for s in snap.specs.values() if s.dir == found), None)
     if build is None or spec is None:
-        return []
+        return None
     steps: list[str] = []
     diags = await build(spec, Services(snap.config, engine.state_dir, engine.roots), steps.append)
-    return [d.format() for d in diags if d.is_error]
+    return [d.format() + (f" (hint: {d.hint})" if d.hint else "") for d in diags if d.is_error]
 
 
 async def register_script(args: Args, ctx: CallContext) -> ToolResult:
@@ -174,7 +175,11 @@ async def register_script(args: Args, ctx: CallContext) -> ToolResult:
                 "Installing its dependencies failed (the next call retries):\n" + "\n".join(problems)
             )
             return ToolResult.error("\n".join(lines))
-        lines.append("Its dependencies are installed (or will be on its first call).")
+        lines.append(
+            "Its dependencies are installed."
+            if problems is not None
+            else "Its dependencies are installed on its first call."
+        )
     lines.append(f"It is served now: call it as {name!r}.")
     return ToolResult.text("\n".join(lines))
 
