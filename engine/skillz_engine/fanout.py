@@ -132,8 +132,7 @@ class ServerCallContext:
 
     @property
     def client_capabilities(self) -> Mapping[str, Any]:
-        params = self._ctx.session.client_params
-        caps = getattr(params, "capabilities", None) if params is not None else None
+        caps = self._ctx.session.client_capabilities  # the handshake's, or the 2026 request envelope's
         if caps is None:
             return {}
         return cast("Mapping[str, Any]", caps.model_dump(by_alias=True, exclude_none=True))

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -33,6 +33,7 @@ from skillz_engine.errors import ToolNotFound
 from skillz_engine.fanout import Hub, ServerCallContext, connection_of, set_log_level
 from skillz_engine.live import LiveRegistry
 from skillz_engine.model import EngineHandle, PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
+from skillz_engine.parked import ParkedCall, ParkedCalls, ParkingCallContext, run_parked
 from skillz_engine.reload import Reloader
 from skillz_engine.reload import watch as watch_tree
 from skillz_engine.runtimes.base import run_tool
@@ -65,6 +66,7 @@ class SkillzServer(Server[Any]):
 
     hub: Hub
     detach: Callable[[], None]
+    parked: ParkedCalls
 
     def create_initialization_options(
         self,
@@ -170,6 +172,7 @@ class _Handlers:
     ) -> None:
         self.live, self.hub, self.audit, self.engine = live, hub, audit, engine
         self.audit_warned = False
+        self.parked = ParkedCalls()
 
     # ------------------------------------------------------------------ tools
 
@@ -196,7 +199,9 @@ class _Handlers:
                 self.audit_warned = True  # once: a full disk must not flood stderr
                 log.warning("cannot write the audit log %s: %s", self.audit.path, self.audit.failed)
 
-    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        self, ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         start = time.perf_counter()
         with self.live.reading() as snap:
             tool = snap.tools.get(params.name)
@@ -210,16 +215,37 @@ class _Handlers:
                 self._audit(ctx, snap, "tools/call (nested)", name, t0, _error_of(r))
 
             try:
-                result = await run_tool(
-                    tool,
-                    params.arguments or {},
-                    ServerCallContext(ctx, snap, tool.name, 0, nested, self.engine),
-                )
+                if is_modern(ctx):  # questions to the client become input-required rounds (parked.py)
+                    outcome = await run_parked(self.parked, ctx, params, self._parked_invoker(params, nested))
+                    if isinstance(outcome, types.InputRequiredResult):
+                        return outcome
+                    result = outcome
+                else:
+                    result = await run_tool(
+                        tool,
+                        params.arguments or {},
+                        ServerCallContext(ctx, snap, tool.name, 0, nested, self.engine),
+                    )
             except anyio.get_cancelled_exc_class():
                 self._audit(ctx, snap, "tools/call", tool.name, start, "cancelled")
                 raise
             self._audit(ctx, snap, "tools/call", tool.name, start, _error_of(result))
             return _tool_result(result)
+
+    def _parked_invoker(
+        self, params: types.CallToolRequestParams, nested: Callable[[str, float, ToolResult], None]
+    ) -> Callable[[ParkedCall], Awaitable[ToolResult]]:
+        """The invocation a modern call runs as a task; it holds its snapshot while parked."""
+
+        async def invoke(call: ParkedCall) -> ToolResult:
+            with self.live.reading() as snap:
+                tool = snap.tools.get(params.name)
+                if tool is None:
+                    return ToolResult.error(str(ToolNotFound(params.name, snap.suggest(params.name))))
+                context = ParkingCallContext(call, snap, tool.name, 0, nested, self.engine)
+                return await run_tool(tool, params.arguments or {}, context)
+
+        return invoke
 
     # ------------------------------------------------------------------ resources
 
@@ -354,6 +380,7 @@ def build_server(
         server = _new_server(h, config.server_name, config.instructions or DEFAULT_INSTRUCTIONS)
     server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
     server.hub = hub
+    server.parked = h.parked
     server.detach = live.add_listener(hub.on_delta)
     return server
 
@@ -427,4 +454,5 @@ async def serve_stdio(tree: Tree, *, watch: bool = True) -> None:
     finally:
         server.detach()
         with anyio.CancelScope(shield=True):
+            await server.parked.close()
             await live.close()

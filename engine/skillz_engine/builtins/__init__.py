@@ -1,6 +1,8 @@
 """Built-in tools and resources every snapshot carries.
 
-Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed).
+Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed);
+``memory`` (the model's key-value memory); the writer ``register_script`` (off with
+``--read-only`` / ``builtins.readOnly: true``).
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off.
 """
@@ -8,18 +10,22 @@ Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skill
 from __future__ import annotations
 
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
+from skillz_engine.builtins.memory import MEMORY
+from skillz_engine.builtins.register import REGISTER_SCRIPT
 from skillz_engine.builtins.search import CORE_TOOLS
 from skillz_engine.config import Config
 from skillz_engine.model import ToolDef
 
-BUILTIN_NAMES = frozenset(t.name for t in CORE_TOOLS)
+STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
+WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT,)
+BUILTIN_NAMES = frozenset(t.name for t in CORE_TOOLS + STATE_TOOLS + WRITER_TOOLS)
 
 
 def builtin_tools(config: Config) -> list[ToolDef]:
     enabled = config.get("builtins", "enabled")
     disabled = set(config.get("builtins", "disabled", default=()) or ())
     out = []
-    for t in CORE_TOOLS:
+    for t in CORE_TOOLS + STATE_TOOLS + (() if config.read_only else WRITER_TOOLS):
         if enabled is not None and t.name not in enabled:
             continue
         if t.name in disabled:
