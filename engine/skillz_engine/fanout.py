@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast, get_args
 
@@ -50,6 +51,28 @@ LOGGER_NAME = "skillz-engine"
 LEVELS: frozenset[str] = frozenset(get_args(LoggingLevel))
 MAX_LOGGED_DIAGNOSTICS = 20
 SEND_TIMEOUT = 5.0  # seconds one slow client may hold a broadcast up
+SEVERITY: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+# ``logging/setLevel`` of each handshake-era connection (absent: everything is sent). Weak, so a
+# closed connection is forgotten; 2026-07-28 requests carry their level in ``_meta`` instead and
+# the SDK filters those itself.
+_LOG_LEVELS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def set_log_level(ctx: ServerRequestContext[Any, Any], level: str) -> None:
+    """Remember the minimum level the client of ``ctx`` asked for (``logging/setLevel``)."""
+    _LOG_LEVELS[connection_of(ctx)] = level
+
+
+def log_wanted(connection: Any, level: str) -> bool:
+    """Whether ``connection`` wants a log message at ``level`` (its ``logging/setLevel``, if any)."""
+    try:
+        minimum = _LOG_LEVELS.get(connection)
+    except TypeError:  # not a connection (cannot be weakly referenced): nothing was set for it
+        minimum = None
+    if minimum is None or level not in SEVERITY or minimum not in SEVERITY:
+        return True
+    return SEVERITY.index(level) >= SEVERITY.index(minimum)
 
 
 def diagnostics_log(snapshot: Snapshot) -> tuple[LoggingLevel, dict[str, Any]]:
@@ -180,6 +203,8 @@ class ServerCallContext:
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         lvl = cast("LoggingLevel", level if level in LEVELS else "info")
+        if not log_wanted(connection_of(self._ctx), lvl):
+            return
         sess, rid = self._ctx.session, self._ctx.request_id
         await _silenced(
             lambda: sess.send_log_message(lvl, data, logger=logger or self._tool_name, related_request_id=rid)
@@ -278,7 +303,10 @@ class Hub:
     async def log(self, level: LoggingLevel, data: Any) -> None:
         """A log message to every legacy session (2026-07-28 has no unsolicited logs)."""
 
-        await self._each(lambda s: _silenced(lambda: s.send_log_message(level, data, logger=LOGGER_NAME)))
+        await self._each(
+            lambda s: _silenced(lambda: s.send_log_message(level, data, logger=LOGGER_NAME)),
+            lambda k: log_wanted(getattr(self.legacy.get(k), "_connection", None), level),
+        )
 
     async def on_delta(self, delta: Delta, snapshot: Snapshot) -> None:
         """LiveRegistry listener: notify both eras of what ``delta`` changed."""

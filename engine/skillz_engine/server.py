@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,14 +23,14 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import ListenHandler
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from skillz_engine import __version__
 from skillz_engine.compile import Tree
 from skillz_engine.errors import ToolNotFound
-from skillz_engine.fanout import Hub, ServerCallContext, connection_of
+from skillz_engine.fanout import Hub, ServerCallContext, connection_of, set_log_level
 from skillz_engine.live import LiveRegistry
 from skillz_engine.model import EngineHandle, PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
 from skillz_engine.reload import Reloader
@@ -331,6 +332,12 @@ class _Handlers:
             )
         )
 
+    async def set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        """``logging/setLevel`` (handshake era): tool logs and tree diagnostics below it are dropped."""
+        self.hub.register(ctx)
+        set_log_level(ctx, params.level)
+        return types.EmptyResult()
+
     async def initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
         self.hub.register(ctx)
 
@@ -342,10 +349,20 @@ def build_server(
     hub = Hub()
     h = _Handlers(live, hub, audit, engine)
     config = live.current.config
-    server = SkillzServer(
-        config.server_name,
+    with warnings.catch_warnings():  # logging/setLevel is deprecated in 2026-07-28; old clients use it
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        server = _new_server(h, config.server_name, config.instructions or DEFAULT_INSTRUCTIONS)
+    server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
+    server.hub = hub
+    server.detach = live.add_listener(hub.on_delta)
+    return server
+
+
+def _new_server(h: _Handlers, name: str, instructions: str) -> SkillzServer:
+    return SkillzServer(
+        name,
         version=__version__,
-        instructions=config.instructions or DEFAULT_INSTRUCTIONS,
+        instructions=instructions,
         on_list_tools=h.list_tools,
         on_call_tool=h.call_tool,
         on_list_resources=h.list_resources,
@@ -356,12 +373,9 @@ def build_server(
         on_list_prompts=h.list_prompts,
         on_get_prompt=h.get_prompt,
         on_completion=h.complete,
-        on_subscriptions_listen=ListenHandler(hub.bus),
+        on_set_logging_level=h.set_level,
+        on_subscriptions_listen=ListenHandler(h.hub.bus),
     )
-    server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
-    server.hub = hub
-    server.detach = live.add_listener(hub.on_delta)
-    return server
 
 
 def debounce_ms(tree: Tree, default: int = 50) -> int:

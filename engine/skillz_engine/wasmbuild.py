@@ -46,6 +46,7 @@ __all__ = [
     "build",
     "build_key",
     "cached_module",
+    "forget",
     "parse_dependency",
     "rust_toolchain",
     "source_from_dir",
@@ -313,6 +314,11 @@ def cached_module(state_dir: Path, source: Source) -> Path | None:
     return out if out.is_file() else None
 
 
+def forget(state_dir: Path, source: Source) -> None:
+    """Drop the cached build of ``source`` (``build --force``)."""
+    shutil.rmtree(_build_root(state_dir) / build_key(source), ignore_errors=True)
+
+
 # --------------------------------------------------------------------------- running compilers
 
 
@@ -415,7 +421,7 @@ def _diag(path: str, line: int, col: int, message: str) -> Diagnostic:
         path,
         line,
         col,
-        "SKZ521",
+        "SKZ531",
         Severity.ERROR,
         message,
         "$",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -141,7 +143,7 @@ async def test_wat_source_syntax_error_is_a_diagnostic(make_tool: MakeTool, tmp_
     diags = await runtime.build(
         snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None
     )
-    assert [(Path(x.path).name, x.line, x.code) for x in diags] == [("main.wat", 1, "SKZ521")]
+    assert [(Path(x.path).name, x.line, x.code) for x in diags] == [("main.wat", 1, "SKZ531")]
     assert "i32.bogus" in diags[0].message
 
 
@@ -238,7 +240,7 @@ async def test_c_compiler_errors_point_at_the_source(make_tool: MakeTool, tmp_pa
     diags = await wasm.WasmRuntime().build(
         snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None
     )
-    assert [(Path(x.path).name, x.line, x.col, x.code) for x in diags] == [("main.c", 2, 12, "SKZ521")]
+    assert [(Path(x.path).name, x.line, x.col, x.code) for x in diags] == [("main.c", 2, 12, "SKZ531")]
     assert "missing" in diags[0].message
     result = await run_tool(snap.tools["bad"], {}, LocalCallContext(snap, "bad"))
     assert result.is_error and "use of undeclared identifier 'missing'" in result.text_content()
@@ -291,7 +293,7 @@ async def test_rust_compiler_errors_point_at_the_source(make_tool: MakeTool, tmp
     diags = await wasm.WasmRuntime().build(
         snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None
     )
-    assert [(Path(x.path).name, x.line, x.code) for x in diags] == [("src.rs", 2, "SKZ521")]
+    assert [(Path(x.path).name, x.line, x.code) for x in diags] == [("src.rs", 2, "SKZ531")]
     assert "mismatched types" in diags[0].message
 
 
@@ -347,7 +349,7 @@ async def test_a_bad_dependency_is_a_manifest_diagnostic(make_tool: MakeTool, tm
     tree = Tree([tmp_path], lenient=True)
     tree.full_scan()
     snap = tree.snapshot()
-    assert [(x.code, x.line) for x in snap.diagnostics] == [("SKZ522", 3)]
+    assert [(x.code, x.line) for x in snap.diagnostics] == [("SKZ532", 3)]
     assert "dep" not in snap.tools
 
 
@@ -426,3 +428,43 @@ async def test_build_tool_is_off_when_read_only(tmp_path: Path) -> None:
     live = await reloader.start()
     assert "build_tool" not in live.current.tools
     await live.close()
+
+
+# --------------------------------------------------------------------------- skillz-engine build
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "skillz_engine", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_skillz_engine_build_builds_ahead_of_time_then_reports_cached(tmp_path: Path) -> None:
+    require("clang", "C wasm tools are built with clang --target=wasm32-wasi")
+    tree = tmp_path / "tree"
+    probe = tree / "tools" / "probe"
+    probe.mkdir(parents=True)
+    (probe / "manifest.yaml").write_text(
+        "kind: wasm\ndescription: probe\nbuild: {language: c, source: probe.c}\n"
+    )
+    shutil.copy(DATA / "probe.c", probe / "probe.c")
+    echo = tree / "tools" / "echo"
+    echo.mkdir(parents=True)
+    (echo / "manifest.yaml").write_text("kind: wasm\ndescription: echo\nmodule: echo.wat\n")
+    shutil.copy(DATA / "echo.wat", echo / "echo.wat")
+
+    first = _cli("build", str(tree), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "probe (wasm): module compiled and cached for restarts" in first.stderr
+    assert "echo (wasm): module compiled and cached for restarts" in first.stderr
+    assert len(list((tree / ".skillz" / "cache" / "wasm-build").glob("*/module.wasm"))) == 1
+    assert len(list((tree / ".skillz" / "cache" / "wasm").glob("*.cwasm"))) == 2
+
+    again = _cli("build", str(tree), cwd=tmp_path)
+    assert again.returncode == 0
+    assert "probe (wasm): cached" in again.stderr and "echo (wasm): cached" in again.stderr
+
+    called = _cli("call", "probe", str(tree), "--json", "--args", '{"k": 1}', cwd=tmp_path)
+    assert called.returncode == 0, called.stderr
+    assert "[progress]" not in called.stderr  # built ahead of time: the call builds nothing
+    assert json.loads(json.loads(called.stdout)["content"][0]["text"])["input"] == {"k": 1}

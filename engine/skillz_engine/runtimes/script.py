@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
@@ -41,6 +41,9 @@ from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResu
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.runtimes.process import Child, Command, ProcessResult, build_command, build_env, run
+
+if TYPE_CHECKING:
+    from skillz_engine.runtimes.deps import Activation, Plan
 
 __all__ = ["EXTENSIONS", "INTERPRETERS", "ScriptRuntime", "execution_context"]
 
@@ -93,6 +96,10 @@ class _Interpreter:
             raise RuntimeFailure(f"interpreter {self.names[0]!r} not found on PATH ({search_path})")
         return []
 
+    @property
+    def name(self) -> str | None:
+        return str(self.path) if self.path is not None else (self.names[0] if self.names else None)
+
 
 def _diag(spec: EntrySpec, key: str, code: str, message: str, hint: str) -> Diagnostic:
     line, col = spec.positions.value((key,))
@@ -132,6 +139,40 @@ class ScriptRuntime:
     kind = "script"
 
     def compile(self, spec: EntrySpec, services: Services) -> Compiled:
+        script = self._script(spec, services)
+        tool = tool_def(spec, script.invoke)
+        return Compiled(spec, tools=(tool,))
+
+    async def build(
+        self, spec: EntrySpec, services: Services, progress: Callable[[str], None]
+    ) -> list[Diagnostic]:
+        """Install the entry's dependency environments ahead of time (``skillz-engine build``)."""
+        try:
+            script = self._script(spec, services)
+        except CompileProblem as problem:
+            return list(problem.diagnostics)
+        if script.deps is None:
+            return []
+
+        async def report(message: str) -> None:
+            progress(message)
+
+        try:
+            force = bool(services.extra.get("build.force"))
+            act = await script.activate(report, force=force, rebuilt=services.extra.get("build.rebuilt"))
+        except RuntimeFailure as exc:
+            line, col = spec.positions.value(("dependencies",))
+            message = f"installing the dependencies of {spec.name!r} failed: {exc}"
+            hint = "Fix the requirement the installer output names, then run `skillz-engine build` again."
+            return [
+                Diagnostic(spec.display, line, col, "SKZ521", Severity.ERROR, message, "$.dependencies", hint)
+            ]
+        done = [f"installed {d}" for d in act.installed] + [f"cached {d}" for d in act.cached]
+        progress(", ".join(done) if done else "uses the tool's own env/ directory")
+        return []
+
+    def _script(self, spec: EntrySpec, services: Services) -> _Script:
+        from skillz_engine.runtimes.deps import plan_for
         from skillz_engine.validate import entry_path
 
         entry, diags = entry_path(spec, ("entry",), str(spec.data["entry"]))
@@ -140,14 +181,15 @@ class ScriptRuntime:
             cwd, more = entry_path(spec, ("cwd",), str(spec.data["cwd"]), kind="dir")
             diags += more
         interpreter = _Interpreter()
+        plan: Plan | None = None
         if entry is not None:
             interpreter, more = _interpreter(spec, entry)
             diags += more
+            plan, more = plan_for(spec, entry, interpreter.name)
+            diags += more
         if diags or entry is None or cwd is None:
             raise CompileProblem(diags)
-        script = _Script(spec, services, entry, cwd, interpreter)
-        tool = tool_def(spec, script.invoke)
-        return Compiled(spec, tools=(tool,))
+        return _Script(spec, services, entry, cwd, interpreter, plan)
 
 
 def execution_context(cmd: Command, ctx: CallContext) -> dict[str, Any]:
@@ -173,20 +215,41 @@ class _Script:
     entry: Path
     cwd: Path
     interpreter: _Interpreter
+    deps: Plan | None = None
 
     @property
     def output_schema(self) -> Mapping[str, Any] | None:
         schema = self.spec.data.get("outputSchema")
         return schema if isinstance(schema, Mapping) else None
 
-    def command(self) -> Command:
+    async def activate(
+        self, report: Callable[[str], Any], *, force: bool = False, rebuilt: set[str] | None = None
+    ) -> Activation:
+        """The interpreter argv and extra variables, with the dependency environments installed."""
+        from skillz_engine.runtimes.deps import Activation, Settings
+
+        path = build_env(self.spec)["PATH"]
+        program = self.interpreter.resolve(path)
+        if self.deps is None:
+            return Activation(program)
+        settings = Settings.from_config(self.services.config)
+        state = self.services.state_dir
+        return await self.deps.activate(program, path, state, settings, report, force=force, rebuilt=rebuilt)
+
+    async def command(self, ctx: CallContext | None = None) -> Command:
         args = [str(a) for a in self.spec.data.get("args") or ()]
-        argv = [*self.interpreter.resolve(build_env(self.spec)["PATH"]), str(self.entry), *args]
-        return build_command(argv, self.spec, cwd=self.cwd, config=self.services.config)
+        try:
+            act = await self.activate(_install_reporter(self.spec.name, ctx))
+        except RuntimeFailure as exc:
+            if ctx is not None and self.deps is not None:
+                await ctx.log("error", f"{self.spec.name}: dependencies not installed: {exc}", self.spec.name)
+            raise
+        argv = [*act.program, str(self.entry), *args]
+        return build_command(argv, self.spec, cwd=self.cwd, config=self.services.config, extra_env=act.env)
 
     async def invoke(self, arguments: Args, ctx: CallContext) -> ToolResult:
         try:
-            cmd = self.command()
+            cmd = await self.command(ctx)
             if self.spec.data.get("protocol", "jsonrpc") == "plain":
                 return await self._plain(cmd, arguments)
             return await _Session(self, cmd, ctx).run(arguments)
@@ -210,6 +273,20 @@ class _Script:
             return self.failure(cmd, proc, proc.stdout_text())
         result = results.from_output(proc.stdout_text().rstrip("\n"), self.output_schema)
         return results.with_note(result, proc.truncation_note())
+
+
+def _install_reporter(name: str, ctx: CallContext | None) -> Callable[[str], Any]:
+    """Install progress of a first call, sent to the client as progress and log notifications."""
+    step = 0
+
+    async def report(message: str) -> None:
+        nonlocal step
+        step += 1
+        if ctx is not None:
+            await ctx.progress(step, None, f"{name}: {message}")
+            await ctx.log("info", f"{name}: {message}", name)
+
+    return report
 
 
 def _protocol_message(line: str) -> dict[str, Any] | None:

@@ -383,18 +383,18 @@ def _plan(spec: EntrySpec) -> _Plan:
                 try:
                     wasmbuild.parse_dependency(dep)
                 except ValueError as exc:
-                    diags.append(_diag(spec, ("build", "dependencies", i), "SKZ522", str(exc),
+                    diags.append(_diag(spec, ("build", "dependencies", i), "SKZ532", str(exc),
                                        "Name a crate and a semver requirement: `serde_json@1`, "
                                        "`serde@1.0[derive]`."))  # fmt: skip
             if deps and language != "rust":
-                diags.append(_diag(spec, ("build", "dependencies"), "SKZ522",
+                diags.append(_diag(spec, ("build", "dependencies"), "SKZ532",
                                    f"`dependencies` are Rust crates; a {language} build cannot use them",
                                    "Remove `dependencies`, or write the tool in Rust."))  # fmt: skip
             if not diags:
                 try:
                     source = wasmbuild.source_from_dir(language, spec.dir, rel, deps, _display_dir(spec))
                 except wasmbuild.BuildError as exc:
-                    diags.append(_diag(spec, ("build", "source"), "SKZ520", exc.message,
+                    diags.append(_diag(spec, ("build", "source"), "SKZ530", exc.message,
                                        "Point `build.source` at the source file or directory."))  # fmt: skip
     else:
         rel = str(spec.data.get("module"))
@@ -435,11 +435,22 @@ class WasmRuntime:
             plan = _plan(spec)
         except CompileProblem as problem:
             return list(problem.diagnostics)
+        import anyio
+
+        from skillz_engine import wasmbuild
+
+        if services.extra.get("build.force") and plan.build is not None:
+            await anyio.to_thread.run_sync(wasmbuild.forget, services.state_dir, plan.build)
         tool = _WasmTool(spec, services, plan)
+        before = (STATS["built"], STATS["compiled"])
         try:
             await tool.prepare(progress)
         except _PrepareError as exc:
             return list(exc.diagnostics)
+        if STATS["compiled"] > before[1]:
+            progress("module compiled and cached for restarts")
+        elif STATS["built"] == before[0]:
+            progress("cached")
         return []
 
 
@@ -539,7 +550,7 @@ class _WasmTool:
     def _module_diag(self, message: str) -> Diagnostic:
         key = ("build", "source") if self.plan.module is None or "build" in self.spec.data else ("module",)
         first = message.strip().splitlines()[0] if message.strip() else message
-        return _diag(self.spec, key, "SKZ520", first[:500], "Fix the module or its source.")
+        return _diag(self.spec, key, "SKZ530", first[:500], "Fix the module or its source.")
 
     async def invoke(self, arguments: Args, ctx: CallContext) -> ToolResult:
         import anyio
