@@ -302,6 +302,7 @@ async def test_search_disclosure_lists_only_builtins(root: Path) -> None:
             "call_tool",
             "memory",
             "register_script",
+            "build_tool",
         ]
         res = await c.call_tool("echo", {"text": "hidden but callable"})
         assert not res.is_error

@@ -42,7 +42,7 @@ from skillz_engine.validate import (
     schema_diagnostics,
 )
 
-NOT_SERVED_YET = frozenset({"wasm", "service", "mcp-server"})
+NOT_SERVED_YET = frozenset({"service", "mcp-server"})
 # front-matter problems serve still accepts (Agent Skills client guidance: be lenient)
 SKILL_FATAL = frozenset({"SKZ001", "SKZ002", "SKZ003", "SKZ004", "SKZ005", "SKZ007"})
 

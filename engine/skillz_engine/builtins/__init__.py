@@ -1,14 +1,15 @@
 """Built-in tools and resources every snapshot carries.
 
 Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed);
-``memory`` (the model's key-value memory); the writer ``register_script`` (off with
-``--read-only`` / ``builtins.readOnly: true``).
+``memory`` (the model's key-value memory); the writers ``register_script`` and ``build_tool`` (off
+with ``--read-only`` / ``builtins.readOnly: true``).
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off.
 """
 
 from __future__ import annotations
 
+from skillz_engine.builtins.build_tool import BUILD_TOOL
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
 from skillz_engine.builtins.memory import MEMORY
 from skillz_engine.builtins.register import REGISTER_SCRIPT
@@ -17,7 +18,7 @@ from skillz_engine.config import Config
 from skillz_engine.model import ToolDef
 
 STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
-WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT,)
+WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL)  # write into the tree; off when read-only
 BUILTIN_NAMES = frozenset(t.name for t in CORE_TOOLS + STATE_TOOLS + WRITER_TOOLS)
 
 
