@@ -296,7 +296,15 @@ async def test_nested_calls_are_depth_limited(root: Path) -> None:
 async def test_search_disclosure_lists_only_builtins(root: Path) -> None:
     """With disclosure: search only the built-ins are listed, yet every tool stays callable."""
     async with serving(root, disclosure="search") as (_, server), Client(server) as c:
-        assert names(await c.list_tools()) == ["list_tools", "search_tools", "call_tool"]
+        assert names(await c.list_tools()) == [
+            "list_tools",
+            "search_tools",
+            "call_tool",
+            "activate_skill",
+            "deactivate_skill",
+            "suggest_skill",
+            "add_skill_repo",
+        ]
         res = await c.call_tool("echo", {"text": "hidden but callable"})
         assert not res.is_error
 

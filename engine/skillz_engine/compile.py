@@ -354,6 +354,10 @@ class Tree:
         cache: bool = False,
     ) -> None:
         self.roots = tuple(Path(r).resolve() for r in roots)
+        self.base_roots = self.roots  # the roots given; git sources are mounted after them
+        self.source_diags: list[Diagnostic] = []
+        self.missing_sources: list[Any] = []  # sources.Source pins whose clone does not exist yet
+        self.source_failures: dict[tuple[str, str], str] = {}  # why a fetch failed, by pin
         self.lenient = lenient
         self.config_overrides = dict(config_overrides or {})
         self.config, self.config_diags = self._load_config()
@@ -386,7 +390,46 @@ class Tree:
             return None
         return SpecCache(self.state_dir / "cache" / "specs.json", cache_salt(self.config.path))
 
+    def mount_sources(self) -> set[str]:
+        """Serve the clones of the tree's git sources as extra roots (no network: pins whose
+        clone is missing are reported and listed in ``missing_sources``); returns the entry keys
+        that appeared or went away."""
+        from skillz_engine.sources import missing_diag, mounted
+
+        extra, diags, missing = mounted(self.config, self.state_dir)
+        self.missing_sources = missing
+        self.source_diags = [
+            *diags,
+            *(
+                missing_diag(self.config, self.state_dir, s, self.source_failures.get(s.ident))
+                for s in missing
+            ),
+        ]
+        roots = tuple(dict.fromkeys((*self.base_roots, *(r for r in extra if r not in self.base_roots))))
+        if roots == self.roots:
+            return set()
+        gone = [r for r in self.roots if r not in roots]
+        added = [r for r in roots if r not in self.roots]
+        self.roots = roots
+        self.compiler = Compiler(
+            Services(self.config, self.state_dir, self.roots), self.runtimes, lenient=self.lenient
+        )
+        touched: set[str] = set()
+        for key, f in list(self.found.items()):
+            if f.root in gone:
+                self.found.pop(key)
+                self.results.pop(key, None)
+                touched.add(key)
+        for r in added:
+            found, sdiags = scan([r])
+            self.scan_diags.extend(sdiags)
+            for f in found:
+                self.found[f.key] = f
+                touched.add(f.key)
+        return touched
+
     def full_scan(self) -> None:
+        self.mount_sources()
         found, diags = scan(self.roots)
         self.scan_diags = diags
         self.found = {f.key: f for f in found}

@@ -21,13 +21,14 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.subscriptions import ListenHandler
+from mcp.server.subscriptions import ListenHandler, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from skillz_engine import __version__
 from skillz_engine.compile import Tree
+from skillz_engine.disclosure import active_skills, visible_tools
 from skillz_engine.errors import ToolNotFound
 from skillz_engine.fanout import Hub, ServerCallContext, connection_of
 from skillz_engine.live import LiveRegistry
@@ -35,6 +36,7 @@ from skillz_engine.model import EngineHandle, PromptDef, ResourceDef, ResourceTe
 from skillz_engine.reload import Reloader
 from skillz_engine.reload import watch as watch_tree
 from skillz_engine.runtimes.base import run_tool
+from skillz_engine.sessions import Activations, SessionStore
 from skillz_engine.snapshot import Snapshot
 from skillz_engine.store import AuditLog, AuditRecord, Store
 from skillz_engine.units import parse_duration
@@ -63,6 +65,7 @@ class SkillzServer(Server[Any]):
     transport (the HTTP session manager) calls ``create_initialization_options()`` without arguments."""
 
     hub: Hub
+    sessions: SessionStore
     detach: Callable[[], None]
 
     def create_initialization_options(
@@ -163,12 +166,68 @@ def _session_label(ctx: Ctx) -> str | None:
     return None if is_modern(ctx) else f"conn-{id(conn):x}"
 
 
+_LISTINGS: dict[tuple[int, frozenset[str] | None], tuple[Snapshot, list[types.Tool]]] = {}
+
+
+def tool_listing(snap: Snapshot, active: frozenset[str] | None) -> list[types.Tool]:
+    """The ``tools/list`` answer for a client whose active skills are ``active`` (see
+    :mod:`skillz_engine.disclosure`); models built once per tool per snapshot, lists memoised."""
+    key = (id(snap), active if snap.config.disclosure == "skills" else None)
+    hit = _LISTINGS.get(key)
+    if hit is not None and hit[0] is snap:
+        return hit[1]
+    tools = visible_tools(snap, active)
+    models: dict[str, types.Tool] = per_snapshot(snap, "tool-models", dict)
+    out = []
+    for t in tools:
+        m = models.get(t.name)
+        if m is None:
+            m = models[t.name] = types.Tool.model_validate(t.definition())
+        out.append(m)
+    if len(_LISTINGS) > 256:
+        _LISTINGS.clear()
+    _LISTINGS[key] = (snap, out)
+    return out
+
+
 class _Handlers:
     def __init__(
-        self, live: LiveRegistry, hub: Hub, audit: AuditLog | None, engine: EngineHandle | None
+        self,
+        live: LiveRegistry,
+        hub: Hub,
+        audit: AuditLog | None,
+        engine: EngineHandle | None,
+        single_client: bool = False,
     ) -> None:
         self.live, self.hub, self.audit, self.engine = live, hub, audit, engine
         self.audit_warned = False
+        self.sessions = SessionStore()
+        self.single_client = single_client
+
+    def activations(self, ctx: Ctx) -> Activations | None:
+        """The calling client's activations, created on its first request and dropped when its
+        connection closes. A 2026-07-28 request has no connection that outlives it: over stdio
+        the process serves one client, so its state is the process's; over HTTP there is none."""
+        if is_modern(ctx):
+            if not self.single_client:
+                return None
+
+            async def publish() -> None:
+                await self.hub.bus.publish(ToolsListChanged())
+
+            return self.sessions.get("stdio", publish)[0]
+        conn = connection_of(ctx)
+        sid = getattr(conn, "session_id", None)
+        key = str(sid) if sid else f"conn-{id(conn):x}"
+        session = ctx.session
+
+        async def notify() -> None:
+            await session.send_tool_list_changed()
+
+        act, created = self.sessions.get(key, notify)
+        if created:
+            conn.exit_stack.callback(self.sessions.drop, key)
+        return act
 
     # ------------------------------------------------------------------ tools
 
@@ -176,14 +235,11 @@ class _Handlers:
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         with self.live.reading() as snap:
-
-            def listing() -> list[types.Tool]:
-                tools = list(snap.tools.values())
-                if snap.config.disclosure == "search":
-                    tools = [t for t in tools if t.entry is None]
-                return [types.Tool.model_validate(t.definition()) for t in tools]
-
-            return types.ListToolsResult(tools=per_snapshot(snap, "tools", listing))
+            active = None
+            if snap.config.disclosure == "skills":
+                act = self.activations(ctx)
+                active = active_skills(snap, act.explicit) if act is not None else None
+            return types.ListToolsResult(tools=tool_listing(snap, active))
 
     def _audit(self, ctx: Ctx, snap: Snapshot, method: str, tool: str, t0: float, error: str | None) -> None:
         if self.audit is not None:
@@ -212,7 +268,7 @@ class _Handlers:
                 result = await run_tool(
                     tool,
                     params.arguments or {},
-                    ServerCallContext(ctx, snap, tool.name, 0, nested, self.engine),
+                    ServerCallContext(ctx, snap, tool.name, 0, nested, self.engine, self.activations(ctx)),
                 )
             except anyio.get_cancelled_exc_class():
                 self._audit(ctx, snap, "tools/call", tool.name, start, "cancelled")
@@ -336,11 +392,18 @@ class _Handlers:
 
 
 def build_server(
-    live: LiveRegistry, *, audit: AuditLog | None = None, engine: EngineHandle | None = None
+    live: LiveRegistry,
+    *,
+    audit: AuditLog | None = None,
+    engine: EngineHandle | None = None,
+    single_client: bool = False,
 ) -> SkillzServer:
-    """The MCP server for ``live``; ``server.hub`` is its fan-out, already listening to ``live``."""
+    """The MCP server for ``live``; ``server.hub`` is its fan-out, already listening to ``live``.
+
+    ``single_client``: the server serves one client (stdio), so 2026-07-28 requests, which carry
+    no session, share one set of skill activations."""
     hub = Hub()
-    h = _Handlers(live, hub, audit, engine)
+    h = _Handlers(live, hub, audit, engine, single_client)
     config = live.current.config
     server = SkillzServer(
         config.server_name,
@@ -360,6 +423,7 @@ def build_server(
     )
     server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
     server.hub = hub
+    server.sessions = h.sessions
     server.detach = live.add_listener(hub.on_delta)
     return server
 
@@ -396,7 +460,7 @@ async def serve_stdio(tree: Tree, *, watch: bool = True) -> None:
 
     reloader = Reloader(tree)
     live = await reloader.start()
-    server = build_server(live, audit=stdio_audit(tree), engine=reloader)
+    server = build_server(live, audit=stdio_audit(tree), engine=reloader, single_client=True)
     stop = anyio.Event()  # stops the watcher thread promptly (cancelling alone waits for its timeout)
     try:
         async with anyio.create_task_group() as tg:
