@@ -26,6 +26,7 @@ from skillz_engine.disclosure import (
     SkillGraph,
     active_skills,
     bundle_skills,
+    expand,
     graph_of,
     visible_tools,
     why_active,
@@ -113,10 +114,11 @@ async def activate(ctx: CallContext, raw: str) -> ToolResult:
         after = active_skills(snap, act.explicit)
     else:
         after = active_skills(snap, (*explicit, ref))
-    named = set(bundle_skills(graph, ref[1:])) if ref.startswith("@") else {ref}
-    from skillz_engine.disclosure import expand
-
-    brought = sorted(expand(graph, [ref]))
+    named = [
+        n for n in (bundle_skills(graph, ref[1:]) if ref.startswith("@") else [ref]) if n in graph.skills
+    ]
+    # the named skills first, then what they depend on
+    brought = [*named, *sorted(expand(graph, [ref]) - set(named))]
     new = [n for n in brought if n not in before]
     notified = await _changed(ctx, snap, before, after)
     tools = [snap.tools[t] for n in brought for t in graph.tools_of.get(n, ()) if t in snap.tools]
@@ -124,7 +126,7 @@ async def activate(ctx: CallContext, raw: str) -> ToolResult:
         "activated": ref,
         "skills": brought,
         "newlyActive": new,
-        "dependencies": sorted(set(brought) - named),
+        "dependencies": brought[len(named) :],
         "active": sorted(after),
         "tools": [_tool_json(t) for t in tools],
         "listChanged": notified,

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from skillz_engine.diagnostics import Diagnostic, Severity, display_path
-from skillz_engine.model import CallContext, Compiled, EntrySpec, PromptDef, ResourceDef
+from skillz_engine.model import CallContext, Compiled, EntrySpec, PromptDef, ResourceDef, ToolDef, ToolResult
 from skillz_engine.parse import MANIFEST_NAMES, SKILL_FILE, parse_skill_md
 from skillz_engine.runtimes.base import CompileProblem, Services
 from skillz_engine.runtimes.resource import check_relative, contents, mime_for, read_inside_async
@@ -185,6 +185,8 @@ class SkillRuntime:
         prompt = PromptDef(
             name, description, (), render, title=spec.data.get("title"), icons=spec.data.get("icons")
         )
+        as_tool = spec.extras.get("tool", services.config.get("skills", "asTools", default=False))
+        tools = (_skill_tool(spec, text),) if as_tool else ()
         resources = [self._file(name, base, f) for f in files]
         manifest = json.dumps(
             {
@@ -216,7 +218,7 @@ class SkillRuntime:
                 digest=hashlib.sha256(raw).hexdigest(),
             )
         )
-        return Compiled(spec, prompts=(prompt,), resources=tuple(resources))
+        return Compiled(spec, tools=tools, prompts=(prompt,), resources=tuple(resources))
 
     @staticmethod
     def _file(name: str, base: Path, f: SkillFile) -> ResourceDef:
@@ -238,3 +240,45 @@ class SkillRuntime:
             size=f.size,
             digest=f.sha256,
         )
+
+
+TASK_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "task": {"type": "string", "description": "What you want to do with the skill (optional)."}
+    },
+}
+
+
+def _skill_tool(spec: EntrySpec, text: str) -> ToolDef:
+    """The skill as a tool (``tool: true`` or ``skills.asTools``), for clients that only call
+    tools: it returns the instructions and activates the skill for the calling client."""
+    name = spec.name
+    description = str(spec.extras.get("description") or "") or (
+        f"Load the {name} skill (instructions, files and tools). {spec.description}"
+    )
+
+    async def invoke(args: Args, ctx: CallContext) -> ToolResult:
+        task = str(args.get("task") or "").strip()
+        act = ctx.activations
+        if act is not None:
+            from skillz_engine.disclosure import active_skills, visible_tools
+
+            snap = ctx.snapshot
+            before = active_skills(snap, act.explicit)
+            if act.add(name) and snap.config.disclosure == "skills":
+                after = active_skills(snap, act.explicit)
+                if visible_tools(snap, before) != visible_tools(snap, after):
+                    await act.tools_changed()
+        return ToolResult.text((f"Task: {task}\n\n" if task else "") + text)
+
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=TASK_SCHEMA,
+        invoke=invoke,
+        title=spec.data.get("title"),
+        annotations={"readOnlyHint": True, "openWorldHint": False},
+        icons=spec.data.get("icons"),
+        tags=("skill", *(spec.extras.get("tags") or ())),
+    )
