@@ -171,10 +171,8 @@ async def test_sources_in_config_fetch_on_start_and_follow_a_rev_change(
         assert skills_of(reloader) == {"alpha": "Alpha, second version.", "beta": "Beta skill."}
         # an unreachable pin is an error on its line in skillz.yaml; the rest is served
         bad = (tmp_path / "gone.git").as_uri()
-        write(
-            config,
-            f"sources:\n  - url: {upstream.url}\n    rev: v2\n    path: skills\n  - url: {bad}\n    rev: v1\n",
-        )
+        pins = f"  - url: {upstream.url}\n    rev: v2\n    path: skills\n  - url: {bad}\n    rev: v1\n"
+        write(config, "sources:\n" + pins)
         await reloader.apply([config])
         assert reloader.live is not None
         [d] = [d for d in reloader.live.current.diagnostics if d.code == "SKZ601"]
