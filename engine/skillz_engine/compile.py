@@ -40,6 +40,7 @@ from skillz_engine.validate import (
     errors_of,
     is_legacy,
     schema_diagnostics,
+    skill_name_problem,
 )
 
 NOT_SERVED_YET = frozenset({"wasm", "service", "mcp-server"})
@@ -294,6 +295,15 @@ class Compiler:
             return None, diags
         fm = dict(doc.data)
         checks = check_entry_name(doc, name, "skill") + schema_diagnostics(doc, "skill-md")
+        declared = fm.get("name")
+        problem = skill_name_problem(declared) if isinstance(declared, str) else None
+        if problem:  # the rule broken, in words, instead of the bare pattern
+            checks = [
+                dataclasses.replace(d, message=f"skill name {declared!r} {problem}")
+                if d.code in ("SKZ105", "SKZ106") and d.json_path == "$.name"
+                else d
+                for d in checks
+            ]
         if self.lenient:
             missing_desc = not isinstance(fm.get("description"), str) or not fm["description"].strip()
             kept: list[Diagnostic] = []
