@@ -3,11 +3,12 @@ dependencies, suggest_skill with and without sampling, and the optional skill to
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import mcp.types as types
@@ -273,3 +274,44 @@ async def test_guide_lists_skills_and_bundles(root: Path) -> None:
         guide = await c.read_resource("skillz://guide")
         text = guide.contents[0].text if isinstance(guide.contents[0], types.TextResourceContents) else ""
         assert "- `pdf`: Fill PDF forms" in text and "- `@office`: pdf, @extra" in text
+
+
+class ScopedListParams(types.PaginatedRequestParams):
+    uri: str  # SEP-2093 scoped resources/list, as SEP-2640 discovery uses it
+
+
+class ScopedList(types.Request[ScopedListParams, Literal["resources/list"]]):
+    method: Literal["resources/list"] = "resources/list"
+    params: ScopedListParams
+
+
+async def test_sep_2640_shape(root: Path) -> None:
+    """The extension is declared; SKILL.md resources carry the front matter's name and
+    description and a SHA-256 in `_meta`; `resources/list(uri="skill://")` lists only SKILL.md."""
+    async with serving(root) as server, Client(server) as modern:
+        # 2026-07-28 carries SEP-2133 extensions (the SDK's handshake-era client drops them)
+        assert "io.modelcontextprotocol/skills" in (modern.server_capabilities.extensions or {})
+    async with serving(root) as server, Client(server, mode="legacy") as c:
+        listed_all = {r.uri: r for r in (await c.list_resources()).resources}
+        skill_md = listed_all["skill://pdf/SKILL.md"]
+        assert (skill_md.name, skill_md.description, skill_md.mime_type) == (
+            "pdf",
+            "Fill PDF forms and extract fields.",
+            "text/markdown",
+        )
+        text = (root / "skills/documents/pdf/SKILL.md").read_bytes()
+        assert skill_md.meta is not None
+        assert skill_md.meta["io.modelcontextprotocol.skills/sha256"] == hashlib.sha256(text).hexdigest()
+        assert "skill://pdf/scripts/fill.py" in listed_all
+        request = ScopedList(params=ScopedListParams(uri="skill://"))
+        scoped = await c.session.send_request(request, types.ListResourcesResult)
+        assert sorted(r.uri for r in scoped.resources) == [
+            f"skill://{n}/SKILL.md" for n in ("files", "git-basics", "pdf", "review")
+        ]
+        request = ScopedList(params=ScopedListParams(uri="skill://pdf/"))
+        one = await c.session.send_request(request, types.ListResourcesResult)
+        assert sorted(r.uri for r in one.resources) == [
+            "skill://pdf/SKILL.md",
+            "skill://pdf/_manifest",
+            "skill://pdf/scripts/fill.py",
+        ]

@@ -317,6 +317,7 @@ class ResourceDef:
     owner: str | None = None
     digest: str = ""  # content digest: a change means resources/updated
     subscribe: bool = True
+    meta: Mapping[str, Any] | None = None  # the resource's `_meta` as listed
 
 
 TemplateReader = Callable[[str, Mapping[str, str], "Snapshot"], Awaitable[list[dict[str, Any]]]]

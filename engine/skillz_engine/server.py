@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -53,6 +53,7 @@ DEFAULT_INSTRUCTIONS = (
     "list may be stale, use search_tools to find a tool by what it does and call_tool to run any "
     "tool by name; read the skillz://guide resource for an overview of everything served right now."
 )
+SKILLS_EXTENSION = "io.modelcontextprotocol/skills"
 INIT_NOTIFY = NotificationOptions(tools_changed=True, resources_changed=True, prompts_changed=True)
 
 
@@ -114,7 +115,8 @@ def _icons(icons: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | 
 
 def _resource(r: ResourceDef) -> types.Resource:
     d = _compact(uri=r.uri, name=r.name, title=r.title, description=r.description, mimeType=r.mime_type)
-    return types.Resource.model_validate(_compact(**d, size=r.size, icons=_icons(r.icons)))
+    meta = dict(r.meta) if r.meta else None
+    return types.Resource.model_validate(_compact(**d, size=r.size, icons=_icons(r.icons), _meta=meta))
 
 
 def _template(t: ResourceTemplateDef) -> types.ResourceTemplate:
@@ -280,7 +282,12 @@ class _Handlers:
 
     async def list_resources(self, ctx: Ctx, params: Page) -> types.ListResourcesResult:
         with self.live.reading() as snap:
-            return types.ListResourcesResult(resources=[_resource(r) for r in snap.resources.values()])
+            raw = ctx.params.get("uri") if isinstance(ctx.params, Mapping) else None
+            resources: Iterable[ResourceDef] = snap.resources.values()
+            if isinstance(raw, str) and raw:  # scoped listing (SEP-2093, as SEP-2640 uses it)
+                ends = "/SKILL.md" if raw == "skill://" else ""
+                resources = [r for r in resources if r.uri.startswith(raw) and r.uri.endswith(ends)]
+            return types.ListResourcesResult(resources=[_resource(r) for r in resources])
 
     async def list_templates(self, ctx: Ctx, params: Page) -> types.ListResourceTemplatesResult:
         with self.live.reading() as snap:
@@ -424,6 +431,7 @@ def build_server(
     server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
     server.hub = hub
     server.sessions = h.sessions
+    server.extensions[SKILLS_EXTENSION] = {}  # skill:// resources in the SEP-2640 shape
     server.detach = live.add_listener(hub.on_delta)
     return server
 

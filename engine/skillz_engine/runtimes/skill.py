@@ -45,6 +45,7 @@ MAX_FILE_BYTES = 5 << 20  # 5 MiB
 MAX_FILES = 1000
 MANIFEST = "_manifest"
 HEADER_FILES = 50  # files named in the prompt's header; the rest are in the _manifest
+META_PREFIX = "io.modelcontextprotocol.skills/"  # `_meta` keys of skill resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +188,14 @@ class SkillRuntime:
         )
         as_tool = spec.extras.get("tool", services.config.get("skills", "asTools", default=False))
         tools = (_skill_tool(spec, text),) if as_tool else ()
-        resources = [self._file(name, base, f) for f in files]
+        frontmatter = _frontmatter(spec)
+        resources = [self._file(name, base, f, description, frontmatter) for f in files]
         manifest = json.dumps(
             {
                 "name": name,
                 "description": description,
                 "uri": skill_uri(name, SKILL_FILE),
-                "frontmatter": _frontmatter(spec),
+                "frontmatter": frontmatter,
                 "files": [f.to_json() for f in files],
                 "skipped": skipped,
             },
@@ -221,24 +223,38 @@ class SkillRuntime:
         return Compiled(spec, tools=tools, prompts=(prompt,), resources=tuple(resources))
 
     @staticmethod
-    def _file(name: str, base: Path, f: SkillFile) -> ResourceDef:
+    def _file(
+        name: str, base: Path, f: SkillFile, description: str, frontmatter: dict[str, Any]
+    ) -> ResourceDef:
         async def read(snapshot: Snapshot) -> list[dict[str, Any]]:
             return [contents(f.uri, await read_inside_async(base, f.rel, MAX_FILE_BYTES), f.mime)]
 
-        what = (
-            f"Instructions of the {name} skill"
-            if f.rel == SKILL_FILE
-            else f"File {f.rel} of the {name} skill"
-        )
+        meta: dict[str, Any] = {f"{META_PREFIX}sha256": f.sha256}
+        if f.rel == SKILL_FILE:
+            # SEP-2640: SKILL.md is named after the skill and described by its front matter
+            extra = {k: v for k, v in frontmatter.items() if k not in ("name", "description")}
+            if extra:
+                meta[f"{META_PREFIX}frontmatter"] = extra
+            return ResourceDef(
+                f.uri,
+                name,
+                read,
+                title=f"{name} skill",
+                description=description,
+                mime_type=f.mime,
+                size=f.size,
+                digest=f.sha256,
+                meta=meta,
+            )
         return ResourceDef(
             f.uri,
             f"{name}/{f.rel}",
             read,
-            title=f"{name} skill" if f.rel == SKILL_FILE else None,
-            description=f"{what}. sha256:{f.sha256}",
+            description=f"File {f.rel} of the {name} skill. sha256:{f.sha256}",
             mime_type=f.mime,
             size=f.size,
             digest=f.sha256,
+            meta=meta,
         )
 
 
