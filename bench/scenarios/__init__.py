@@ -6,7 +6,7 @@ import importlib
 from types import ModuleType
 
 # run order; the module of scenario "x-y" is bench.scenarios.x_y
-ORDER = ("validate", "serve", "call", "notify", "swap", "rss", "http-load")
+ORDER = ("validate", "serve", "call", "notify", "swap", "rss", "http-load", "skills")
 
 
 def load(name: str) -> ModuleType:

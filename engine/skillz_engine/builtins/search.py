@@ -74,7 +74,17 @@ class _Index:
 SKILL_TEXT_CHARS = 1000  # of an owning skill's body that counts for its tools
 
 
+_DOCS: dict[tuple[str, str, str | None, int], Counter[str]] = {}  # per tool definition, across snapshots
+_TEXTS: dict[str, list[str]] = {}  # per skill fingerprint, across snapshots
+MAX_MEMO = 100_000
+
+
 def _document(t: ToolDef, skill_text: Mapping[str, list[str]]) -> Counter[str]:
+    owner_text = skill_text.get(t.owner) if t.owner else None
+    key = (t.name, t.digest, t.owner, id(owner_text))
+    hit = _DOCS.get(key) if t.digest else None
+    if hit is not None:
+        return hit
     c: Counter[str] = Counter()
     for tok in tokens(t.name):
         c[tok] += 3
@@ -84,16 +94,28 @@ def _document(t: ToolDef, skill_text: Mapping[str, list[str]]) -> Counter[str]:
         for tok in tokens(tag):
             c[tok] += 2
     if t.owner:
-        c.update(skill_text.get(t.owner) or tokens(t.owner))
+        c.update(owner_text or tokens(t.owner))
+    if t.digest:
+        if len(_DOCS) > MAX_MEMO:
+            _DOCS.clear()
+        _DOCS[key] = c
     return c
 
 
 def _skill_texts(snapshot: Snapshot) -> dict[str, list[str]]:
-    """Per skill: the words of its name, description and the start of its instructions."""
+    """Per skill: the words of its name, description and the start of its instructions (kept
+    across snapshots by the skill's fingerprint, so an edit re-reads only what changed)."""
     out: dict[str, list[str]] = {}
     for spec in snapshot.specs.values():
         if spec.kind == "skill" and spec.name not in out:
-            out[spec.name] = tokens(f"{spec.name} {spec.description} {(spec.body or '')[:SKILL_TEXT_CHARS]}")
+            words = _TEXTS.get(spec.fingerprint)
+            if words is None:
+                words = tokens(f"{spec.name} {spec.description} {(spec.body or '')[:SKILL_TEXT_CHARS]}")
+                if len(_TEXTS) > MAX_MEMO:
+                    _TEXTS.clear()
+                    _DOCS.clear()  # its keys name texts by identity
+                _TEXTS[spec.fingerprint] = words
+            out[spec.name] = words
     return out
 
 
@@ -114,9 +136,22 @@ def index_of(snapshot: Snapshot) -> _Index:
     return idx
 
 
+STOP_WORDS = frozenset(
+    {"a", "an", "the", "of", "for", "to", "in", "on", "and", "or", "with", "from", "by", "is", "it"}
+    | {"this", "that", "my", "me", "i", "you", "your", "do", "how"}
+)
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a query, without English filler words (unless it holds nothing else)."""
+    words = tokens(query)
+    kept = [w for w in words if w not in STOP_WORDS]
+    return kept or words
+
+
 def search(snapshot: Snapshot, query: str, limit: int = 10) -> list[tuple[ToolDef, float]]:
     idx = index_of(snapshot)
-    scores = idx.bm25.scores(tokens(query))
+    scores = idx.bm25.scores(query_terms(query))
     needle = query.strip().lower()
     if needle:
         for i, name in enumerate(idx.names):

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from skillz_engine.builtins.search import Bm25, tokens
+from skillz_engine.builtins.search import Bm25, query_terms, tokens
 from skillz_engine.disclosure import (
     SkillGraph,
     active_skills,
@@ -206,9 +206,10 @@ def rank_skills(snap: Snapshot, context: str, limit: int) -> list[dict[str, Any]
     specs = list(graph.skills.values())
     index = Bm25([_skill_doc(s) for s in specs])
     out = []
-    for i, score in index.top(tokens(context), limit):
+    terms = query_terms(context)
+    for i, score in index.top(terms, limit):
         spec = specs[i]
-        matched = sorted(set(tokens(context)) & set(index.docs[i]))
+        matched = sorted(set(terms) & set(index.docs[i]))
         out.append(
             {
                 "name": spec.name,
