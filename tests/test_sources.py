@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 from mcp import Client
 
+from conftest import require
 from mcp_helpers import write
 from skillz_engine.compile import Tree
 from skillz_engine.reload import Reloader
@@ -25,6 +25,17 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _git_binary() -> None:
+    require("git", "git sources are cloned with it (GitPython drives the git binary)")
+
+
+def gitpython() -> Any:
+    import git  # imported here: GitPython refuses to import without the git binary
+
+    return git
+
+
 def skill_md(name: str, description: str) -> str:
     return f"---\nname: {name}\ndescription: {description}\n---\nUse {name}.\n"
 
@@ -33,6 +44,7 @@ class Upstream:
     """A work repo pushed to a bare repo; ``url`` is the bare repo's file:// URL."""
 
     def __init__(self, base: Path) -> None:
+        git = gitpython()
         self.work_dir = base / "work"
         self.repo = git.Repo.init(self.work_dir, initial_branch="main")
         with self.repo.config_writer() as cw:
@@ -195,7 +207,7 @@ def test_fetch_by_commit_is_cached_and_shallow(tmp_path: Path, upstream: Upstrea
     v1 = upstream.repo.commit("v1").hexsha
     first = fetch(state, Source(upstream.url, v1))
     assert first.commit == v1 and first.ref == "commit"
-    assert git.Repo(first.dir).git.rev_list("--count", "HEAD") == "1"  # shallow
+    assert gitpython().Repo(first.dir).git.rev_list("--count", "HEAD") == "1"  # shallow
     again = fetch(state, Source(upstream.url, v1))
     assert again.dir == first.dir and again.commit == v1
     short = fetch(state, Source(upstream.url, v1[:10]))

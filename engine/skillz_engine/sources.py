@@ -276,8 +276,8 @@ def fetch(state_dir: Path, source: Source, *, refresh: bool = False) -> Fetched:
             return hit
     try:
         import git
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise SourceError(f"GitPython is not installed ({exc})") from exc
+    except ImportError as exc:  # GitPython is a dependency; it refuses to load without git
+        raise SourceError(f"git is not usable here (install git): {exc}") from exc
     target = clone_dir(state_dir, source.url, source.rev)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".tmp-{target.name}-{os.getpid()}-{time.monotonic_ns()}")
