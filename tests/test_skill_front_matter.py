@@ -73,7 +73,8 @@ CASES: list[tuple[str, str, list[tuple[str, int, int, str]]]] = [
         [("SKZ103", 4, 16, "expected string, got a list")],
     ),
     ("lic", "name: lic\ndescription: ok\nlicense: 3\n", [("SKZ103", 4, 10, "expected string")]),
-    ("badyaml", "name: badyaml\ndescription: Use when: it breaks\n", [("SKZ001", 3, 22, "invalid YAML")]),
+    ("colon", "name: colon\ndescription: Use when: it breaks\n", [("SKZ001", 3, 22, "invalid YAML")]),
+    ("badyaml", "name: badyaml\ndescription: [unclosed\n", [("SKZ001", 4, 1, "invalid YAML")]),
 ]
 FATAL_WHILE_SERVING = {"nodesc", "emptydesc", "badyaml"}
 
@@ -123,3 +124,7 @@ def test_serve_is_lenient_but_says_why(tmp_path: Path) -> None:
         assert d.is_error == skipped, d
     # the fixable ones are served under their directory name
     assert "folder" in snap.prompts and "upper" in snap.prompts
+    # an unquoted ': ' in a value is read as the client guide suggests, with a warning
+    [colon] = [d for d in snap.diagnostics if "/colon/SKILL.md" in d.path]
+    assert (colon.code, colon.line, colon.col, colon.is_error) == ("SKZ008", 3, 22, False)
+    assert snap.prompts["colon"].description == "Use when: it breaks"

@@ -280,6 +280,10 @@ class Compiler:
         assert found.skill_md is not None
         name = found.dir.name
         doc = self._parse(found.skill_md)
+        if self.lenient and doc.data is None:
+            from skillz_engine.skillmd import repair
+
+            doc = repair(doc) or doc
         diags = list(doc.diagnostics)
         if doc.data is None or errors_of(diags):
             return None, diags
