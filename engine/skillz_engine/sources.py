@@ -50,6 +50,7 @@ class Source:
     path: str | None = None
     origin: str = "config"  # "config" (skillz.yaml) or "pins" (add_skill_repo)
     index: int = 0  # position in its list (for diagnostics)
+    name: str | None = None  # the clone directory's prefix (default: from the URL)
 
     @property
     def ident(self) -> tuple[str, str]:
@@ -102,15 +103,15 @@ def _slug(url: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", tail)[:40] or "repo"
 
 
-def clone_dir(state_dir: Path, url: str, rev: str | None) -> Path:
+def clone_dir(state_dir: Path, url: str, rev: str | None, name: str | None = None) -> Path:
     """Where the clone of ``url`` at ``rev`` lives (keyed by both)."""
     key = hashlib.sha256(f"{url.rstrip('/')}\0{rev or ''}".encode()).hexdigest()[:16]
-    return state_dir / SOURCES_DIR / f"{_slug(url)}-{key}"
+    return state_dir / SOURCES_DIR / f"{name or _slug(url)}-{key}"
 
 
 def cached(state_dir: Path, source: Source) -> Fetched | None:
     """The finished clone of ``source``, if one exists (no network)."""
-    d = clone_dir(state_dir, source.url, source.rev)
+    d = clone_dir(state_dir, source.url, source.rev, source.name)
     try:
         marker = json.loads((d / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -126,7 +127,8 @@ def config_sources(config: Config) -> list[Source]:
     for i, item in enumerate(config.get("sources", default=()) or ()):
         if isinstance(item, Mapping) and isinstance(item.get("url"), str):
             rev = item.get("rev")
-            out.append(Source(item["url"], str(rev) if rev else None, item.get("path"), "config", i))
+            name = item.get("name") if isinstance(item.get("name"), str) else None
+            out.append(Source(item["url"], str(rev) if rev else None, item.get("path"), "config", i, name))
     return out
 
 
@@ -278,7 +280,7 @@ def fetch(state_dir: Path, source: Source, *, refresh: bool = False) -> Fetched:
         import git
     except ImportError as exc:  # GitPython is a dependency; it refuses to load without git
         raise SourceError(f"git is not usable here (install git): {exc}") from exc
-    target = clone_dir(state_dir, source.url, source.rev)
+    target = clone_dir(state_dir, source.url, source.rev, source.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".tmp-{target.name}-{os.getpid()}-{time.monotonic_ns()}")
     env = _env()

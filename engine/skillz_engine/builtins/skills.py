@@ -36,7 +36,8 @@ from skillz_engine.model import Args, CallContext, EntrySpec, ToolDef, ToolResul
 from skillz_engine.snapshot import Snapshot
 
 NO_SESSION = (
-    "This connection keeps no per-client state (a 2026-07-28 request over HTTP carries no session), "
+    "This connection keeps no per-client state (a 2026-07-28 request over HTTP carries no session; "
+    "a call without a server has no client), "
     "so your tool list does not change; the skill's tools are listed below: run them with call_tool "
     "(or tools/call by name)."
 )
