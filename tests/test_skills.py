@@ -315,3 +315,36 @@ async def test_sep_2640_shape(root: Path) -> None:
             "skill://pdf/_manifest",
             "skill://pdf/scripts/fill.py",
         ]
+
+
+async def test_activation_over_streamable_http(root: Path) -> None:
+    """Two handshake-era clients over real Streamable HTTP (Mcp-Session-Id): one activates, only
+    its list changes; a 2026-07-28 HTTP client keeps the shared list and gets the tools in the answer."""
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    from test_http import auth, http_app
+
+    write(root / "skillz.yaml", "disclosure: skills\n")
+    inbox = Inbox()
+    async with (
+        http_app(root) as srv,
+        httpx2.AsyncClient(headers=auth()) as http,
+        streamable_http_client(srv.url, http_client=http) as (r1, w1),
+        ClientSession(r1, w1, message_handler=inbox.handler) as one,
+        streamable_http_client(srv.url, http_client=http) as (r2, w2),
+        ClientSession(r2, w2) as two,
+    ):
+        await one.initialize()
+        await two.initialize()
+        base = [t.name for t in (await two.list_tools()).tools]
+        res = await one.call_tool("activate_skill", {"name": "pdf"})
+        assert not res.is_error
+        await inbox.wait_for(is_list_changed)
+        assert "fill-form" in [t.name for t in (await one.list_tools()).tools]
+        assert [t.name for t in (await two.list_tools()).tools] == base
+        async with Client(streamable_http_client(srv.url, http_client=http)) as modern:
+            out = await call(modern, "activate_skill", name="pdf")
+            assert out["listChanged"] is False and "note" in out
+            assert "fill-form" not in await listed(modern)
