@@ -161,6 +161,12 @@ async def test_branch_pin_warns_and_no_rev_pins_the_commit(tmp_path: Path, upstr
         assert reloader.live is not None
         codes = [d.code for d in reloader.live.current.diagnostics]
         assert "SKZ602" in codes
+        # the branch moved: calling again fetches it anew (same pin, same clone directory)
+        upstream.commit({"skills/delta/SKILL.md": skill_md("delta", "Delta, on main only.")}, "v3")
+        res = await c.call_tool("add_skill_repo", {"url": upstream.url, "rev": "main"})
+        out = res.structured_content
+        assert out is not None and "delta" in out["served"]["skill"]
+        assert skills_of(reloader)["delta"] == "Delta, on main only."
         head = upstream.repo.head.commit.hexsha
         res = await c.call_tool("add_skill_repo", {"url": upstream.url, "path": "skills"})
         out = res.structured_content

@@ -372,6 +372,7 @@ class Tree:
         self.source_diags: list[Diagnostic] = []
         self.missing_sources: list[Any] = []  # sources.Source pins whose clone does not exist yet
         self.source_failures: dict[tuple[str, str], str] = {}  # why a fetch failed, by pin
+        self.source_commits: dict[Path, str] = {}  # mounted source root -> the commit it serves
         self.lenient = lenient
         self.config_overrides = dict(config_overrides or {})
         self.config, self.config_diags = self._load_config()
@@ -404,10 +405,10 @@ class Tree:
             return None
         return SpecCache(self.state_dir / "cache" / "specs.json", cache_salt(self.config.path))
 
-    def mount_sources(self) -> set[str]:
+    def mount_sources(self, *, compile_now: bool = False) -> set[str]:
         """Serve the clones of the tree's git sources as extra roots (no network: pins whose
         clone is missing are reported and listed in ``missing_sources``); returns the entry keys
-        that appeared or went away."""
+        that appeared or went away (compiled here with ``compile_now``, else by the next scan)."""
         from skillz_engine.sources import missing_diag, mounted
 
         extra, diags, missing = mounted(self.config, self.state_dir)
@@ -420,10 +421,13 @@ class Tree:
             ),
         ]
         roots = tuple(dict.fromkeys((*self.base_roots, *(r for r in extra if r not in self.base_roots))))
-        if roots == self.roots:
+        # a root whose clone was re-fetched in place (the same branch again) is read anew
+        moved = [r for r, c in extra.items() if r in self.roots and self.source_commits.get(r) != c]
+        self.source_commits = dict(extra)
+        if roots == self.roots and not moved:
             return set()
-        gone = [r for r in self.roots if r not in roots]
-        added = [r for r in roots if r not in self.roots]
+        gone = [r for r in self.roots if r not in roots or r in moved]
+        added = [r for r in roots if r not in self.roots or r in moved]
         self.roots = roots
         self.compiler = Compiler(
             Services(self.config, self.state_dir, self.roots), self.runtimes, lenient=self.lenient
@@ -440,6 +444,8 @@ class Tree:
             for f in found:
                 self.found[f.key] = f
                 touched.add(f.key)
+        if compile_now:
+            self._refresh(touched)
         return touched
 
     def full_scan(self) -> None:

@@ -132,8 +132,7 @@ class Reloader:
         pins, mount the clones that exist as roots, and serve the result (one swap)."""
         assert self.live is not None, "call start() first"
         async with self._lock:
-            touched = self.tree.mount_sources()
-            self.tree._refresh(touched)
+            self.tree.mount_sources(compile_now=True)
             snap = await self._build(self.live.current)
             await self.live.swap(snap)
             return snap

@@ -186,9 +186,10 @@ def source_diag(
     return Diagnostic(path, line, col, code, severity, message, jp, hint)
 
 
-def mounted(config: Config, state_dir: Path) -> tuple[list[Path], list[Diagnostic], list[Source]]:
-    """The roots of every fetched source, diagnostics about the pins, and the pins not fetched yet."""
-    roots: list[Path] = []
+def mounted(config: Config, state_dir: Path) -> tuple[dict[Path, str], list[Diagnostic], list[Source]]:
+    """The roots of every fetched source (with the commit each serves), diagnostics about the
+    pins, and the pins not fetched yet."""
+    roots: dict[Path, str] = {}
     diags: list[Diagnostic] = []
     missing: list[Source] = []
     for s in all_sources(config, state_dir):
@@ -215,7 +216,7 @@ def mounted(config: Config, state_dir: Path) -> tuple[list[Path], list[Diagnosti
                 )
             )
             continue
-        roots.append(f.root.resolve())
+        roots[f.root.resolve()] = f.commit
     return roots, diags, missing
 
 
