@@ -113,10 +113,15 @@ class Reloader:
         missing = list(self.tree.missing_sources)
         if not missing:
             return False
+        import sys
+
         from skillz_engine.sources import SourceError, fetch
 
         changed = False
         for s in missing:
+            if sys.stderr.isatty():  # long work shows progress on a terminal only
+                what = f"{s.url} at {s.rev or 'HEAD'}"
+                print(f"skillz-engine: fetching {what} ...", file=sys.stderr, flush=True)
             try:
                 await anyio.to_thread.run_sync(fetch, self.tree.state_dir, s)
                 self.tree.source_failures.pop(s.ident, None)
