@@ -6,7 +6,7 @@ import importlib
 from types import ModuleType
 
 # run order; the module of scenario "x-y" is bench.scenarios.x_y
-ORDER = ("validate", "serve", "call", "notify", "swap", "rss", "http-load", "deps", "wasm")
+ORDER = ("validate", "serve", "call", "notify", "swap", "rss", "http-load", "deps", "wasm", "skills")
 
 
 def load(name: str) -> ModuleType:

@@ -43,6 +43,7 @@ from skillz_engine.diff import Change, Delta
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.model import Args, EngineHandle, ToolResult
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH, run_tool
+from skillz_engine.sessions import Activations
 from skillz_engine.snapshot import Snapshot
 
 log = logging.getLogger("skillz_engine.server")
@@ -116,8 +117,10 @@ class ServerCallContext:
         depth: int = 0,
         on_nested: Callable[[str, float, ToolResult], None] | None = None,
         engine: EngineHandle | None = None,
+        activations: Activations | None = None,
     ) -> None:
         self._ctx = ctx
+        self._activations = activations
         self._snapshot = snapshot
         self._tool_name = tool_name
         self._depth = depth
@@ -140,6 +143,10 @@ class ServerCallContext:
     @property
     def engine(self) -> EngineHandle | None:
         return self._engine
+
+    @property
+    def activations(self) -> Activations | None:
+        return self._activations
 
     async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
         from mcp import types
@@ -221,7 +228,7 @@ class ServerCallContext:
         if tool is None:
             raise ToolNotFound(name, self._snapshot.suggest(name))
         child = ServerCallContext(
-            self._ctx, self._snapshot, name, self._depth + 1, self._on_nested, self._engine
+            self._ctx, self._snapshot, name, self._depth + 1, self._on_nested, self._engine, self._activations
         )
         start = time.perf_counter()
         result = await run_tool(tool, arguments, child)

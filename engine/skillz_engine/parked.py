@@ -44,6 +44,7 @@ from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.fanout import ServerCallContext, connection_of
 from skillz_engine.model import Args, EngineHandle, ToolResult
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH, run_tool
+from skillz_engine.sessions import Activations
 from skillz_engine.snapshot import Snapshot
 
 log = logging.getLogger("skillz_engine.server")
@@ -256,8 +257,10 @@ class ParkingCallContext:
         on_nested: Callable[[str, float, ToolResult], None] | None = None,
         engine: EngineHandle | None = None,
         progress_token: str | int | None = None,
+        activations: Activations | None = None,
     ) -> None:
         self._call = call
+        self._activations = activations
         self._snapshot = snapshot
         self._tool_name = tool_name
         self._depth = depth
@@ -298,6 +301,10 @@ class ParkingCallContext:
     @property
     def engine(self) -> EngineHandle | None:
         return self._engine
+
+    @property
+    def activations(self) -> Activations | None:
+        return self._activations
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         try:
@@ -342,7 +349,14 @@ class ParkingCallContext:
         if tool is None:
             raise ToolNotFound(name, self._snapshot.suggest(name))
         child = ParkingCallContext(
-            self._call, self._snapshot, name, self._depth + 1, self._on_nested, self._engine, None
+            self._call,
+            self._snapshot,
+            name,
+            self._depth + 1,
+            self._on_nested,
+            self._engine,
+            self._progress_token,
+            self._activations,
         )
         start = time.perf_counter()
         result = await run_tool(tool, arguments, child)
