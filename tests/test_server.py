@@ -303,10 +303,10 @@ async def test_search_disclosure_lists_only_builtins(root: Path) -> None:
             "activate_skill",
             "deactivate_skill",
             "suggest_skill",
-            "add_skill_repo",
             "memory",
             "register_script",
             "build_tool",
+            "add_skill_repo",
         ]
         res = await c.call_tool("echo", {"text": "hidden but callable"})
         assert not res.is_error

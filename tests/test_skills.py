@@ -33,6 +33,9 @@ BUILTINS = [
     "activate_skill",
     "deactivate_skill",
     "suggest_skill",
+    "memory",
+    "register_script",
+    "build_tool",
     "add_skill_repo",
 ]
 
