@@ -36,6 +36,21 @@ ALL_KINDS = (
     "mcp-server",
 )
 
+# kind -> the conventional folder of the home layout (DESIGN.md section 2): where `new` scaffolds
+# and built-in writers write
+HOME_FOLDERS: Mapping[str, str] = {
+    "script": "tools",
+    "command": "tools",
+    "wasm": "tools",
+    "pipeline": "pipelines",
+    "prompt": "prompts",
+    "resource": "resources",
+    "skill": "skills",
+    "bundle": "bundles",
+    "service": "services",
+    "mcp-server": "servers",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Ref:

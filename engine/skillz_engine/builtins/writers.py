@@ -26,24 +26,11 @@ from pathlib import Path
 
 from skillz_engine.diagnostics import Diagnostic
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.model import EngineHandle
+from skillz_engine.model import HOME_FOLDERS, EngineHandle
 from skillz_engine.snapshot import Snapshot
 
 NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
-# kind -> the conventional folder of the home layout (DESIGN.md section 2)
-FOLDERS: Mapping[str, str] = {
-    "script": "tools",
-    "command": "tools",
-    "wasm": "tools",
-    "pipeline": "pipelines",
-    "prompt": "prompts",
-    "resource": "resources",
-    "skill": "skills",
-    "bundle": "bundles",
-    "service": "services",
-    "mcp-server": "servers",
-}
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -142,7 +129,7 @@ def write_entry(
     in place (it may live under any root) when ``overwrite`` is true, refused otherwise.
     """
     check_name(name)
-    target = existing or writable_root(engine) / FOLDERS.get(kind, "tools") / name
+    target = existing or writable_root(engine) / HOME_FOLDERS.get(kind, "tools") / name
     if (existing is not None or target.exists()) and not overwrite:
         raise WriterError(
             f"an entry named {name!r} already exists ({target}); pass overwrite: true to replace it"
