@@ -34,7 +34,19 @@ def test_quick_benchmark_reports_every_scenario(tmp_path: Path) -> None:
     assert report["machine"]["cores_logical"]
     assert report["machine"]["versions"]["mcp"]
     rows = report["rows"]
-    expected = {"validate", "serve", "call", "notify", "swap", "rss", "http-load", "sandbox"}
+    expected = {
+        "validate",
+        "serve",
+        "call",
+        "notify",
+        "swap",
+        "rss",
+        "http-load",
+        "deps",
+        "wasm",
+        "skills",
+        "sandbox",
+    }
     assert set(report["scenarios"]) == expected
     assert {r["scenario_id"] for r in rows} == expected, "a scenario produced no row"
     for r in rows:

@@ -481,6 +481,9 @@ TOOL_CASES: list[tuple[str, dict[str, Any], Check]] = [
     ),
     ("hash", {"text": "hello", "algorithm": "md5"}, text_equals("5d41402abc4b2a76b9719d911017c592  -")),
     ("hash", {"text": "x", "algorithm": "rot13"}, error_says("invalid arguments for 'hash'")),
+    ("rot13", {"text": "Hello, World!"}, structured({"text": "Uryyb, Jbeyq!"})),
+    ("rot13", {"text": 'Crème "brûlée"\n\\ ok'}, structured({"text": 'Peèzr "oeûyér"\n\\ bx'})),
+    ("rot13", {"text": 7}, error_says("invalid arguments for 'rot13'")),
     ("base64", {"text": "hello, world"}, text_equals("aGVsbG8sIHdvcmxk")),
     ("base64", {"text": "aGVsbG8sIHdvcmxk", "decode": True}, text_equals("hello, world")),
     ("base64", {"text": "not base64!", "decode": True}, error_says("invalid input")),
@@ -868,7 +871,7 @@ def test_release_notes_script(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- documentation
 
 # Codes the README's snippets may produce: kinds not served yet, programs not installed here.
-README_ALLOWED = {"SKZ501", "SKZ504"}
+README_ALLOWED = {"SKZ501", "SKZ504", "SKZ601"}  # SKZ601: a git source, never fetched in tests
 
 
 def test_readme_manifest_examples_validate(tmp_path: Path) -> None:

@@ -296,7 +296,18 @@ async def test_nested_calls_are_depth_limited(root: Path) -> None:
 async def test_search_disclosure_lists_only_builtins(root: Path) -> None:
     """With disclosure: search only the built-ins are listed, yet every tool stays callable."""
     async with serving(root, disclosure="search") as (_, server), Client(server) as c:
-        assert names(await c.list_tools()) == ["list_tools", "search_tools", "call_tool"]
+        assert names(await c.list_tools()) == [
+            "list_tools",
+            "search_tools",
+            "call_tool",
+            "activate_skill",
+            "deactivate_skill",
+            "suggest_skill",
+            "memory",
+            "register_script",
+            "build_tool",
+            "add_skill_repo",
+        ]
         res = await c.call_tool("echo", {"text": "hidden but callable"})
         assert not res.is_error
 
@@ -427,6 +438,53 @@ async def test_bad_edit_logs_diagnostics_and_keeps_serving_stale_entry(root: Pat
         await reloader.apply([write(manifest, echo_manifest())])
         fixed = await logs.wait_for(lambda p: p.logger == "skillz-engine")
         assert fixed.level == "info" and fixed.data["diagnostics"] == []
+
+
+LEVELS_SCRIPT = """import json, sys
+request = json.loads(sys.stdin.readline())
+for level in ("debug", "info", "warning", "error"):
+    log = {"jsonrpc": "2.0", "method": "log", "params": {"level": level, "message": level}}
+    print(json.dumps(log), flush=True)
+print(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": "done"}), flush=True)
+"""
+
+
+async def test_logging_set_level_filters_tool_logs_and_diagnostics(root: Path) -> None:
+    """Handshake era: ``logging/setLevel`` answers ``{}`` and drops what is below the level, per
+    connection (tool logs and the tree's diagnostics log); 2026-07-28 filters by the request's _meta."""
+    write(root / "tools" / "levels" / "manifest.yaml", "kind: script\ndescription: Logs\nentry: main.py\n")
+    write(root / "tools" / "levels" / "main.py", LEVELS_SCRIPT)
+    quiet, chatty, modern = Inbox(), Inbox(), Inbox()
+
+    async def collect(inbox: Inbox, params: types.LoggingMessageNotificationParams) -> None:
+        inbox.put(params)
+
+    async with (
+        serving(root) as (reloader, server),
+        Client(server, mode="legacy", logging_callback=lambda p: collect(quiet, p)) as q,
+        Client(server, mode="legacy", logging_callback=lambda p: collect(chatty, p)) as c,
+        Client(server, logging_callback=lambda p: collect(modern, p), log_level="warning") as m,
+    ):
+        assert q.server_capabilities.logging is not None
+        assert (await q.set_logging_level("warning")).model_dump(exclude_none=True) == {}
+        await c.set_logging_level("debug")
+        for client in (q, c, m):
+            assert not (await client.call_tool("levels", {})).is_error
+        await chatty.wait_for(lambda p: p.data == "error")
+        assert [p.data for p in chatty.items] == ["debug", "info", "warning", "error"]
+        await quiet.wait_for(lambda p: p.data == "error")
+        assert [p.data for p in quiet.items] == ["warning", "error"]
+        await modern.wait_for(lambda p: p.data == "error")
+        assert [p.data for p in modern.items] == ["warning", "error"]
+
+        quiet.clear()
+        chatty.clear()
+        await q.set_logging_level("error")
+        manifest = write(root / "tools" / "echo" / "manifest.yaml", "kind: command\ndescription: [oops\n")
+        await reloader.apply([manifest])  # a warning-level diagnostics log
+        await chatty.wait_for(lambda p: p.logger == "skillz-engine" and p.level == "warning")
+        await anyio.sleep(0.1)
+        assert quiet.items == []
 
 
 async def test_legacy_registry_follows_connections(root: Path) -> None:

@@ -6,7 +6,8 @@ import importlib
 from types import ModuleType
 
 # run order; the module of scenario "x-y" is bench.scenarios.x_y
-ORDER = ("validate", "serve", "call", "notify", "swap", "rss", "http-load", "sandbox")
+ORDER = ("validate", "serve", "call", "notify", "swap", "rss", "http-load", "deps", "wasm", "skills",
+         "sandbox")  # fmt: skip
 
 
 def load(name: str) -> ModuleType:

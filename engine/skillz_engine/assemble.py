@@ -43,7 +43,7 @@ def _name_path(spec: EntrySpec) -> JsonPath:
 def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
     from skillz_engine.builtins import builtin_resources, builtin_templates, builtin_tools
 
-    diags: list[Diagnostic] = [*tree.config_diags, *tree.scan_diags]
+    diags: list[Diagnostic] = [*tree.config_diags, *tree.scan_diags, *tree.source_diags]
     entries: dict[str, Compiled] = {}
     specs: dict[str, EntrySpec] = {}
     for key in tree.sorted_keys():

@@ -153,6 +153,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+# --------------------------------------------------------------------------- build
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    import anyio
+
+    from skillz_engine.build import EntryBuild, build_tree
+    from skillz_engine.report import text
+
+    tree = _tree_for_serve(args)
+    tty = sys.stderr.isatty()
+
+    def on_progress(name: str, message: str) -> None:
+        if tty:
+            print(f"  {name}: {message}", file=sys.stderr, flush=True)
+
+    def on_entry(entry: EntryBuild) -> None:
+        print(entry.line(), file=sys.stderr, flush=True)
+
+    report = anyio.run(
+        lambda: build_tree(
+            tree, only=args.only or (), force=args.force, on_entry=on_entry, on_progress=on_progress
+        )
+    )
+    failed = sum(1 for e in report.entries if e.failed)
+    n = len(report.entries)
+    print(f"built {n} {'entry' if n == 1 else 'entries'}, {failed} failed", file=sys.stderr, flush=True)
+    if report.diagnostics:
+        text(report.diagnostics, sys.stdout, len(tree.results))
+    return ExitCode.MANIFEST_ERRORS if report.failed else ExitCode.OK
+
+
 # --------------------------------------------------------------------------- list / call
 
 
@@ -349,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--disclosure", choices=("all", "skills", "search"), default=None)
     s.add_argument("--state-dir", default=None, help="engine state (default: .skillz/ in the first root)")
     s.set_defaults(func=cmd_serve)
+
+    b = sub.add_parser("build", help="install tool dependencies and build wasm modules ahead of time")
+    b.add_argument("roots", nargs="*", metavar="ROOT", help="tree roots (default: $SKILLZ_HOME or ~/.skillz)")
+    b.add_argument("--only", action="append", metavar="NAME", help="build only this entry (repeatable)")
+    b.add_argument("--force", action="store_true", help="rebuild what is already built")
+    b.add_argument("--state-dir", default=None, help="engine state (default: .skillz/ in the first root)")
+    b.set_defaults(func=cmd_build, disclosure=None, read_only=False)
 
     v = sub.add_parser("validate", help="check manifests; file:line:col diagnostics")
     v.add_argument(

@@ -40,9 +40,10 @@ from skillz_engine.validate import (
     errors_of,
     is_legacy,
     schema_diagnostics,
+    skill_name_problem,
 )
 
-NOT_SERVED_YET = frozenset({"wasm", "service", "mcp-server"})
+NOT_SERVED_YET = frozenset({"service", "mcp-server"})
 # front-matter problems serve still accepts (Agent Skills client guidance: be lenient)
 SKILL_FATAL = frozenset({"SKZ001", "SKZ002", "SKZ003", "SKZ004", "SKZ005", "SKZ007"})
 
@@ -279,6 +280,10 @@ class Compiler:
         assert found.skill_md is not None
         name = found.dir.name
         doc = self._parse(found.skill_md)
+        if self.lenient and doc.data is None:
+            from skillz_engine.skillmd import repair
+
+            doc = repair(doc) or doc
         diags = list(doc.diagnostics)
         if doc.data is None or errors_of(diags):
             return None, diags
@@ -294,6 +299,15 @@ class Compiler:
             return None, diags
         fm = dict(doc.data)
         checks = check_entry_name(doc, name, "skill") + schema_diagnostics(doc, "skill-md")
+        declared = fm.get("name")
+        problem = skill_name_problem(declared) if isinstance(declared, str) else None
+        if problem:  # the rule broken, in words, instead of the bare pattern
+            checks = [
+                dataclasses.replace(d, message=f"skill name {declared!r} {problem}")
+                if d.code in ("SKZ105", "SKZ106") and d.json_path == "$.name"
+                else d
+                for d in checks
+            ]
         if self.lenient:
             missing_desc = not isinstance(fm.get("description"), str) or not fm["description"].strip()
             kept: list[Diagnostic] = []
@@ -354,6 +368,11 @@ class Tree:
         cache: bool = False,
     ) -> None:
         self.roots = tuple(Path(r).resolve() for r in roots)
+        self.base_roots = self.roots  # the roots given; git sources are mounted after them
+        self.source_diags: list[Diagnostic] = []
+        self.missing_sources: list[Any] = []  # sources.Source pins whose clone does not exist yet
+        self.source_failures: dict[tuple[str, str], str] = {}  # why a fetch failed, by pin
+        self.source_commits: dict[Path, str] = {}  # mounted source root -> the commit it serves
         self.lenient = lenient
         self.config_overrides = dict(config_overrides or {})
         self.config, self.config_diags = self._load_config()
@@ -386,7 +405,51 @@ class Tree:
             return None
         return SpecCache(self.state_dir / "cache" / "specs.json", cache_salt(self.config.path))
 
+    def mount_sources(self, *, compile_now: bool = False) -> set[str]:
+        """Serve the clones of the tree's git sources as extra roots (no network: pins whose
+        clone is missing are reported and listed in ``missing_sources``); returns the entry keys
+        that appeared or went away (compiled here with ``compile_now``, else by the next scan)."""
+        from skillz_engine.sources import missing_diag, mounted
+
+        extra, diags, missing = mounted(self.config, self.state_dir)
+        self.missing_sources = missing
+        self.source_diags = [
+            *diags,
+            *(
+                missing_diag(self.config, self.state_dir, s, self.source_failures.get(s.ident))
+                for s in missing
+            ),
+        ]
+        roots = tuple(dict.fromkeys((*self.base_roots, *(r for r in extra if r not in self.base_roots))))
+        # a root whose clone was re-fetched in place (the same branch again) is read anew
+        moved = [r for r, c in extra.items() if r in self.roots and self.source_commits.get(r) != c]
+        self.source_commits = dict(extra)
+        if roots == self.roots and not moved:
+            return set()
+        gone = [r for r in self.roots if r not in roots or r in moved]
+        added = [r for r in roots if r not in self.roots or r in moved]
+        self.roots = roots
+        self.compiler = Compiler(
+            Services(self.config, self.state_dir, self.roots), self.runtimes, lenient=self.lenient
+        )
+        touched: set[str] = set()
+        for key, f in list(self.found.items()):
+            if f.root in gone:
+                self.found.pop(key)
+                self.results.pop(key, None)
+                touched.add(key)
+        for r in added:
+            found, sdiags = scan([r])
+            self.scan_diags.extend(sdiags)
+            for f in found:
+                self.found[f.key] = f
+                touched.add(f.key)
+        if compile_now:
+            self._refresh(touched)
+        return touched
+
     def full_scan(self) -> None:
+        self.mount_sources()
         found, diags = scan(self.roots)
         self.scan_diags = diags
         self.found = {f.key: f for f in found}

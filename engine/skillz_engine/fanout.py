@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast, get_args
 
@@ -42,6 +43,7 @@ from skillz_engine.diff import Change, Delta
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.model import Args, EngineHandle, ToolResult
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH, run_tool
+from skillz_engine.sessions import Activations
 from skillz_engine.snapshot import Snapshot
 
 log = logging.getLogger("skillz_engine.server")
@@ -50,6 +52,28 @@ LOGGER_NAME = "skillz-engine"
 LEVELS: frozenset[str] = frozenset(get_args(LoggingLevel))
 MAX_LOGGED_DIAGNOSTICS = 20
 SEND_TIMEOUT = 5.0  # seconds one slow client may hold a broadcast up
+SEVERITY: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+# ``logging/setLevel`` of each handshake-era connection (absent: everything is sent). Weak, so a
+# closed connection is forgotten; 2026-07-28 requests carry their level in ``_meta`` instead and
+# the SDK filters those itself.
+_LOG_LEVELS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def set_log_level(ctx: ServerRequestContext[Any, Any], level: str) -> None:
+    """Remember the minimum level the client of ``ctx`` asked for (``logging/setLevel``)."""
+    _LOG_LEVELS[connection_of(ctx)] = level
+
+
+def log_wanted(connection: Any, level: str) -> bool:
+    """Whether ``connection`` wants a log message at ``level`` (its ``logging/setLevel``, if any)."""
+    try:
+        minimum = _LOG_LEVELS.get(connection)
+    except TypeError:  # not a connection (cannot be weakly referenced): nothing was set for it
+        minimum = None
+    if minimum is None or level not in SEVERITY or minimum not in SEVERITY:
+        return True
+    return SEVERITY.index(level) >= SEVERITY.index(minimum)
 
 
 def diagnostics_log(snapshot: Snapshot) -> tuple[LoggingLevel, dict[str, Any]]:
@@ -93,8 +117,10 @@ class ServerCallContext:
         depth: int = 0,
         on_nested: Callable[[str, float, ToolResult], None] | None = None,
         engine: EngineHandle | None = None,
+        activations: Activations | None = None,
     ) -> None:
         self._ctx = ctx
+        self._activations = activations
         self._snapshot = snapshot
         self._tool_name = tool_name
         self._depth = depth
@@ -109,8 +135,7 @@ class ServerCallContext:
 
     @property
     def client_capabilities(self) -> Mapping[str, Any]:
-        params = self._ctx.session.client_params
-        caps = getattr(params, "capabilities", None) if params is not None else None
+        caps = self._ctx.session.client_capabilities  # the handshake's, or the 2026 request envelope's
         if caps is None:
             return {}
         return cast("Mapping[str, Any]", caps.model_dump(by_alias=True, exclude_none=True))
@@ -118,6 +143,10 @@ class ServerCallContext:
     @property
     def engine(self) -> EngineHandle | None:
         return self._engine
+
+    @property
+    def activations(self) -> Activations | None:
+        return self._activations
 
     async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
         from mcp import types
@@ -180,6 +209,8 @@ class ServerCallContext:
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         lvl = cast("LoggingLevel", level if level in LEVELS else "info")
+        if not log_wanted(connection_of(self._ctx), lvl):
+            return
         sess, rid = self._ctx.session, self._ctx.request_id
         await _silenced(
             lambda: sess.send_log_message(lvl, data, logger=logger or self._tool_name, related_request_id=rid)
@@ -197,7 +228,7 @@ class ServerCallContext:
         if tool is None:
             raise ToolNotFound(name, self._snapshot.suggest(name))
         child = ServerCallContext(
-            self._ctx, self._snapshot, name, self._depth + 1, self._on_nested, self._engine
+            self._ctx, self._snapshot, name, self._depth + 1, self._on_nested, self._engine, self._activations
         )
         start = time.perf_counter()
         result = await run_tool(tool, arguments, child)
@@ -278,7 +309,10 @@ class Hub:
     async def log(self, level: LoggingLevel, data: Any) -> None:
         """A log message to every legacy session (2026-07-28 has no unsolicited logs)."""
 
-        await self._each(lambda s: _silenced(lambda: s.send_log_message(level, data, logger=LOGGER_NAME)))
+        await self._each(
+            lambda s: _silenced(lambda: s.send_log_message(level, data, logger=LOGGER_NAME)),
+            lambda k: log_wanted(getattr(self.legacy.get(k), "_connection", None), level),
+        )
 
     async def on_delta(self, delta: Delta, snapshot: Snapshot) -> None:
         """LiveRegistry listener: notify both eras of what ``delta`` changed."""

@@ -184,6 +184,8 @@ def build_app(
                 yield
         finally:
             server.detach()
+            with anyio.CancelScope(shield=True):
+                await server.parked.close()  # parked 2026-07-28 calls: kill their processes
 
     app = Starlette(
         routes=[

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from skillz_engine.parse import Positions
 
 if TYPE_CHECKING:
+    from skillz_engine.sessions import Activations
     from skillz_engine.snapshot import Snapshot
 
 JSON = Any
@@ -34,6 +35,21 @@ ALL_KINDS = (
     "service",
     "mcp-server",
 )
+
+# kind -> the conventional folder of the home layout (DESIGN.md section 2): where `new` scaffolds
+# and built-in writers write
+HOME_FOLDERS: Mapping[str, str] = {
+    "script": "tools",
+    "command": "tools",
+    "wasm": "tools",
+    "pipeline": "pipelines",
+    "prompt": "prompts",
+    "resource": "resources",
+    "skill": "skills",
+    "bundle": "bundles",
+    "service": "services",
+    "mcp-server": "servers",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +205,12 @@ class CallContext(Protocol):
         """The running engine, for built-ins that write into the tree; ``None`` when there is none."""
         ...
 
+    @property
+    def activations(self) -> Activations | None:
+        """The skills and bundles this client activated (``activate_skill``); ``None`` when the
+        connection has no per-client state (a 2026-07-28 request over HTTP, or no server)."""
+        ...
+
     async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``sampling/createMessage`` to the client: MCP params in, the result as JSON out.
         Raises ``RuntimeFailure`` when the client cannot sample."""
@@ -217,6 +239,11 @@ class EngineHandle(Protocol):
     async def reload(self, paths: Sequence[Path]) -> Snapshot:
         """Apply these changed paths now, as the watcher would, and return the snapshot that
         serves them (the watcher seeing the same paths later is a no-op)."""
+        ...
+
+    async def mount_sources(self) -> Snapshot:
+        """Re-read the git source pins (``skillz.yaml`` and the state dir), serve their clones as
+        extra roots (unmounting clones no longer pinned), and return the snapshot serving them."""
         ...
 
 
@@ -305,6 +332,7 @@ class ResourceDef:
     owner: str | None = None
     digest: str = ""  # content digest: a change means resources/updated
     subscribe: bool = True
+    meta: Mapping[str, Any] | None = None  # the resource's `_meta` as listed
 
 
 TemplateReader = Callable[[str, Mapping[str, str], "Snapshot"], Awaitable[list[dict[str, Any]]]]

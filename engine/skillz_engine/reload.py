@@ -33,6 +33,8 @@ class Reloader:
     async def start(self) -> LiveRegistry:
         """Scan and compile the whole tree, start its entries, and open the live registry."""
         self.tree.full_scan()
+        if await self.fetch_sources():
+            self.tree.full_scan()
         snap = await self._build(None)
         self.live = LiveRegistry(snap)
         return self.live
@@ -76,6 +78,8 @@ class Reloader:
         async with self._lock:
             before = dict(self.tree.results)
             full = self.tree.rescan(paths)
+            if full and await self.fetch_sources():
+                self.tree.full_scan()
             if (
                 not full
                 and before.keys() == self.tree.results.keys()
@@ -102,6 +106,41 @@ class Reloader:
         await self.apply(paths)
         assert self.live is not None
         return self.live.current
+
+    async def fetch_sources(self) -> bool:
+        """Clone the git sources the tree pins but has not fetched (in a worker thread; a failure
+        becomes an error diagnostic on the pin); returns whether the tree must be rescanned."""
+        missing = list(self.tree.missing_sources)
+        if not missing:
+            return False
+        import sys
+
+        from skillz_engine.sources import SourceError, fetch
+
+        changed = False
+        for s in missing:
+            if sys.stderr.isatty():  # long work shows progress on a terminal only
+                what = f"{s.url} at {s.rev or 'HEAD'}"
+                print(f"skillz-engine: fetching {what} ...", file=sys.stderr, flush=True)
+            try:
+                await anyio.to_thread.run_sync(fetch, self.tree.state_dir, s)
+                self.tree.source_failures.pop(s.ident, None)
+                changed = True
+            except SourceError as exc:
+                log.warning("source %s at %s: %s", s.url, s.rev, exc)
+                changed = changed or self.tree.source_failures.get(s.ident) != str(exc)
+                self.tree.source_failures[s.ident] = str(exc)
+        return changed
+
+    async def mount_sources(self) -> Snapshot:
+        """The :class:`~skillz_engine.model.EngineHandle` hook for ``add_skill_repo``: re-read the
+        pins, mount the clones that exist as roots, and serve the result (one swap)."""
+        assert self.live is not None, "call start() first"
+        async with self._lock:
+            self.tree.mount_sources(compile_now=True)
+            snap = await self._build(self.live.current)
+            await self.live.swap(snap)
+            return snap
 
     async def run(self, batches: AsyncIterable[Iterable[Path]]) -> None:
         async for batch in batches:

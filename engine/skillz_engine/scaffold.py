@@ -9,20 +9,8 @@ import tempfile
 from pathlib import Path
 
 from skillz_engine.errors import UsageError
+from skillz_engine.model import HOME_FOLDERS
 from skillz_engine.validate import ENTRY_NAME, SKILL_NAME
-
-FOLDERS = {
-    "script": "tools",
-    "command": "tools",
-    "wasm": "tools",
-    "pipeline": "pipelines",
-    "prompt": "prompts",
-    "resource": "resources",
-    "skill": "skills",
-    "bundle": "bundles",
-    "service": "services",
-    "mcp-server": "servers",
-}
 
 _SCHEMA_HEADER = "# yaml-language-server: $schema=https://skillz-engine.dev/schemas/{kind}.schema.json\n"
 
@@ -191,7 +179,7 @@ def scaffold(kind: str, name: str, root: Path, *, interpreter: str | None = None
             else "letters, digits, '.', '_' and '-'"
         )
         raise UsageError(f"{name!r} is not a valid {kind} name ({rule}, at most 64 characters)")
-    target = root / FOLDERS[kind] / name
+    target = root / HOME_FOLDERS[kind] / name
     if target.exists():
         raise UsageError(f"{target} already exists; pick another name or delete it first")
     skills = sorted(p.parent.name for p in root.glob("**/SKILL.md")) if kind == "bundle" else []

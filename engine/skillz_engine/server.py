@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -21,20 +22,23 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.subscriptions import ListenHandler
-from mcp.shared.exceptions import MCPError
+from mcp.server.subscriptions import ListenHandler, ToolsListChanged
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from skillz_engine import __version__
 from skillz_engine.compile import Tree
+from skillz_engine.disclosure import active_skills, visible_tools
 from skillz_engine.errors import ToolNotFound
-from skillz_engine.fanout import Hub, ServerCallContext, connection_of
+from skillz_engine.fanout import Hub, ServerCallContext, connection_of, set_log_level
 from skillz_engine.live import LiveRegistry
 from skillz_engine.model import EngineHandle, PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
+from skillz_engine.parked import ParkedCall, ParkedCalls, ParkingCallContext, run_parked
 from skillz_engine.reload import Reloader
 from skillz_engine.reload import watch as watch_tree
 from skillz_engine.runtimes.base import run_tool
+from skillz_engine.sessions import Activations, SessionStore
 from skillz_engine.snapshot import Snapshot
 from skillz_engine.store import AuditLog, AuditRecord, Store
 from skillz_engine.units import parse_duration
@@ -51,6 +55,7 @@ DEFAULT_INSTRUCTIONS = (
     "list may be stale, use search_tools to find a tool by what it does and call_tool to run any "
     "tool by name; read the skillz://guide resource for an overview of everything served right now."
 )
+SKILLS_EXTENSION = "io.modelcontextprotocol/skills"
 INIT_NOTIFY = NotificationOptions(tools_changed=True, resources_changed=True, prompts_changed=True)
 
 
@@ -63,7 +68,9 @@ class SkillzServer(Server[Any]):
     transport (the HTTP session manager) calls ``create_initialization_options()`` without arguments."""
 
     hub: Hub
+    sessions: SessionStore
     detach: Callable[[], None]
+    parked: ParkedCalls
 
     def create_initialization_options(
         self,
@@ -111,7 +118,8 @@ def _icons(icons: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | 
 
 def _resource(r: ResourceDef) -> types.Resource:
     d = _compact(uri=r.uri, name=r.name, title=r.title, description=r.description, mimeType=r.mime_type)
-    return types.Resource.model_validate(_compact(**d, size=r.size, icons=_icons(r.icons)))
+    meta = dict(r.meta) if r.meta else None
+    return types.Resource.model_validate(_compact(**d, size=r.size, icons=_icons(r.icons), _meta=meta))
 
 
 def _template(t: ResourceTemplateDef) -> types.ResourceTemplate:
@@ -163,12 +171,69 @@ def _session_label(ctx: Ctx) -> str | None:
     return None if is_modern(ctx) else f"conn-{id(conn):x}"
 
 
+_LISTINGS: dict[tuple[int, frozenset[str] | None], tuple[Snapshot, list[types.Tool]]] = {}
+
+
+def tool_listing(snap: Snapshot, active: frozenset[str] | None) -> list[types.Tool]:
+    """The ``tools/list`` answer for a client whose active skills are ``active`` (see
+    :mod:`skillz_engine.disclosure`); models built once per tool per snapshot, lists memoised."""
+    key = (id(snap), active if snap.config.disclosure == "skills" else None)
+    hit = _LISTINGS.get(key)
+    if hit is not None and hit[0] is snap:
+        return hit[1]
+    tools = visible_tools(snap, active)
+    models: dict[str, types.Tool] = per_snapshot(snap, "tool-models", dict)
+    out = []
+    for t in tools:
+        m = models.get(t.name)
+        if m is None:
+            m = models[t.name] = types.Tool.model_validate(t.definition())
+        out.append(m)
+    if len(_LISTINGS) > 256:
+        _LISTINGS.clear()
+    _LISTINGS[key] = (snap, out)
+    return out
+
+
 class _Handlers:
     def __init__(
-        self, live: LiveRegistry, hub: Hub, audit: AuditLog | None, engine: EngineHandle | None
+        self,
+        live: LiveRegistry,
+        hub: Hub,
+        audit: AuditLog | None,
+        engine: EngineHandle | None,
+        single_client: bool = False,
     ) -> None:
         self.live, self.hub, self.audit, self.engine = live, hub, audit, engine
         self.audit_warned = False
+        self.parked = ParkedCalls()
+        self.sessions = SessionStore()
+        self.single_client = single_client
+
+    def activations(self, ctx: Ctx) -> Activations | None:
+        """The calling client's activations, created on its first request and dropped when its
+        connection closes. A 2026-07-28 request has no connection that outlives it: over stdio
+        the process serves one client, so its state is the process's; over HTTP there is none."""
+        if is_modern(ctx):
+            if not self.single_client:
+                return None
+
+            async def publish() -> None:
+                await self.hub.bus.publish(ToolsListChanged())
+
+            return self.sessions.get("stdio", publish)[0]
+        conn = connection_of(ctx)
+        sid = getattr(conn, "session_id", None)
+        key = str(sid) if sid else f"conn-{id(conn):x}"
+        session = ctx.session
+
+        async def notify() -> None:
+            await session.send_tool_list_changed()
+
+        act, created = self.sessions.get(key, notify)
+        if created:
+            conn.exit_stack.callback(self.sessions.drop, key)
+        return act
 
     # ------------------------------------------------------------------ tools
 
@@ -176,14 +241,11 @@ class _Handlers:
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         with self.live.reading() as snap:
-
-            def listing() -> list[types.Tool]:
-                tools = list(snap.tools.values())
-                if snap.config.disclosure == "search":
-                    tools = [t for t in tools if t.entry is None]
-                return [types.Tool.model_validate(t.definition()) for t in tools]
-
-            return types.ListToolsResult(tools=per_snapshot(snap, "tools", listing))
+            active = None
+            if snap.config.disclosure == "skills":
+                act = self.activations(ctx)
+                active = active_skills(snap, act.explicit) if act is not None else None
+            return types.ListToolsResult(tools=tool_listing(snap, active))
 
     def _audit(self, ctx: Ctx, snap: Snapshot, method: str, tool: str, t0: float, error: str | None) -> None:
         if self.audit is not None:
@@ -195,7 +257,9 @@ class _Handlers:
                 self.audit_warned = True  # once: a full disk must not flood stderr
                 log.warning("cannot write the audit log %s: %s", self.audit.path, self.audit.failed)
 
-    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        self, ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         start = time.perf_counter()
         with self.live.reading() as snap:
             tool = snap.tools.get(params.name)
@@ -209,22 +273,55 @@ class _Handlers:
                 self._audit(ctx, snap, "tools/call (nested)", name, t0, _error_of(r))
 
             try:
-                result = await run_tool(
-                    tool,
-                    params.arguments or {},
-                    ServerCallContext(ctx, snap, tool.name, 0, nested, self.engine),
-                )
+                activations = self.activations(ctx)
+                if is_modern(ctx):  # questions to the client become input-required rounds (parked.py)
+                    invoker = self._parked_invoker(params, nested, activations)
+                    outcome = await run_parked(self.parked, ctx, params, invoker)
+                    if isinstance(outcome, types.InputRequiredResult):
+                        return outcome
+                    result = outcome
+                else:
+                    result = await run_tool(
+                        tool,
+                        params.arguments or {},
+                        ServerCallContext(ctx, snap, tool.name, 0, nested, self.engine, activations),
+                    )
             except anyio.get_cancelled_exc_class():
                 self._audit(ctx, snap, "tools/call", tool.name, start, "cancelled")
                 raise
             self._audit(ctx, snap, "tools/call", tool.name, start, _error_of(result))
             return _tool_result(result)
 
+    def _parked_invoker(
+        self,
+        params: types.CallToolRequestParams,
+        nested: Callable[[str, float, ToolResult], None],
+        activations: Activations | None = None,
+    ) -> Callable[[ParkedCall], Awaitable[ToolResult]]:
+        """The invocation a modern call runs as a task; it holds its snapshot while parked."""
+
+        async def invoke(call: ParkedCall) -> ToolResult:
+            with self.live.reading() as snap:
+                tool = snap.tools.get(params.name)
+                if tool is None:
+                    return ToolResult.error(str(ToolNotFound(params.name, snap.suggest(params.name))))
+                context = ParkingCallContext(
+                    call, snap, tool.name, 0, nested, self.engine, activations=activations
+                )
+                return await run_tool(tool, params.arguments or {}, context)
+
+        return invoke
+
     # ------------------------------------------------------------------ resources
 
     async def list_resources(self, ctx: Ctx, params: Page) -> types.ListResourcesResult:
         with self.live.reading() as snap:
-            return types.ListResourcesResult(resources=[_resource(r) for r in snap.resources.values()])
+            raw = ctx.params.get("uri") if isinstance(ctx.params, Mapping) else None
+            resources: Iterable[ResourceDef] = snap.resources.values()
+            if isinstance(raw, str) and raw:  # scoped listing (SEP-2093, as SEP-2640 uses it)
+                ends = "/SKILL.md" if raw == "skill://" else ""
+                resources = [r for r in resources if r.uri.startswith(raw) and r.uri.endswith(ends)]
+            return types.ListResourcesResult(resources=[_resource(r) for r in resources])
 
     async def list_templates(self, ctx: Ctx, params: Page) -> types.ListResourceTemplatesResult:
         with self.live.reading() as snap:
@@ -331,21 +428,47 @@ class _Handlers:
             )
         )
 
+    async def set_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        """``logging/setLevel`` (handshake era): tool logs and tree diagnostics below it are dropped."""
+        self.hub.register(ctx)
+        set_log_level(ctx, params.level)
+        return types.EmptyResult()
+
     async def initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
         self.hub.register(ctx)
 
 
 def build_server(
-    live: LiveRegistry, *, audit: AuditLog | None = None, engine: EngineHandle | None = None
+    live: LiveRegistry,
+    *,
+    audit: AuditLog | None = None,
+    engine: EngineHandle | None = None,
+    single_client: bool = False,
 ) -> SkillzServer:
-    """The MCP server for ``live``; ``server.hub`` is its fan-out, already listening to ``live``."""
+    """The MCP server for ``live``; ``server.hub`` is its fan-out, already listening to ``live``.
+
+    ``single_client``: the server serves one client (stdio), so 2026-07-28 requests, which carry
+    no session, share one set of skill activations."""
     hub = Hub()
-    h = _Handlers(live, hub, audit, engine)
+    h = _Handlers(live, hub, audit, engine, single_client)
     config = live.current.config
-    server = SkillzServer(
-        config.server_name,
+    with warnings.catch_warnings():  # logging/setLevel is deprecated in 2026-07-28; old clients use it
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        server = _new_server(h, config.server_name, config.instructions or DEFAULT_INSTRUCTIONS)
+    server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
+    server.hub = hub
+    server.parked = h.parked
+    server.sessions = h.sessions
+    server.extensions[SKILLS_EXTENSION] = {}  # skill:// resources in the SEP-2640 shape
+    server.detach = live.add_listener(hub.on_delta)
+    return server
+
+
+def _new_server(h: _Handlers, name: str, instructions: str) -> SkillzServer:
+    return SkillzServer(
+        name,
         version=__version__,
-        instructions=config.instructions or DEFAULT_INSTRUCTIONS,
+        instructions=instructions,
         on_list_tools=h.list_tools,
         on_call_tool=h.call_tool,
         on_list_resources=h.list_resources,
@@ -356,12 +479,9 @@ def build_server(
         on_list_prompts=h.list_prompts,
         on_get_prompt=h.get_prompt,
         on_completion=h.complete,
-        on_subscriptions_listen=ListenHandler(hub.bus),
+        on_set_logging_level=h.set_level,
+        on_subscriptions_listen=ListenHandler(h.hub.bus),
     )
-    server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
-    server.hub = hub
-    server.detach = live.add_listener(hub.on_delta)
-    return server
 
 
 def debounce_ms(tree: Tree, default: int = 50) -> int:
@@ -396,7 +516,7 @@ async def serve_stdio(tree: Tree, *, watch: bool = True) -> None:
 
     reloader = Reloader(tree)
     live = await reloader.start()
-    server = build_server(live, audit=stdio_audit(tree), engine=reloader)
+    server = build_server(live, audit=stdio_audit(tree), engine=reloader, single_client=True)
     stop = anyio.Event()  # stops the watcher thread promptly (cancelling alone waits for its timeout)
     try:
         async with anyio.create_task_group() as tg:
@@ -413,4 +533,5 @@ async def serve_stdio(tree: Tree, *, watch: bool = True) -> None:
     finally:
         server.detach()
         with anyio.CancelScope(shield=True):
+            await server.parked.close()
             await live.close()

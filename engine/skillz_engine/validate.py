@@ -148,6 +148,14 @@ def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) 
             ]
         shown = inst if not isinstance(inst, str) or len(inst) < 80 else inst[:77] + "..."
         return [doc.diag(path, "SKZ105", f"{shown!r} is not in the expected form", hint=hint)]
+    if v in ("minLength", "maxLength") and isinstance(inst, str):
+        n = len(inst)
+        if v == "minLength" and n == 0:
+            return [doc.diag(path, "SKZ106", "must not be empty")]
+        word = "too short" if v == "minLength" else "too long"
+        bound = "at least" if v == "minLength" else "at most"
+        limit = error.validator_value
+        return [doc.diag(path, "SKZ106", f"{word}: {n} characters, {bound} {limit}")]
     if v in _RANGE:
         return [doc.diag(path, "SKZ106", error.message)]
     if v in ("oneOf", "anyOf", "not"):
@@ -224,6 +232,24 @@ def detect_kind(doc: Document, default: str | None = None) -> tuple[str | None, 
         hint = did_you_mean(str(kind), ALL_KINDS) or f"Use one of: {', '.join(ALL_KINDS)}."
         return None, [doc.diag(("kind",), "SKZ104", f"unknown kind {kind!r}", hint=hint)]
     return kind, []
+
+
+def skill_name_problem(name: str) -> str | None:
+    """Which Agent Skills name rule ``name`` breaks (``None`` when it keeps them all)."""
+    if not name:
+        return "must not be empty"
+    if len(name) > 64:
+        return f"too long: {len(name)} characters, at most 64"
+    if name != name.lower() and name.lower() == name.casefold() and re.fullmatch(r"[A-Za-z0-9-]+", name):
+        return "must be lowercase"
+    if not re.fullmatch(r"[a-z0-9-]+", name):
+        bad = sorted({c for c in name if not re.fullmatch(r"[a-z0-9-]", c)})
+        return "may hold only lowercase letters, digits and hyphens, not " + " ".join(repr(c) for c in bad)
+    if name.startswith("-") or name.endswith("-"):
+        return "must not start or end with a hyphen"
+    if "--" in name:
+        return "must not hold two hyphens in a row"
+    return None
 
 
 def check_entry_name(doc: Document, name: str, kind: str) -> list[Diagnostic]:

@@ -269,3 +269,53 @@ def test_duplicate_argument_names(tmp_path: Path) -> None:
     )
     snap = build(tmp_path)
     assert [d.code for d in snap.errors] == ["SKZ207"]
+
+
+@pytest.mark.anyio
+async def test_inline_embedded_resource_needs_no_resource_in_the_tree(tmp_path: Path) -> None:
+    """`resource` with `uri` and `text` embeds that text under the rendered URI; nothing is read."""
+    write(
+        tmp_path,
+        "prompts/embed/manifest.yaml",
+        """\
+kind: prompt
+description: Embed a resource by the URI given.
+arguments:
+  - name: resourceUri
+    required: true
+  - name: who
+messages:
+  - role: user
+    content:
+      type: resource
+      uri: "{{ resourceUri }}"
+      text: "Hello {{ who | default('you') }}."
+  - role: user
+    content: {type: resource, uri: "memo://{{ who }}", text: "{{ who }}", mimeType: text/markdown}
+""",
+    )
+    snap = build(tmp_path)
+    assert not snap.errors, snap.errors
+    messages = await snap.prompts["embed"].render({"resourceUri": "test://anything", "who": "ann"}, None)
+    assert [m["content"]["resource"] for m in messages] == [
+        {"uri": "test://anything", "mimeType": "text/plain", "text": "Hello ann."},
+        {"uri": "memo://ann", "mimeType": "text/markdown", "text": "ann"},
+    ]
+
+
+def test_inline_embedded_resource_syntax_error_points_at_its_key(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "prompts/embed/manifest.yaml",
+        """\
+kind: prompt
+description: Broken template.
+messages:
+  - role: user
+    content: {type: resource, uri: "test://x", text: "{{ oops"}
+""",
+    )
+    snap = build(tmp_path)
+    assert [(d.code, d.line, d.json_path) for d in snap.errors] == [
+        ("SKZ503", 5, "$.messages[0].content.text")
+    ]

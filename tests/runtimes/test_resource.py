@@ -277,3 +277,43 @@ def test_uri_template_helpers() -> None:
     assert glob_regex("d/[!a]?.md").fullmatch("d/bc.md")
     assert not glob_regex("d/[!a]?.md").fullmatch("d/ac.md")
     assert glob_regex("data/**").fullmatch("data/x/y")
+
+
+@pytest.mark.anyio
+async def test_uri_template_with_text_renders_the_variable(tmp_path: Path) -> None:
+    """`uriTemplate` + `text`: each read renders the text with the URI's (decoded) variable."""
+    write(
+        tmp_path,
+        "resources/items/manifest.yaml",
+        "kind: resource\ndescription: One item.\nuriTemplate: 'items://{id}/data'\n"
+        "mimeType: application/json\ntext: '{\"id\": {{ id | tojson }}}'\n",
+    )
+    _, snap = build(tmp_path)
+    assert not snap.errors, snap.errors
+    assert not [r for r in snap.resources.values() if r.uri.startswith("items:")]  # nothing to list
+    (tpl,) = [t for t in snap.templates if t.name == "items"]
+    assert (tpl.uri_template, tpl.mime_type, tpl.description) == (
+        "items://{id}/data",
+        "application/json",
+        "One item.",
+    )
+    found = snap.find_template("items://a%20b/data")
+    assert found is not None
+    contents = await found[0].read("items://a%20b/data", found[1], snap)
+    assert contents == [
+        {"uri": "items://a%20b/data", "mimeType": "application/json", "text": '{"id": "a b"}'}
+    ]
+    assert snap.find_template("items://a/b/data") is None  # {id} holds no '/'
+
+
+def test_uri_template_text_syntax_error_and_both_sources(tmp_path: Path) -> None:
+    write(tmp_path, "resources/bad/manifest.yaml", "kind: resource\nuriTemplate: 'x://{id}'\ntext: '{{ id'\n")
+    write(
+        tmp_path,
+        "resources/both/manifest.yaml",
+        "kind: resource\nuriTemplate: 'y://{id}'\ntext: hi\nfiles: '*.md'\n",
+    )
+    _, snap = build(tmp_path)
+    by_entry = {d.path.split("/")[-2]: d for d in snap.errors}
+    assert by_entry["bad"].code == "SKZ503" and by_entry["bad"].line == 3
+    assert "both" in by_entry and not [t for t in snap.templates if t.name in ("bad", "both")]

@@ -527,3 +527,20 @@ async def test_auto_picks_a_working_sandbox(tmp_path: Path) -> None:
     assert cmd.sandbox == "bwrap"
     proc = await run(cmd)
     assert proc.returncode != 0 and b"Read-only" in proc.stderr and not (tmp_path / "x").exists()
+
+
+def test_program_and_environment_dirs_stay_visible(tmp_path: Path) -> None:
+    """A dependency env outside the tree (state dir under /tmp) is shown read-only, once."""
+    tree, state = tmp_path / "tree", tmp_path / "state"
+    (tree / "tool").mkdir(parents=True)
+    env_dir = state / "envs" / "pip-abc"
+    (env_dir / "bin").mkdir(parents=True)
+    python = env_dir / "bin" / "python"
+    python.symlink_to(Path(os.path.realpath(shutil.which("python3") or "/usr/bin/python3")))
+    s = EntrySpec(kind="script", name="t", root=tree, dir=tree / "tool", manifest=tree / "tool" / "m.yaml",
+                  display="m", data={}, positions=Positions(), fingerprint="")  # fmt: skip
+    env = {"PATH": f"{env_dir / 'bin'}:/usr/bin", "VIRTUAL_ENV": str(env_dir)}
+    mounts = sandbox.mounts_for(s, Policy("bwrap", False, ()), tree / "tool", str(python), env)
+    assert env_dir.resolve() in mounts.ro and tree.resolve() in mounts.ro
+    assert (env_dir / "bin").resolve() not in mounts.ro  # inside env_dir: not bound twice
+    assert tree.resolve() / "tool" not in mounts.ro

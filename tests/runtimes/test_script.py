@@ -41,10 +41,11 @@ async def test_python_jsonrpc_happy_path(make_tool: MakeTool, call: Call, tmp_pa
     assert out["method"] == "execute" and out["id"] == 1 and out["arguments"] == {"x": 1}
     ctx = out["context"]
     assert ctx["tool_name"] == "echo"
+    assert ctx["tools_dir"] == str(tmp_path.resolve() / "tools")
     assert ctx["roots"] == [str(tmp_path.resolve())]
     assert ctx["working_directory"] == str((tmp_path / "echo").resolve())
-    assert ctx["capabilities"] == {"memory": False, "resources": True, "tools": True,
-                                   "sampling": False, "elicitation": False}  # fmt: skip
+    assert ctx["capabilities"] == {"memory": True, "resources": True, "tools": True,
+                                   "sampling": False, "elicitation": False, "roots": False}  # fmt: skip
     assert ctx["_meta"] == {"progressToken": "tok-1"}
     assert set(ctx["environment"]) >= {"PATH", "LANG"}
 
@@ -289,7 +290,7 @@ async def test_nested_tools_call(make_tool: MakeTool, call: Call) -> None:
     result, _ = await call("outer")
     reply = json.loads(result.text_content())
     assert reply["id"] == 5
-    assert reply["result"] == {"content": [{"type": "text", "text": "42"}], "isError": False}
+    assert reply["result"] == {"content": [{"type": "text", "text": "42"}], "isError": False, "output": 42}
 
 
 async def test_unknown_method_and_unknown_tool(make_tool: MakeTool, call: Call) -> None:
@@ -297,7 +298,7 @@ async def test_unknown_method_and_unknown_tool(make_tool: MakeTool, call: Call) 
     py = """
     import json, sys
     sys.stdin.readline()
-    print(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "memory/get", "params": {"key": "k"}}), flush=True)
+    print(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "memory/nuke", "params": {}}), flush=True)
     first = json.loads(sys.stdin.readline())
     call = {"name": "nope", "arguments": {}}
     print(json.dumps({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call}), flush=True)
@@ -310,7 +311,7 @@ async def test_unknown_method_and_unknown_tool(make_tool: MakeTool, call: Call) 
     assert first == {
         "jsonrpc": "2.0",
         "id": 2,
-        "error": {"code": -32601, "message": "Method not found: memory/get"},
+        "error": {"code": -32601, "message": "Method not found: memory/nuke"},
     }
     assert second["id"] == 3 and "unknown tool 'nope'" in second["error"]["message"]
 

@@ -1,31 +1,44 @@
 """Built-in tools and resources every snapshot carries.
 
-Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed).
+Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed);
+``activate_skill``, ``deactivate_skill``, ``suggest_skill`` (skills per client); ``memory`` (the
+model's key-value memory); the writers ``register_script``, ``build_tool`` and ``add_skill_repo``.
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
-``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off.
+``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off;
+``builtins.readOnly`` (``--read-only``) turns every writer off.
 """
 
 from __future__ import annotations
 
+from skillz_engine.builtins.build_tool import BUILD_TOOL
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
+from skillz_engine.builtins.memory import MEMORY
+from skillz_engine.builtins.register import REGISTER_SCRIPT
+from skillz_engine.builtins.repos import REPO_TOOLS
 from skillz_engine.builtins.search import CORE_TOOLS
+from skillz_engine.builtins.skills import SKILL_TOOLS
 from skillz_engine.config import Config
 from skillz_engine.model import ToolDef
 
-BUILTIN_NAMES = frozenset(t.name for t in CORE_TOOLS)
+STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
+# tools that write into the tree: off when read-only
+WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS)
+ALL_TOOLS: tuple[ToolDef, ...] = (*CORE_TOOLS, *SKILL_TOOLS, *STATE_TOOLS, *WRITER_TOOLS)
+BUILTIN_NAMES = frozenset(t.name for t in ALL_TOOLS)
+WRITERS = frozenset(t.name for t in WRITER_TOOLS)
 
 
 def builtin_tools(config: Config) -> list[ToolDef]:
     enabled = config.get("builtins", "enabled")
     disabled = set(config.get("builtins", "disabled", default=()) or ())
     out = []
-    for t in CORE_TOOLS:
+    for t in ALL_TOOLS:
         if enabled is not None and t.name not in enabled:
             continue
-        if t.name in disabled:
+        if t.name in disabled or (config.read_only and t.name in WRITERS):
             continue
         out.append(t)
     return out
 
 
-__all__ = ["BUILTIN_NAMES", "builtin_resources", "builtin_templates", "builtin_tools"]
+__all__ = ["BUILTIN_NAMES", "WRITERS", "builtin_resources", "builtin_templates", "builtin_tools"]

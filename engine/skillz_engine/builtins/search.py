@@ -1,7 +1,8 @@
 """``list_tools``, ``search_tools`` and ``call_tool``: the whole snapshot through three tools.
 
-Ranking is BM25 over each tool's name (weighted), title, description, tags and owning skill.
-The index is built once per snapshot and cached.
+Ranking is BM25 over each tool's name (weighted), title, description, tags and the text of its
+owning skill (name, description, the start of its instructions). The index (with postings, so a
+query only scores the tools that hold one of its words) is built once per snapshot and cached.
 """
 
 from __future__ import annotations
@@ -30,26 +31,92 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+class Bm25:
+    """Okapi BM25 over bag-of-words documents, with postings so a query only touches the
+    documents that hold one of its terms."""
+
+    def __init__(self, docs: list[dict[str, int]] | list[Counter[str]]) -> None:
+        self.docs = docs
+        self.n = len(docs)
+        lengths = [sum(d.values()) for d in docs]
+        avg = (sum(lengths) / len(lengths)) if lengths else 1.0
+        # per document: the length part of the BM25 denominator, computed once
+        self.norm = [_K1 * (1 - _B + _B * n / avg) for n in lengths]
+        self.postings: dict[str, list[tuple[int, int]]] = {}
+        for i, d in enumerate(docs):
+            for term, tf in d.items():
+                self.postings.setdefault(term, []).append((i, tf))
+
+    def scores(self, terms: list[str]) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for term in set(terms):
+            posting = self.postings.get(term)
+            if not posting:
+                continue
+            df = len(posting)
+            idf = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+            norm = self.norm
+            for i, tf in posting:
+                out[i] = out.get(i, 0.0) + idf * tf * (_K1 + 1) / (tf + norm[i])
+        return out
+
+    def top(self, terms: list[str], limit: int) -> list[tuple[int, float]]:
+        ranked = sorted(self.scores(terms).items(), key=lambda x: (-x[1], x[0]))
+        return [(i, s) for i, s in ranked[: max(1, limit)] if s > 0]
+
+
 @dataclass(frozen=True, slots=True)
 class _Index:
     names: tuple[str, ...]
-    docs: tuple[Counter[str], ...]
-    lengths: tuple[int, ...]
-    df: Mapping[str, int]
-    avg: float
+    bm25: Bm25
 
 
-def _document(t: ToolDef) -> Counter[str]:
+SKILL_TEXT_CHARS = 1000  # of an owning skill's body that counts for its tools
+
+
+_DOCS: dict[tuple[str, str, str | None, int], Counter[str]] = {}  # per tool definition, across snapshots
+_TEXTS: dict[str, list[str]] = {}  # per skill fingerprint, across snapshots
+MAX_MEMO = 100_000
+
+
+def _document(t: ToolDef, skill_text: Mapping[str, list[str]]) -> Counter[str]:
+    owner_text = skill_text.get(t.owner) if t.owner else None
+    key = (t.name, t.digest, t.owner, id(owner_text))
+    hit = _DOCS.get(key) if t.digest else None
+    if hit is not None:
+        return hit
     c: Counter[str] = Counter()
     for tok in tokens(t.name):
         c[tok] += 3
     c.update(tokens(t.title or ""))
     c.update(tokens(t.description))
     for tag in t.tags:
-        c[tag.lower()] += 2
+        for tok in tokens(tag):
+            c[tok] += 2
     if t.owner:
-        c.update(tokens(t.owner))
+        c.update(owner_text or tokens(t.owner))
+    if t.digest:
+        if len(_DOCS) > MAX_MEMO:
+            _DOCS.clear()
+        _DOCS[key] = c
     return c
+
+
+def _skill_texts(snapshot: Snapshot) -> dict[str, list[str]]:
+    """Per skill: the words of its name, description and the start of its instructions (kept
+    across snapshots by the skill's fingerprint, so an edit re-reads only what changed)."""
+    out: dict[str, list[str]] = {}
+    for spec in snapshot.specs.values():
+        if spec.kind == "skill" and spec.name not in out:
+            words = _TEXTS.get(spec.fingerprint)
+            if words is None:
+                words = tokens(f"{spec.name} {spec.description} {(spec.body or '')[:SKILL_TEXT_CHARS]}")
+                if len(_TEXTS) > MAX_MEMO:
+                    _TEXTS.clear()
+                    _DOCS.clear()  # its keys name texts by identity
+                _TEXTS[spec.fingerprint] = words
+            out[spec.name] = words
+    return out
 
 
 _CACHE: dict[int, tuple[Snapshot, _Index]] = {}
@@ -61,41 +128,37 @@ def index_of(snapshot: Snapshot) -> _Index:
     idx = hit[1] if hit is not None and hit[0] is snapshot else None
     if idx is None:
         tools = list(snapshot.tools.values())
-        docs = tuple(_document(t) for t in tools)
-        df: Counter[str] = Counter()
-        for d in docs:
-            df.update(d.keys())
-        lengths = tuple(sum(d.values()) for d in docs)
-        idx = _Index(
-            tuple(t.name for t in tools), docs, lengths, df, (sum(lengths) / len(lengths)) if lengths else 1.0
-        )
+        texts = _skill_texts(snapshot) if any(t.owner for t in tools) else {}
+        idx = _Index(tuple(t.name for t in tools), Bm25([_document(t, texts) for t in tools]))
         if len(_CACHE) > 4:
             _CACHE.clear()
         _CACHE[id(snapshot)] = (snapshot, idx)
     return idx
 
 
+STOP_WORDS = frozenset(
+    {"a", "an", "the", "of", "for", "to", "in", "on", "and", "or", "with", "from", "by", "is", "it"}
+    | {"this", "that", "my", "me", "i", "you", "your", "do", "how"}
+)
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a query, without English filler words (unless it holds nothing else)."""
+    words = tokens(query)
+    kept = [w for w in words if w not in STOP_WORDS]
+    return kept or words
+
+
 def search(snapshot: Snapshot, query: str, limit: int = 10) -> list[tuple[ToolDef, float]]:
     idx = index_of(snapshot)
-    q = tokens(query)
-    n = len(idx.names)
-    scored: list[tuple[float, str]] = []
-    qset = set(q)
-    for i, doc in enumerate(idx.docs):
-        score = 0.0
-        for term in qset:
-            tf = doc.get(term, 0)
-            if not tf:
-                continue
-            idf = math.log(1 + (n - idx.df[term] + 0.5) / (idx.df[term] + 0.5))
-            score += idf * tf * (_K1 + 1) / (tf + _K1 * (1 - _B + _B * idx.lengths[i] / idx.avg))
-        name = idx.names[i]
-        if query.strip() and query.strip().lower() in name.lower():
-            score += 2.0
-        if score > 0:
-            scored.append((score, name))
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    return [(snapshot.tools[name], round(score, 4)) for score, name in scored[: max(1, limit)]]
+    scores = idx.bm25.scores(query_terms(query))
+    needle = query.strip().lower()
+    if needle:
+        for i, name in enumerate(idx.names):
+            if needle in name.lower():
+                scores[i] = scores.get(i, 0.0) + 2.0
+    ranked = sorted(((s, idx.names[i]) for i, s in scores.items() if s > 0), key=lambda x: (-x[0], x[1]))
+    return [(snapshot.tools[name], round(score, 4)) for score, name in ranked[: max(1, limit)]]
 
 
 def _json_result(payload: Any) -> ToolResult:
@@ -128,6 +191,7 @@ async def _search_tools(args: Args, ctx: CallContext) -> ToolResult:
             "description": t.description,
             "inputSchema": dict(t.input_schema),
             **({"title": t.title} if t.title else {}),
+            **({"skill": t.owner} if t.owner else {}),
         }
         for t, s in hits
     ]
@@ -169,9 +233,9 @@ CORE_TOOLS: tuple[ToolDef, ...] = (
         name="search_tools",
         title="Search tools",
         description=(
-            "Find tools by what they do. Ranks every tool of the server by name, title, description and "
-            "tags (BM25) and returns the best matches with their scores and input schemas; run one with "
-            "call_tool."
+            "Find tools by what they do. Ranks every tool of the server by name, title, description, "
+            "tags and the text of the skill that owns it (BM25) and returns the best matches with their "
+            "scores and input schemas; run one with call_tool."
         ),
         input_schema={
             "type": "object",

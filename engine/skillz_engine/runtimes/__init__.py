@@ -19,6 +19,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "resource": ("skillz_engine.runtimes.resource", "ResourceRuntime"),
     "skill": ("skillz_engine.runtimes.skill", "SkillRuntime"),
     "pipeline": ("skillz_engine.runtimes.pipeline", "PipelineRuntime"),
+    "wasm": ("skillz_engine.runtimes.wasm", "WasmRuntime"),
 }
 
 

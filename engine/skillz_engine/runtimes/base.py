@@ -45,6 +45,7 @@ from skillz_engine.model import (
 
 if TYPE_CHECKING:
     from skillz_engine.config import Config
+    from skillz_engine.sessions import Activations
     from skillz_engine.snapshot import Snapshot
 
 DEFAULT_TIMEOUT = 60.0  # seconds
@@ -98,6 +99,7 @@ class LocalCallContext:
     engine: EngineHandle | None = None
     session_id: str = "local"
     client_capabilities: Mapping[str, Any] = field(default_factory=dict)
+    activations: Activations | None = None
 
     async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
         raise RuntimeFailure("no MCP client is connected, so there is no model to sample")
@@ -129,6 +131,7 @@ class LocalCallContext:
             self.engine,
             self.session_id,
             self.client_capabilities,
+            self.activations,
         )
         return await run_tool(tool, arguments, child)
 

@@ -166,11 +166,17 @@ def build_command(
     cwd: Path | None = None,
     config: Config | None = None,
     environ: Mapping[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Command:
-    """The command line of one run of ``spec``: clean env, limits, and the sandbox wrapper."""
+    """The command line of one run of ``spec``: clean env, limits, and the sandbox wrapper.
+
+    ``extra_env`` is set by the engine on top of the clean environment (a dependency
+    environment's ``PATH``, ``VIRTUAL_ENV``, ``NODE_PATH``).
+    """
     if not argv:
         raise RuntimeFailure(f"{spec.name}: empty command line")
     env = build_env(spec, environ)
+    env.update(extra_env or {})
     limits = limits_for(spec, config)
     workdir = cwd if cwd is not None else spec.dir
     wrapped = wrap_argv(argv, spec, cwd=workdir, env=env, limits=limits, config=config)

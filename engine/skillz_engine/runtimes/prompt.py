@@ -19,6 +19,8 @@ role change. Sections that render blank are dropped; surrounding blank lines are
 ``image`` / ``audio`` with ``file`` are read and base64-encoded at render time (``mimeType``
 guessed from the extension unless given); ``resource`` with ``uri`` embeds a resource of the
 served snapshot (a fixed resource or a template match; the URI itself may use ``{{ arg }}``);
+``resource`` with ``uri`` and ``text`` embeds that text under that URI as is (both templates,
+``mimeType`` default ``text/plain``), for content that is not a resource of the tree;
 ``resource`` with ``file`` embeds a file of the entry as ``prompt://<name>/<file>``, as text or
 base64 blob by MIME type.
 """
@@ -64,12 +66,13 @@ _MARKER = re.compile(r"^[ \t]*---[ \t]*(user|assistant)[ \t]*---[ \t]*$", re.IGN
 
 @dataclass(frozen=True, slots=True)
 class _Part:
-    """One message to produce: ``kind`` is text, image, audio, uri or file."""
+    """One message to produce: ``kind`` is text, image, audio, uri, inline or file."""
 
     role: str
     kind: str
-    source: str  # a template (text, uri) or an entry-relative path (image, audio, file)
+    source: str  # a template (text, uri, inline) or an entry-relative path (image, audio, file)
     mime: str | None = None
+    text: str | None = None  # inline: the resource's text (a template)
 
 
 def split_roles(source: str) -> list[tuple[str, str, int]]:
@@ -165,7 +168,7 @@ def _template_parts(spec: EntrySpec, diags: list[Diagnostic]) -> list[_Part]:
 def _message_parts(spec: EntrySpec, diags: list[Diagnostic]) -> list[_Part]:
     parts: list[_Part] = []
 
-    def template(path: JsonPath, role: str, kind: str, source: str) -> None:
+    def checked(path: JsonPath, source: str) -> str:
         err = check_syntax(source)
         if err is not None:
             diags.append(
@@ -177,7 +180,10 @@ def _message_parts(spec: EntrySpec, diags: list[Diagnostic]) -> list[_Part]:
                     "Fix the Jinja2 syntax of this value.",
                 )
             )
-        parts.append(_Part(role, kind, source))
+        return source
+
+    def template(path: JsonPath, role: str, kind: str, source: str) -> None:
+        parts.append(_Part(role, kind, checked(path, source)))
 
     for i, msg in enumerate(spec.data["messages"]):
         role, content = str(msg["role"]), msg["content"]
@@ -188,6 +194,10 @@ def _message_parts(spec: EntrySpec, diags: list[Diagnostic]) -> list[_Part]:
         ctype = content["type"]
         if ctype == "text":
             template((*path, "text"), role, "text", str(content["text"]))
+        elif ctype == "resource" and "uri" in content and "text" in content:
+            uri = checked((*path, "uri"), str(content["uri"]))
+            text = checked((*path, "text"), str(content["text"]))
+            parts.append(_Part(role, "inline", uri, content.get("mimeType"), text))
         elif ctype == "resource" and "uri" in content:
             template((*path, "uri"), role, "uri", str(content["uri"]))
         else:
@@ -240,6 +250,13 @@ class PromptRuntime:
             if part.kind == "text":
                 text = render(part.source, env).strip("\r\n").rstrip()
                 return [{"role": part.role, "content": {"type": "text", "text": text}}] if text else []
+            if part.kind == "inline":
+                resource = {
+                    "uri": render(part.source, env).strip(),
+                    "mimeType": part.mime or "text/plain",
+                    "text": render(part.text or "", env),
+                }
+                return [{"role": part.role, "content": {"type": "resource", "resource": resource}}]
             if part.kind == "uri":
                 templated = "{{" in part.source or "{%" in part.source
                 uri = render(part.source, env).strip() if templated else part.source

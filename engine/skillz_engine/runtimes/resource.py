@@ -2,6 +2,9 @@
 
 * ``uri`` + ``file``: one resource; text for text MIME types, a base64 ``blob`` otherwise.
 * ``uri`` + ``text``: one resource with inline text (``text/plain`` unless ``mimeType`` says).
+* ``uriTemplate`` + ``text``: a resource template whose content is ``text`` rendered as a Jinja2
+  template over the URI's variable (``mimeType`` default ``text/plain``); for resources computed
+  from their URI alone (``test://items/{id}`` -> a JSON document naming the id).
 * ``uriTemplate`` + ``files`` (a glob relative to the entry; ``*``, ``?``, ``[...]``, ``**``): one
   resource template whose single variable is the matched file's path relative to the glob's fixed
   prefix (the directories before the first wildcard), plus one concrete resource per file matching
@@ -321,10 +324,9 @@ class ResourceRuntime:
         )
         return Compiled(spec, resources=(resource,))
 
-    def _template(self, spec: EntrySpec) -> Compiled:
-        data = spec.data
+    def _uri_template(self, spec: EntrySpec) -> UriTemplate:
         try:
-            tpl = UriTemplate(str(data["uriTemplate"]))
+            return UriTemplate(str(spec.data["uriTemplate"]))
         except ValueError as exc:
             raise CompileProblem(
                 [
@@ -337,6 +339,52 @@ class ResourceRuntime:
                     )
                 ]
             ) from None
+
+    def _text_template(self, spec: EntrySpec) -> Compiled:
+        from skillz_engine.templating import TemplateError, check_syntax, render
+
+        data = spec.data
+        tpl = self._uri_template(spec)
+        source = str(data["text"])
+        err = check_syntax(source)
+        if err is not None:
+            raise CompileProblem(
+                [
+                    _diag(
+                        spec,
+                        ("text",),
+                        "SKZ503",
+                        f"template syntax error: {err[1]} (line {err[0]} of the text)",
+                        f"Fix the Jinja2 syntax; the text may use `{{{{ {tpl.var} }}}}`.",
+                    )
+                ]
+            )
+        mime = str(data.get("mimeType") or "text/plain")
+
+        async def read(uri: str, variables: Mapping[str, str], snapshot: Snapshot) -> list[dict[str, Any]]:
+            try:
+                text = render(source, variables)
+            except TemplateError as exc:
+                raise ValueError(f"the text of {spec.name!r} cannot be rendered: {exc}") from None
+            return [{"uri": uri, "mimeType": mime, "text": text}]
+
+        template = ResourceTemplateDef(
+            tpl.template,
+            spec.name,
+            tpl.match,
+            read,
+            title=data.get("title"),
+            description=spec.description or None,
+            mime_type=mime,
+            icons=data.get("icons"),
+        )
+        return Compiled(spec, templates=(template,))
+
+    def _template(self, spec: EntrySpec) -> Compiled:
+        data = spec.data
+        if "text" in data:
+            return self._text_template(spec)
+        tpl = self._uri_template(spec)
         pattern = str(data["files"])
         _, diags = entry_path(spec, ("files",), pattern, must_exist=False)
         if diags:

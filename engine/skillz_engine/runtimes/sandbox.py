@@ -262,17 +262,35 @@ def _writable_path(spec: EntrySpec, raw: str) -> Path:
     return resolved
 
 
-def mounts_for(spec: EntrySpec, policy: Policy, cwd: Path, program: str | None = None) -> Mounts:
-    """What the tool sees: its tree (read-only), its program, its working dir, its writable paths."""
-    ro: list[Path] = []
-    for p in (spec.root, spec.dir, cwd):
-        real = Path(p).resolve()
-        if real not in ro:
-            ro.append(real)
+ENV_PATHS = ("VIRTUAL_ENV", "NODE_PATH", "PATH")  # variables naming what the tool runs and imports
+
+
+def mounts_for(
+    spec: EntrySpec,
+    policy: Policy,
+    cwd: Path,
+    program: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Mounts:
+    """What the tool sees: its tree (read-only), its program, its working dir, its writable paths.
+
+    The program (as given and resolved) and the directories its environment names (a dependency
+    environment's ``VIRTUAL_ENV``, ``NODE_PATH``, ``PATH`` entries) are shown read-only too, so they
+    stay visible when they live where the sandbox puts a private tmpfs.
+    """
+    candidates: list[Path] = [Path(spec.root), Path(spec.dir), Path(cwd)]
     if program and program.startswith("/"):
-        real = Path(program).resolve()
+        candidates += [Path(program).parent, Path(program)]
+    for name in ENV_PATHS:
+        candidates += [Path(p) for p in (env or {}).get(name, "").split(os.pathsep) if p.startswith("/")]
+    ro: list[Path] = []
+    for p in candidates:
+        try:
+            real = p.resolve()
+        except OSError:
+            continue
         if real.exists() and not any(_inside(real, r) for r in ro):
-            ro.append(real)
+            ro = [r for r in ro if not _inside(r, real)] + [real]
     rw = tuple(dict.fromkeys(_writable_path(spec, raw) for raw in policy.writable))
     return Mounts(tuple(ro), rw, Path(cwd).resolve())
 
@@ -546,7 +564,7 @@ def wrap(
     program = resolve_program(argv[0], cwd, env)
     inner = [program, *argv[1:]]
     if mode != "none":
-        mounts = mounts_for(spec, policy, cwd, program)
+        mounts = mounts_for(spec, policy, cwd, program, env)
         inner = sandbox_argv(mode, binary, mounts, network=policy.network) + unset_argv(mode, env) + inner
     # a pids cgroup counts exactly this run's processes; RLIMIT_NPROC counts every process of the
     # user (and is ignored for root), so it is only the fallback when no cgroup is writable

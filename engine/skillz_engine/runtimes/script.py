@@ -10,13 +10,26 @@ stdout, read as it arrives:
 
 * notifications (``method``, no ``id``): ``log`` / ``logging/message`` / ``notifications/message``
   (params ``level``, ``message``, ``data``); ``progress`` / ``notifications/progress`` /
-  ``progress/update`` (``progress`` or ``current``, ``total``, ``message``); ``stream`` /
-  ``stream/chunk`` (``data``, ``index``, ``is_final``), forwarded as log messages for now;
+  ``progress/update`` (``progress`` or ``current``, ``total``, ``message``; sent to the client
+  with its own progress token); ``stream`` / ``stream/chunk`` (``data``, ``index``,
+  ``is_final``), sent to the client as log messages while the script runs and collected: they
+  are the result when the final response has none;
 * requests (``method`` and ``id``), answered on stdin: ``tools/call`` (``name``, ``arguments``;
-  the result is the MCP tool result), ``resources/list``, ``resources/read`` (``uri``); anything
-  else gets the JSON-RPC error -32601;
+  the result is the MCP tool result), ``resources/list``, ``resources/read`` (``uri``),
+  ``memory/get|set|list|delete`` (:mod:`skillz_engine.memory`, one namespace per tool; Skillz's
+  shapes ``{value}``, ``{success: true}``, ``{keys}``, ``{deleted}``, refusals as ``{error}``
+  inside the result), ``elicitation/create`` and ``sampling/createMessage`` (MCP params and
+  results; sent to the client as server requests on 2025-11-25 connections, as input-required
+  rounds on 2026-07-28 ones while the script waits; a client without the capability gives the
+  JSON-RPC error :data:`UNSUPPORTED`), ``roots/list`` (the client's roots, else the configured
+  ones); anything else gets the JSON-RPC error -32601;
 * the final response (``id`` with ``result`` or ``error``): the tool's result. After it, stdin is
   closed and the script has :data:`FINISH_GRACE` seconds to exit.
+
+``context.roots`` is the client's roots (as paths for ``file://`` URIs) when the client offers
+them on a connection that can ask without a round trip (2025-11-25), else the configured roots:
+``SKILLZ_ROOTS`` (colon-separated, as in Skillz) when set, else the tree's roots.
+``context.capabilities`` says what this call can really do.
 
 Lines that are not JSON-RPC are kept as text; a script that exits 0 without a final response
 returns that text. Unlike the Rust Skillz: errors are ``isError`` results, the environment is
@@ -29,20 +42,35 @@ is the result (JSON if it parses, else text).
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+import anyio
 
 from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.memory import MemoryRefused, check_ttl, memory_for
 from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.runtimes.process import Child, Command, ProcessResult, build_command, build_env, run
 
-__all__ = ["EXTENSIONS", "INTERPRETERS", "ScriptRuntime", "execution_context"]
+if TYPE_CHECKING:
+    from skillz_engine.runtimes.deps import Activation, Plan
+
+__all__ = [
+    "EXTENSIONS",
+    "INTERPRETERS",
+    "ScriptRuntime",
+    "capabilities",
+    "configured_roots",
+    "execution_context",
+]
 
 FINISH_GRACE = 2.0  # seconds a script may take to exit after its final response
 
@@ -60,7 +88,8 @@ INTERPRETERS: dict[str, tuple[str, ...]] = {
 EXTENSIONS = {".py": "python3", ".js": "node", ".mjs": "node", ".cjs": "node", ".sh": "bash",
               ".rb": "ruby", ".pl": "perl"}  # fmt: skip
 
-CAPABILITIES = {"memory": False, "resources": True, "tools": True, "sampling": False, "elicitation": False}
+UNSUPPORTED = -32000  # JSON-RPC error of a request the connected client cannot serve
+ROOTS_TIMEOUT = 5.0  # seconds the client may take to list its roots for the context
 LOG_METHODS = frozenset({"log", "logging/message", "notifications/message"})
 PROGRESS_METHODS = frozenset({"progress", "notifications/progress", "progress/update"})
 STREAM_METHODS = frozenset({"stream", "stream/chunk"})
@@ -92,6 +121,10 @@ class _Interpreter:
         if self.names:
             raise RuntimeFailure(f"interpreter {self.names[0]!r} not found on PATH ({search_path})")
         return []
+
+    @property
+    def name(self) -> str | None:
+        return str(self.path) if self.path is not None else (self.names[0] if self.names else None)
 
 
 def _diag(spec: EntrySpec, key: str, code: str, message: str, hint: str) -> Diagnostic:
@@ -132,6 +165,40 @@ class ScriptRuntime:
     kind = "script"
 
     def compile(self, spec: EntrySpec, services: Services) -> Compiled:
+        script = self._script(spec, services)
+        tool = tool_def(spec, script.invoke)
+        return Compiled(spec, tools=(tool,))
+
+    async def build(
+        self, spec: EntrySpec, services: Services, progress: Callable[[str], None]
+    ) -> list[Diagnostic]:
+        """Install the entry's dependency environments ahead of time (``skillz-engine build``)."""
+        try:
+            script = self._script(spec, services)
+        except CompileProblem as problem:
+            return list(problem.diagnostics)
+        if script.deps is None:
+            return []
+
+        async def report(message: str) -> None:
+            progress(message)
+
+        try:
+            force = bool(services.extra.get("build.force"))
+            act = await script.activate(report, force=force, rebuilt=services.extra.get("build.rebuilt"))
+        except RuntimeFailure as exc:
+            line, col = spec.positions.value(("dependencies",))
+            message = f"installing the dependencies of {spec.name!r} failed: {exc}"
+            hint = "Fix the requirement the installer output names, then run `skillz-engine build` again."
+            return [
+                Diagnostic(spec.display, line, col, "SKZ521", Severity.ERROR, message, "$.dependencies", hint)
+            ]
+        done = [f"installed {d}" for d in act.installed] + [f"cached {d}" for d in act.cached]
+        progress(", ".join(done) if done else "uses the tool's own env/ directory")
+        return []
+
+    def _script(self, spec: EntrySpec, services: Services) -> _Script:
+        from skillz_engine.runtimes.deps import plan_for
         from skillz_engine.validate import entry_path
 
         entry, diags = entry_path(spec, ("entry",), str(spec.data["entry"]))
@@ -140,28 +207,70 @@ class ScriptRuntime:
             cwd, more = entry_path(spec, ("cwd",), str(spec.data["cwd"]), kind="dir")
             diags += more
         interpreter = _Interpreter()
+        plan: Plan | None = None
         if entry is not None:
             interpreter, more = _interpreter(spec, entry)
             diags += more
+            plan, more = plan_for(spec, entry, interpreter.name)
+            diags += more
         if diags or entry is None or cwd is None:
             raise CompileProblem(diags)
-        script = _Script(spec, services, entry, cwd, interpreter)
-        tool = tool_def(spec, script.invoke)
-        return Compiled(spec, tools=(tool,))
+        return _Script(spec, services, entry, cwd, interpreter, plan)
 
 
-def execution_context(cmd: Command, ctx: CallContext) -> dict[str, Any]:
+def configured_roots(ctx: CallContext) -> list[str]:
+    """The roots a script sees when the client offers none: ``SKILLZ_ROOTS`` or the tree's roots."""
+    env = os.environ.get("SKILLZ_ROOTS", "")
+    if env.strip():
+        return [r for r in env.split(":") if r]
+    return [str(r) for r in ctx.snapshot.roots]
+
+
+def _root_path(uri: str) -> str:
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme == "file" else uri
+
+
+async def _client_roots(ctx: CallContext) -> list[str] | None:
+    """The client's roots for the context, when it offers them without a round trip."""
+    if "roots" not in ctx.client_capabilities or getattr(ctx, "parks_questions", False):
+        return None
+    try:
+        with anyio.fail_after(ROOTS_TIMEOUT):
+            roots = await ctx.list_roots()
+    except (RuntimeFailure, TimeoutError):
+        return None
+    return [_root_path(str(r["uri"])) for r in roots if isinstance(r.get("uri"), str)]
+
+
+def capabilities(ctx: CallContext) -> dict[str, bool]:
+    """What a script can ask of this call (``context.capabilities``)."""
+    client = ctx.client_capabilities
+    return {
+        "memory": True,
+        "resources": True,
+        "tools": True,
+        "sampling": "sampling" in client,
+        "elicitation": "elicitation" in client,
+        "roots": "roots" in client,
+    }
+
+
+async def execution_context(cmd: Command, ctx: CallContext) -> dict[str, Any]:
     """The ``context`` of the execute request: what the script may know about its call."""
     meta: dict[str, Any] = {}
     if ctx.progress_token is not None:
         meta["progressToken"] = ctx.progress_token
+    roots = await _client_roots(ctx)
+    tree = ctx.snapshot.roots
     return {
-        "roots": [str(r) for r in ctx.snapshot.roots],
+        "roots": roots if roots is not None else configured_roots(ctx),
         "tool_name": ctx.tool_name,
+        "tools_dir": str(tree[0] / "tools") if tree else "",  # Skillz's key: where tools are written
         "working_directory": str(cmd.cwd),
         "environment": cmd.public_env(),
         "secrets": list(cmd.secrets),
-        "capabilities": dict(CAPABILITIES),
+        "capabilities": capabilities(ctx),
         "_meta": meta,
     }
 
@@ -173,20 +282,41 @@ class _Script:
     entry: Path
     cwd: Path
     interpreter: _Interpreter
+    deps: Plan | None = None
 
     @property
     def output_schema(self) -> Mapping[str, Any] | None:
         schema = self.spec.data.get("outputSchema")
         return schema if isinstance(schema, Mapping) else None
 
-    def command(self) -> Command:
+    async def activate(
+        self, report: Callable[[str], Any], *, force: bool = False, rebuilt: set[str] | None = None
+    ) -> Activation:
+        """The interpreter argv and extra variables, with the dependency environments installed."""
+        from skillz_engine.runtimes.deps import Activation, Settings
+
+        path = build_env(self.spec)["PATH"]
+        program = self.interpreter.resolve(path)
+        if self.deps is None:
+            return Activation(program)
+        settings = Settings.from_config(self.services.config)
+        state = self.services.state_dir
+        return await self.deps.activate(program, path, state, settings, report, force=force, rebuilt=rebuilt)
+
+    async def command(self, ctx: CallContext | None = None) -> Command:
         args = [str(a) for a in self.spec.data.get("args") or ()]
-        argv = [*self.interpreter.resolve(build_env(self.spec)["PATH"]), str(self.entry), *args]
-        return build_command(argv, self.spec, cwd=self.cwd, config=self.services.config)
+        try:
+            act = await self.activate(_install_reporter(self.spec.name, ctx))
+        except RuntimeFailure as exc:
+            if ctx is not None and self.deps is not None:
+                await ctx.log("error", f"{self.spec.name}: dependencies not installed: {exc}", self.spec.name)
+            raise
+        argv = [*act.program, str(self.entry), *args]
+        return build_command(argv, self.spec, cwd=self.cwd, config=self.services.config, extra_env=act.env)
 
     async def invoke(self, arguments: Args, ctx: CallContext) -> ToolResult:
         try:
-            cmd = self.command()
+            cmd = await self.command(ctx)
             if self.spec.data.get("protocol", "jsonrpc") == "plain":
                 return await self._plain(cmd, arguments)
             return await _Session(self, cmd, ctx).run(arguments)
@@ -212,6 +342,20 @@ class _Script:
         return results.with_note(result, proc.truncation_note())
 
 
+def _install_reporter(name: str, ctx: CallContext | None) -> Callable[[str], Any]:
+    """Install progress of a first call, sent to the client as progress and log notifications."""
+    step = 0
+
+    async def report(message: str) -> None:
+        nonlocal step
+        step += 1
+        if ctx is not None:
+            await ctx.progress(step, None, f"{name}: {message}")
+            await ctx.log("info", f"{name}: {message}", name)
+
+    return report
+
+
 def _protocol_message(line: str) -> dict[str, Any] | None:
     """The JSON-RPC message on ``line``, or ``None`` if the line is text."""
     if not line.lstrip().startswith("{"):
@@ -225,6 +369,23 @@ def _protocol_message(line: str) -> dict[str, Any] | None:
     if "jsonrpc" in msg or isinstance(msg.get("method"), str):
         return msg
     return msg if "id" in msg and ("result" in msg or "error" in msg) else None
+
+
+def _nested_reply(name: str, result: ToolResult) -> dict[str, Any]:
+    """A ``tools/call`` answer: the MCP tool result, plus Skillz's ``output`` (the structured value,
+    else the text as JSON when it parses, else the text) or ``error`` (the failure's text)."""
+    reply = result.to_json()
+    text = result.text_content()
+    if result.is_error:
+        reply["error"] = f"Tool '{name}' failed: {text}"
+    elif result.structured is not None:
+        reply["output"] = result.structured
+    else:
+        try:
+            reply["output"] = json.loads(text)
+        except ValueError:
+            reply["output"] = text
+    return reply
 
 
 def _number(value: Any) -> float | None:
@@ -249,7 +410,7 @@ class _Session:
             "jsonrpc": "2.0",
             "id": 1,
             "method": "execute",
-            "params": {"arguments": dict(arguments), "context": execution_context(self.cmd, self.ctx)},
+            "params": {"arguments": dict(arguments), "context": await execution_context(self.cmd, self.ctx)},
         }
         line = json.dumps(request, ensure_ascii=False, default=str).encode() + b"\n"
         proc = await run(self.cmd, input=line, close_stdin=False, on_line=self.on_line)
@@ -260,9 +421,8 @@ class _Session:
         if not proc.ok:
             return self.script.failure(self.cmd, proc, text)
         if not text and self.chunks:
-            text = "".join(
-                c if isinstance(c, str) else json.dumps(c, ensure_ascii=False) for c in self.chunks
-            )
+            joined = self._joined_chunks()
+            text = joined if isinstance(joined, str) else json.dumps(joined, ensure_ascii=False)
         return results.with_note(results.from_output(text, self.script.output_schema), note)
 
     def _final_result(self, proc: ProcessResult) -> ToolResult:
@@ -276,7 +436,15 @@ class _Session:
             else:
                 message = f"{self.script.spec.name} failed: {error}"
             return results.error_result(message, proc.stderr)
-        return results.from_json(self.final.get("result"), self.script.output_schema)
+        value = self.final.get("result")
+        if value is None and self.chunks:  # a streaming script: its chunks are the result
+            value = self._joined_chunks()
+        return results.from_json(value, self.script.output_schema)
+
+    def _joined_chunks(self) -> Any:
+        if all(isinstance(c, str) for c in self.chunks):
+            return "".join(self.chunks)
+        return list(self.chunks)
 
     async def on_line(self, raw: bytes, child: Child) -> None:
         line = raw.decode("utf-8", "replace")
@@ -353,7 +521,7 @@ class _Session:
                 result = await self.ctx.call_tool(name, arguments)
             except ToolNotFound as exc:
                 raise _RpcError(-32602, str(exc)) from exc
-            return result.to_json()
+            return _nested_reply(name, result)
         if method == "resources/list":
             listed = []
             for r in snapshot.resources.values():
@@ -373,4 +541,57 @@ class _Session:
                 template, values = found
                 return {"contents": await template.read(uri, values, snapshot)}
             raise _RpcError(-32002, f"resource not found: {uri}")
+        if method.startswith("memory/"):
+            return self._memory(method, params)
+        if method == "elicitation/create":
+            if not isinstance(params.get("message"), str):
+                raise _RpcError(-32602, "elicitation/create needs a string `message`")
+            return await self._ask("elicitation", self.ctx.elicit, params)
+        if method == "sampling/createMessage":
+            if not isinstance(params.get("messages"), list):
+                raise _RpcError(-32602, "sampling/createMessage needs a `messages` list")
+            params = {"maxTokens": 1000, **params}
+            return await self._ask("sampling", self.ctx.sample, params)
+        if method == "roots/list":
+            return {"roots": await self._roots()}
+        raise _RpcError(-32601, f"Method not found: {method}")
+
+    async def _ask(self, capability: str, ask: Any, params: Mapping[str, Any]) -> Any:
+        if capability not in self.ctx.client_capabilities:
+            raise _RpcError(UNSUPPORTED, f"the connected client does not support {capability}")
+        try:
+            return await ask(params)
+        except RuntimeFailure as exc:
+            raise _RpcError(UNSUPPORTED, str(exc)) from exc
+
+    async def _roots(self) -> list[dict[str, Any]]:
+        if "roots" in self.ctx.client_capabilities:
+            try:
+                return await self.ctx.list_roots()
+            except RuntimeFailure:
+                pass
+        return [
+            {"uri": Path(r).absolute().as_uri(), "name": Path(r).name} for r in configured_roots(self.ctx)
+        ]
+
+    def _memory(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        ns = self.script.spec.name  # one namespace per tool; a script cannot pick another
+        raw = params.get("key")
+        key = raw if isinstance(raw, str) else ""  # "" is refused with "key must be a non-empty string"
+        try:
+            state = self.ctx.snapshot.state_dir or self.script.services.state_dir
+            store = memory_for(self.ctx.snapshot.config, state)
+            if method == "memory/get":
+                return {"value": store.get(ns, key)[1]}
+            if method == "memory/set":
+                if "value" not in params:
+                    raise MemoryRefused("memory/set needs a `value`")
+                store.set(ns, key, params["value"], check_ttl(params.get("ttl")))
+                return {"success": True}
+            if method == "memory/list":
+                return {"keys": store.keys(ns)}
+            if method == "memory/delete":
+                return {"deleted": store.delete(ns, key)}
+        except MemoryRefused as exc:
+            return {"error": str(exc)}  # Skillz answers refusals inside the result
         raise _RpcError(-32601, f"Method not found: {method}")

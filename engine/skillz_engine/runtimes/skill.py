@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from skillz_engine.diagnostics import Diagnostic, Severity, display_path
-from skillz_engine.model import CallContext, Compiled, EntrySpec, PromptDef, ResourceDef
+from skillz_engine.model import CallContext, Compiled, EntrySpec, PromptDef, ResourceDef, ToolDef, ToolResult
 from skillz_engine.parse import MANIFEST_NAMES, SKILL_FILE, parse_skill_md
 from skillz_engine.runtimes.base import CompileProblem, Services
 from skillz_engine.runtimes.resource import check_relative, contents, mime_for, read_inside_async
@@ -45,6 +45,7 @@ MAX_FILE_BYTES = 5 << 20  # 5 MiB
 MAX_FILES = 1000
 MANIFEST = "_manifest"
 HEADER_FILES = 50  # files named in the prompt's header; the rest are in the _manifest
+META_PREFIX = "io.modelcontextprotocol.skills/"  # `_meta` keys of skill resources
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +186,16 @@ class SkillRuntime:
         prompt = PromptDef(
             name, description, (), render, title=spec.data.get("title"), icons=spec.data.get("icons")
         )
-        resources = [self._file(name, base, f) for f in files]
+        as_tool = spec.extras.get("tool", services.config.get("skills", "asTools", default=False))
+        tools = (_skill_tool(spec, text),) if as_tool else ()
+        frontmatter = _frontmatter(spec)
+        resources = [self._file(name, base, f, description, frontmatter) for f in files]
         manifest = json.dumps(
             {
                 "name": name,
                 "description": description,
                 "uri": skill_uri(name, SKILL_FILE),
-                "frontmatter": _frontmatter(spec),
+                "frontmatter": frontmatter,
                 "files": [f.to_json() for f in files],
                 "skipped": skipped,
             },
@@ -216,25 +220,81 @@ class SkillRuntime:
                 digest=hashlib.sha256(raw).hexdigest(),
             )
         )
-        return Compiled(spec, prompts=(prompt,), resources=tuple(resources))
+        return Compiled(spec, tools=tools, prompts=(prompt,), resources=tuple(resources))
 
     @staticmethod
-    def _file(name: str, base: Path, f: SkillFile) -> ResourceDef:
+    def _file(
+        name: str, base: Path, f: SkillFile, description: str, frontmatter: dict[str, Any]
+    ) -> ResourceDef:
         async def read(snapshot: Snapshot) -> list[dict[str, Any]]:
             return [contents(f.uri, await read_inside_async(base, f.rel, MAX_FILE_BYTES), f.mime)]
 
-        what = (
-            f"Instructions of the {name} skill"
-            if f.rel == SKILL_FILE
-            else f"File {f.rel} of the {name} skill"
-        )
+        meta: dict[str, Any] = {f"{META_PREFIX}sha256": f.sha256}
+        if f.rel == SKILL_FILE:
+            # SEP-2640: SKILL.md is named after the skill and described by its front matter
+            extra = {k: v for k, v in frontmatter.items() if k not in ("name", "description")}
+            if extra:
+                meta[f"{META_PREFIX}frontmatter"] = extra
+            return ResourceDef(
+                f.uri,
+                name,
+                read,
+                title=f"{name} skill",
+                description=description,
+                mime_type=f.mime,
+                size=f.size,
+                digest=f.sha256,
+                meta=meta,
+            )
         return ResourceDef(
             f.uri,
             f"{name}/{f.rel}",
             read,
-            title=f"{name} skill" if f.rel == SKILL_FILE else None,
-            description=f"{what}. sha256:{f.sha256}",
+            description=f"File {f.rel} of the {name} skill. sha256:{f.sha256}",
             mime_type=f.mime,
             size=f.size,
             digest=f.sha256,
+            meta=meta,
         )
+
+
+TASK_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "task": {"type": "string", "description": "What you want to do with the skill (optional)."}
+    },
+}
+
+
+def _skill_tool(spec: EntrySpec, text: str) -> ToolDef:
+    """The skill as a tool (``tool: true`` or ``skills.asTools``), for clients that only call
+    tools: it returns the instructions and activates the skill for the calling client."""
+    name = spec.name
+    description = str(spec.extras.get("description") or "") or (
+        f"Load the {name} skill (instructions, files and tools). {spec.description}"
+    )
+
+    async def invoke(args: Args, ctx: CallContext) -> ToolResult:
+        task = str(args.get("task") or "").strip()
+        act = ctx.activations
+        if act is not None:
+            from skillz_engine.disclosure import active_skills, visible_tools
+
+            snap = ctx.snapshot
+            before = active_skills(snap, act.explicit)
+            if act.add(name) and snap.config.disclosure == "skills":
+                after = active_skills(snap, act.explicit)
+                if visible_tools(snap, before) != visible_tools(snap, after):
+                    await act.tools_changed()
+        return ToolResult.text((f"Task: {task}\n\n" if task else "") + text)
+
+    return ToolDef(
+        name=name,
+        description=description,
+        input_schema=TASK_SCHEMA,
+        invoke=invoke,
+        title=spec.data.get("title"),
+        annotations={"readOnlyHint": True, "openWorldHint": False},
+        icons=spec.data.get("icons"),
+        tags=("skill", *(spec.extras.get("tags") or ())),
+    )

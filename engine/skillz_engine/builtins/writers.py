@@ -1,0 +1,193 @@
+"""The path every built-in writer takes: the filesystem is the single source of truth.
+
+A writer (``register_script``, ``build_tool``, ...) never changes the served registry directly. It
+
+1. checks the name (:func:`check_name`: no ``..``, no separators, no absolute paths, no NUL);
+2. stages the entry's files in a dot-directory next to the target (ignored by the scanner and the
+   watcher), then swaps it into place (:func:`write_entry`): a new entry is one ``rename``; a
+   replaced one is exchanged atomically (``renameat2(RENAME_EXCHANGE)``) after a copy of the old
+   directory was kept under ``<state>/versions/<name>/<time>/``;
+3. asks the engine to apply the change now (:func:`serve_written`) and returns only once the new
+   snapshot serves it. When the written entry does not compile, the previous files come back
+   (:meth:`Written.rollback`) and the diagnostics are the writer's error: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from skillz_engine.diagnostics import Diagnostic
+from skillz_engine.errors import RuntimeFailure
+from skillz_engine.model import HOME_FOLDERS, EngineHandle
+from skillz_engine.snapshot import Snapshot
+
+NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+class WriterError(RuntimeFailure):
+    """A writer refused or failed; the message says why and what to do (it becomes ``isError``)."""
+
+
+def check_name(name: object) -> str:
+    """``name`` if it is a safe entry name, else :class:`WriterError`."""
+    from skillz_engine.validate import ENTRY_NAME
+
+    if not isinstance(name, str) or not name:
+        raise WriterError("name must be a non-empty string")
+    if "\x00" in name or "/" in name or "\\" in name or ".." in name or Path(name).is_absolute():
+        raise WriterError(f"invalid name {name!r}: no '..', path separators, absolute paths or NUL")
+    if not ENTRY_NAME.match(name):
+        raise WriterError(f"invalid name {name!r}: {NAME_RULE}")
+    return name
+
+
+def writable_root(engine: EngineHandle) -> Path:
+    """Where writers put new entries: the first root."""
+    if not engine.roots:
+        raise WriterError("the engine has no root to write into")
+    return engine.roots[0]
+
+
+def existing_entry(snapshot: Snapshot, name: str) -> Path | None:
+    """The directory of the entry called ``name`` (any kind, any root), if there is one."""
+    for spec in snapshot.specs.values():
+        if spec.name == name:
+            return spec.dir
+    return None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2``); ``False`` where that is unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(rc == 0)
+
+
+@dataclass
+class Written:
+    """An entry directory a writer put into the tree."""
+
+    path: Path
+    backup: Path | None  # the copy of what was replaced (None for a new entry)
+
+    @property
+    def replaced(self) -> bool:
+        return self.backup is not None
+
+    def rollback(self) -> None:
+        """Put back what was there before (or remove the new entry)."""
+        if self.backup is None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        restore = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.restore-", dir=self.path.parent))
+        shutil.rmtree(restore)
+        shutil.copytree(self.backup, restore, symlinks=True)
+        if not _exchange(restore, self.path):
+            shutil.rmtree(self.path, ignore_errors=True)
+            restore.rename(self.path)
+            return
+        shutil.rmtree(restore, ignore_errors=True)
+
+
+def _backup(state_dir: Path, name: str, target: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000_000:09d}"
+    dest = state_dir / "versions" / name / stamp
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(target, dest, symlinks=True)
+    return dest
+
+
+def write_entry(
+    engine: EngineHandle,
+    name: str,
+    files: Mapping[str, str | bytes],
+    *,
+    kind: str,
+    overwrite: bool = False,
+    existing: Path | None = None,
+    executable: tuple[str, ...] = (),
+) -> Written:
+    """Write the entry ``name`` with ``files`` (relative path -> content) into the tree.
+
+    ``existing`` is the directory of an entry of that name found in the snapshot: it is replaced
+    in place (it may live under any root) when ``overwrite`` is true, refused otherwise.
+    """
+    check_name(name)
+    target = existing or writable_root(engine) / HOME_FOLDERS.get(kind, "tools") / name
+    if (existing is not None or target.exists()) and not overwrite:
+        raise WriterError(
+            f"an entry named {name!r} already exists ({target}); pass overwrite: true to replace it"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=target.parent))
+    try:
+        for rel, content in files.items():
+            path = (stage / rel).resolve()
+            if not path.is_relative_to(stage.resolve()):
+                raise WriterError(f"file {rel!r} would land outside the entry")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+            if rel in executable:
+                path.chmod(0o755)
+        stage.chmod(0o755)
+        if not target.exists():
+            stage.rename(target)
+            return Written(target, None)
+        backup = _backup(engine.state_dir, name, target)
+        if not _exchange(stage, target):
+            old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=target.parent))
+            old.rmdir()
+            target.rename(old)
+            stage.rename(target)
+            stage = old
+        return Written(target, backup)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def diagnostics_under(snapshot: Snapshot, directory: Path) -> list[Diagnostic]:
+    """The snapshot's diagnostics about files in ``directory``."""
+    directory = directory.resolve()
+    out = []
+    for d in snapshot.diagnostics:
+        with contextlib.suppress(OSError, ValueError):
+            if Path(d.path).resolve().is_relative_to(directory):
+                out.append(d)
+    return out
+
+
+def format_diagnostics(diags: list[Diagnostic]) -> str:
+    return "\n".join(d.format() + (f" (hint: {d.hint})" if d.hint else "") for d in diags)
+
+
+async def serve_written(engine: EngineHandle, written: Written, name: str) -> Snapshot:
+    """Make the engine serve ``written`` now; on compile errors roll back and raise."""
+    snap = await engine.reload([written.path])
+    errors = [d for d in diagnostics_under(snap, written.path) if d.is_error]
+    served = any(spec.dir == written.path for key, spec in snap.specs.items() if key in snap.entries)
+    if errors or not served or written.path.as_posix() in snap.stale:
+        written.rollback()
+        await engine.reload([written.path])
+        detail = format_diagnostics(errors) or "the entry was not compiled"
+        restored = "the previous version is back" if written.replaced else "nothing was kept"
+        raise WriterError(f"{name!r} does not compile ({restored}):\n{detail}")
+    return snap
