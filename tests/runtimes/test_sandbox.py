@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -544,3 +546,24 @@ def test_program_and_environment_dirs_stay_visible(tmp_path: Path) -> None:
     assert env_dir.resolve() in mounts.ro and tree.resolve() in mounts.ro
     assert (env_dir / "bin").resolve() not in mounts.ro  # inside env_dir: not bound twice
     assert tree.resolve() / "tool" not in mounts.ro
+
+
+@pytest.mark.anyio
+async def test_program_outside_the_tree_in_tmp_runs(
+    mode: str, make_tool: MakeTool, call: Call, tmp_path: Path
+) -> None:
+    """A venv under /tmp outside the tree (a state dir there) is visible: its python finds its prefix."""
+    venv = tmp_path.parent / f"{tmp_path.name}-state" / "envs" / "pip-x"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    try:
+        make_tool("prefix", f"""
+            kind: command
+            description: where is my prefix
+            sandbox: {mode}
+            argv: ["{venv}/bin/python", "-c", "import sys; print(sys.prefix)"]
+            """)  # fmt: skip
+        result, _ = await call("prefix")
+        assert not result.is_error, result.text_content()
+        assert result.text_content().strip() == str(venv)
+    finally:
+        shutil.rmtree(venv.parent.parent)

@@ -280,7 +280,9 @@ def mounts_for(
     """
     candidates: list[Path] = [Path(spec.root), Path(spec.dir), Path(cwd)]
     if program and program.startswith("/"):
-        candidates += [Path(program).parent, Path(program)]
+        given = Path(program)
+        # PREFIX/bin/prog (a venv, a node install): the prefix holds what the program loads
+        candidates += [given.parent.parent if given.parent.name == "bin" else given.parent, given]
     for name in ENV_PATHS:
         candidates += [Path(p) for p in (env or {}).get(name, "").split(os.pathsep) if p.startswith("/")]
     ro: list[Path] = []
