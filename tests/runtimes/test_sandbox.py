@@ -546,6 +546,11 @@ def test_program_and_environment_dirs_stay_visible(tmp_path: Path) -> None:
     assert env_dir.resolve() in mounts.ro and tree.resolve() in mounts.ro
     assert (env_dir / "bin").resolve() not in mounts.ro  # inside env_dir: not bound twice
     assert tree.resolve() / "tool" not in mounts.ro
+    # /bin/sh (prefix "/") and a program in /tmp/bin (prefix "/tmp") never show the host's /tmp
+    for program in ("/bin/sh", "/tmp/bin/tool"):
+        mounts = sandbox.mounts_for(s, Policy("bwrap", False, ()), tree / "tool", program, {"PATH": "/tmp:/"})
+        assert tree.resolve() in mounts.ro
+        assert Path("/") not in mounts.ro and Path("/tmp") not in mounts.ro
 
 
 @pytest.mark.anyio

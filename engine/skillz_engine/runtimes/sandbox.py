@@ -291,6 +291,8 @@ def mounts_for(
             real = p.resolve()
         except OSError:
             continue
+        if any(_inside(Path(h), real) for h in HIDDEN_TMP):  # "/" or "/tmp" itself: never re-expose /tmp
+            continue
         if real.exists() and not any(_inside(real, r) for r in ro):
             ro = [r for r in ro if not _inside(r, real)] + [real]
     rw = tuple(dict.fromkeys(_writable_path(spec, raw) for raw in policy.writable))
