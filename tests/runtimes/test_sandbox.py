@@ -572,3 +572,28 @@ async def test_program_outside_the_tree_in_tmp_runs(
         assert result.text_content().strip() == str(venv)
     finally:
         shutil.rmtree(venv.parent.parent)
+
+
+@pytest.mark.anyio
+async def test_server_working_directory_in_tmp_is_readable(
+    mode: str, make_tool: MakeTool, call: Call, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's cwd (the user's project, e.g. a CI checkout under /tmp) is readable, not writable."""
+    project = tmp_path.parent / f"{tmp_path.name}-project"
+    project.mkdir()
+    (project / "notes.txt").write_text("from the project\n", encoding="utf-8")
+    monkeypatch.chdir(project)
+    sh = f"cat {project}/notes.txt && (echo x > {project}/new.txt) 2>/dev/null || echo read-only"
+    try:
+        make_tool("peek", f"""
+            kind: command
+            description: read a project file
+            sandbox: {mode}
+            argv: ["/bin/sh", "-c", "{sh}"]
+            """)  # fmt: skip
+        result, _ = await call("peek")
+        assert not result.is_error, result.text_content()
+        assert result.text_content().split() == ["from", "the", "project", "read-only"]
+        assert not (project / "new.txt").exists()
+    finally:
+        shutil.rmtree(project)

@@ -27,6 +27,7 @@ directory, cached), which saves the shim's ~100 ms per call and works inside eve
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -272,13 +273,18 @@ def mounts_for(
     program: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Mounts:
-    """What the tool sees: its tree (read-only), its program, its working dir, its writable paths.
+    """What the tool sees: its tree (read-only), its program, its working dir, the server's working
+    dir (read-only), its writable paths.
 
     The program (as given and resolved) and the directories its environment names (a dependency
     environment's ``VIRTUAL_ENV``, ``NODE_PATH``, ``PATH`` entries) are shown read-only too, so they
     stay visible when they live where the sandbox puts a private tmpfs.
     """
     candidates: list[Path] = [Path(spec.root), Path(spec.dir), Path(cwd)]
+    # the server's own working directory is the user's project as a client launched it (Claude
+    # Code, an IDE, CI): tools that take a path into it must see it even when it lies under /tmp
+    with contextlib.suppress(OSError):
+        candidates.append(Path.cwd())
     if program and program.startswith("/"):
         given = Path(program)
         # PREFIX/bin/prog (a venv, a node install): the prefix holds what the program loads
