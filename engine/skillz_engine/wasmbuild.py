@@ -323,32 +323,17 @@ def forget(state_dir: Path, source: Source) -> None:
 
 
 def _sandbox(argv: list[str], writable: Sequence[Path], *, network: bool) -> list[str]:
-    """A small bubblewrap wrapper (read-only system, writable build dirs, no network) when
-    bwrap is installed and works; the bare argv otherwise."""
-    bwrap = shutil.which("bwrap")
-    if bwrap is None or not _bwrap_works(bwrap):
+    """The build under bubblewrap (read-only system, writable build dirs, no network unless the
+    crates come from the network) when bwrap works here, built by the one sandbox module; the bare
+    argv otherwise. Only bwrap: firejail hides ``/var/tmp`` and paths under ``/tmp`` that
+    toolchains use, and the build gains nothing from its extra filters."""
+    from skillz_engine.runtimes.sandbox import Mounts, auto_choice, sandbox_argv
+
+    mode, binary, _ = auto_choice()
+    if mode != "bwrap" or binary is None:
         return argv
-    wrap = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for w in writable:
-        wrap += ["--bind", str(w), str(w)]
-    wrap += ["--unshare-all", "--die-with-parent", "--new-session"]
-    if network:
-        wrap.append("--share-net")
-    return [*wrap, "--", *argv]
-
-
-@functools.cache
-def _bwrap_works(bwrap: str) -> bool:
-    try:
-        proc = subprocess.run(
-            [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0
+    mounts = Mounts(ro=(), rw=tuple(dict.fromkeys(writable)), cwd=writable[0])
+    return [*sandbox_argv(mode, binary, mounts, network=network), *argv]
 
 
 def _run(argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float) -> tuple[int, str]:
