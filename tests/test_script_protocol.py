@@ -392,3 +392,35 @@ async def test_both_eras_over_streamable_http(root: Path) -> None:
         async with Client(streamable_http_client(srv.url, http_client=http), **CALLBACKS) as c:
             assert c.protocol_version == "2026-07-28"
             check_ask(payload(await c.call_tool("ask", {})))
+
+
+SLOW_ASK = """import json, sys, time
+def send(m): print(json.dumps(m), flush=True)
+req = json.loads(sys.stdin.readline())
+send({"jsonrpc": "2.0", "id": 2, "method": "elicitation/create", "params": {
+    "message": "Your name?",
+    "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}}}}})
+answer = json.loads(sys.stdin.readline())
+time.sleep(req["params"]["arguments"].get("work", 0))
+send({"jsonrpc": "2.0", "id": 1, "result": answer["result"]})
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_waiting_for_the_client_does_not_count_against_the_timeout(root: Path, mode: str) -> None:
+    """limits.timeout is 1 s; a person taking 1.5 s to answer does not time the script out, but
+    the script's own 1.5 s of work after the answer does."""
+    write(root / "tools" / "slow-ask" / "manifest.yaml", MANIFEST + "limits: {timeout: 1s}\n")
+    write(root / "tools" / "slow-ask" / "main.py", SLOW_ASK)
+
+    async def slow_person(ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        await anyio.sleep(1.5)
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async with serving(root) as server, Client(server, mode=mode, elicitation_callback=slow_person) as c:
+        with anyio.fail_after(20):
+            answered = await c.call_tool("slow-ask", {})
+            busy = await c.call_tool("slow-ask", {"work": 1.5})
+    assert not answered.is_error, answered.content
+    assert payload(answered) == {"action": "accept", "content": {"name": "Ada"}}
+    assert busy.is_error and "timed out after 1s" in str(busy.content)

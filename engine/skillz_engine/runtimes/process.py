@@ -19,11 +19,13 @@ and :func:`run` (anyio, no shell), which guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -244,8 +246,31 @@ class Child:
     _proc: anyio.abc.Process = field(repr=False)
     _tg: anyio.abc.TaskGroup = field(repr=False)
     _finish: Callable[[float], None] = field(repr=False)
+    _deadline: anyio.CancelScope | None = field(default=None, repr=False)
     _lock: anyio.Lock = field(default_factory=anyio.Lock, repr=False)
     stdin_closed: bool = False
+    _waiting: int = field(default=0, repr=False)
+    _left: float = field(default=0.0, repr=False)
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Time spent inside does not count against ``limits.timeout``: the child waits for the
+        client (a person answering an elicitation, a model sampling), not for itself. Nested and
+        concurrent waits stop the clock once; it runs on when the last one ends."""
+        scope = self._deadline
+        if scope is None:
+            yield
+            return
+        if self._waiting == 0:
+            self._left = scope.deadline - anyio.current_time()
+            scope.deadline = math.inf
+        self._waiting += 1
+        try:
+            yield
+        finally:
+            self._waiting -= 1
+            if self._waiting == 0:
+                scope.deadline = anyio.current_time() + max(self._left, 0.0)
 
     async def send(self, data: bytes) -> bool:
         """Write to the child's stdin; ``False`` if it is closed (the child exited or closed it)."""
@@ -442,7 +467,7 @@ async def _run(
 
                     tg.start_soon(later)
 
-                child = Child(proc.pid, proc, tg, finish)
+                child = Child(proc.pid, proc, tg, finish, deadline)
 
                 async def deliver(handler: LineHandler) -> None:
                     try:

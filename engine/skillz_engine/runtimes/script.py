@@ -93,6 +93,7 @@ ROOTS_TIMEOUT = 5.0  # seconds the client may take to list its roots for the con
 LOG_METHODS = frozenset({"log", "logging/message", "notifications/message"})
 PROGRESS_METHODS = frozenset({"progress", "notifications/progress", "progress/update"})
 STREAM_METHODS = frozenset({"stream", "stream/chunk"})
+CLIENT_METHODS = frozenset({"elicitation/create", "sampling/createMessage", "roots/list"})
 LOG_LEVELS = frozenset({"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"})
 _LEVEL_ALIASES = {"warn": "warning", "fatal": "critical", "trace": "debug"}
 
@@ -498,7 +499,11 @@ class _Session:
     async def _answer(self, rid: Any, method: str, params: Mapping[str, Any], child: Child) -> None:
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": rid}
         try:
-            reply["result"] = await self._request(method, params)
+            if method in CLIENT_METHODS:  # waiting for a person or a model is not the script's time
+                with child.waiting():
+                    reply["result"] = await self._request(method, params)
+            else:
+                reply["result"] = await self._request(method, params)
         except _RpcError as exc:
             reply["error"] = {"code": exc.code, "message": exc.message}
         except Exception as exc:  # an engine fault answering: tell the script, keep going
