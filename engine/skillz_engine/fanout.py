@@ -19,7 +19,6 @@ The SDK has no "all sessions" API, so the :class:`Hub` keeps its own registry:
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,9 +39,9 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import LoggingLevel
 
 from skillz_engine.diff import Change, Delta
-from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.errors import RuntimeFailure
 from skillz_engine.model import Args, EngineHandle, ToolResult
-from skillz_engine.runtimes.base import MAX_CALL_DEPTH, run_tool
+from skillz_engine.runtimes.base import call_nested
 from skillz_engine.sessions import Activations
 from skillz_engine.snapshot import Snapshot
 
@@ -222,19 +221,18 @@ class ServerCallContext:
         await self._ctx.session.report_progress(progress, total, message)
 
     async def call_tool(self, name: str, arguments: Args) -> ToolResult:
-        if self._depth + 1 > MAX_CALL_DEPTH:
-            return ToolResult.error(f"nested tool calls deeper than {MAX_CALL_DEPTH}; refusing {name!r}")
-        tool = self._snapshot.tools.get(name)
-        if tool is None:
-            raise ToolNotFound(name, self._snapshot.suggest(name))
-        child = ServerCallContext(
-            self._ctx, self._snapshot, name, self._depth + 1, self._on_nested, self._engine, self._activations
-        )
-        start = time.perf_counter()
-        result = await run_tool(tool, arguments, child)
-        if self._on_nested is not None:
-            self._on_nested(name, start, result)
-        return result
+        def child(tool: str) -> ServerCallContext:
+            return ServerCallContext(
+                self._ctx,
+                self._snapshot,
+                tool,
+                self._depth + 1,
+                self._on_nested,
+                self._engine,
+                self._activations,
+            )
+
+        return await call_nested(self, name, arguments, child, self._on_nested)
 
 
 def connection_of(ctx: ServerRequestContext[Any, Any]) -> Any:

@@ -27,7 +27,6 @@ Detached tasks need the asyncio backend (the engine's stdio and HTTP servers run
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -40,10 +39,10 @@ import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.errors import RuntimeFailure
 from skillz_engine.fanout import ServerCallContext, connection_of
 from skillz_engine.model import Args, EngineHandle, ToolResult
-from skillz_engine.runtimes.base import MAX_CALL_DEPTH, run_tool
+from skillz_engine.runtimes.base import call_nested
 from skillz_engine.sessions import Activations
 from skillz_engine.snapshot import Snapshot
 
@@ -343,24 +342,10 @@ class ParkingCallContext:
         return [r for r in roots if isinstance(r, dict)]
 
     async def call_tool(self, name: str, arguments: Args) -> ToolResult:
-        if self._depth + 1 > MAX_CALL_DEPTH:
-            return ToolResult.error(f"nested tool calls deeper than {MAX_CALL_DEPTH}; refusing {name!r}")
-        tool = self._snapshot.tools.get(name)
-        if tool is None:
-            raise ToolNotFound(name, self._snapshot.suggest(name))
-        child = ParkingCallContext(
-            self._call,
-            self._snapshot,
-            name,
-            self._depth + 1,
-            self._on_nested,
-            self._engine,
-            self._progress_token,
-            self._activations,
-        )
-        start = time.perf_counter()
-        result = await run_tool(tool, arguments, child)
-        if self._on_nested is not None:
-            with contextlib.suppress(Exception):
-                self._on_nested(name, start, result)
-        return result
+        def child(tool: str) -> ParkingCallContext:
+            return ParkingCallContext(
+                self._call, self._snapshot, tool, self._depth + 1, self._on_nested, self._engine,
+                self._progress_token, self._activations,
+            )  # fmt: skip
+
+        return await call_nested(self, name, arguments, child, self._on_nested)

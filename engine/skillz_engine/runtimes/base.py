@@ -24,8 +24,10 @@ Rules every runtime follows:
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -117,23 +119,39 @@ class LocalCallContext:
         self.sink.append(("progress", {"progress": progress, "total": total, "message": message}))
 
     async def call_tool(self, name: str, arguments: Args) -> ToolResult:
-        if self.depth + 1 > MAX_CALL_DEPTH:
-            return ToolResult.error(f"nested tool calls deeper than {MAX_CALL_DEPTH}; refusing {name!r}")
-        tool = self.snapshot.tools.get(name)
-        if tool is None:
-            raise ToolNotFound(name, self.snapshot.suggest(name))
-        child = LocalCallContext(
-            self.snapshot,
-            name,
-            None,
-            self.depth + 1,
-            self.sink,
-            self.engine,
-            self.session_id,
-            self.client_capabilities,
-            self.activations,
-        )
-        return await run_tool(tool, arguments, child)
+        def child(tool: str) -> LocalCallContext:
+            return LocalCallContext(
+                self.snapshot, tool, None, self.depth + 1, self.sink, self.engine, self.session_id,
+                self.client_capabilities, self.activations,
+            )  # fmt: skip
+
+        return await call_nested(self, name, arguments, child)
+
+
+NestedHook = Callable[[str, float, ToolResult], None]
+
+
+async def call_nested(
+    ctx: CallContext,
+    name: str,
+    arguments: Args,
+    child: Callable[[str], CallContext],
+    on_nested: NestedHook | None = None,
+) -> ToolResult:
+    """A tool calling another tool of the same snapshot, as every call context does it: depth
+    limited, unknown names raise :class:`ToolNotFound`, ``child(name)`` is the nested context,
+    and ``on_nested(name, start, result)`` (the audit) hears of it."""
+    if ctx.depth + 1 > MAX_CALL_DEPTH:
+        return ToolResult.error(f"nested tool calls deeper than {MAX_CALL_DEPTH}; refusing {name!r}")
+    tool = ctx.snapshot.tools.get(name)
+    if tool is None:
+        raise ToolNotFound(name, ctx.snapshot.suggest(name))
+    start = time.perf_counter()
+    result = await run_tool(tool, arguments, child(name))
+    if on_nested is not None:
+        with contextlib.suppress(Exception):  # the audit must not turn a result into a failure
+            on_nested(name, start, result)
+    return result
 
 
 def tool_def(spec: EntrySpec, invoke: ToolInvoker) -> ToolDef:
