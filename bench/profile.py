@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         info = make_tree(work / "tree", a.size, mix)
         print(f"# profile {a.what}, {a.size} entries ({mix})\n")
         if a.what == "compile":
-            from skillz_engine.compile import Tree
+            from skillz_engine.build.compile import Tree
 
             Tree([info.root], lenient=True)  # imports outside the measurement
 
@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         elif a.what == "apply":
             import anyio
 
-            from skillz_engine.compile import Tree
-            from skillz_engine.reload import Reloader
+            from skillz_engine.build.compile import Tree
+            from skillz_engine.live.reload import Reloader
 
             async def prepare() -> Reloader:
                 r = Reloader(Tree([info.root], lenient=True))

@@ -25,13 +25,13 @@ from typing import Any
 
 import pytest
 import yaml
-from mcp import Client, types
 from mcp.shared.exceptions import MCPError
 
-from skillz_engine.compile import Tree
-from skillz_engine.reload import Reloader
-from skillz_engine.scan import ignored_name
-from skillz_engine.server import build_server
+from mcp import Client, types
+from skillz_engine.build.compile import Tree
+from skillz_engine.live.reload import Reloader
+from skillz_engine.mcp.server import build_server
+from skillz_engine.tree.scan import ignored_name
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS_ROOT = REPO / "example-tools"

@@ -59,10 +59,10 @@ def run(ctx: Ctx) -> list[Row]:
 
 
 async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
-    from skillz_engine.compile import Tree
+    from skillz_engine.build.compile import Tree
+    from skillz_engine.isolation.process import BASE_VARS
+    from skillz_engine.isolation.sandbox import resolve_program
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
-    from skillz_engine.runtimes.process import BASE_VARS
-    from skillz_engine.runtimes.sandbox import resolve_program
 
     tree = Tree([root])
     tree.full_scan()
@@ -98,7 +98,7 @@ async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
     sides["bare"] = bare
 
     if "bwrap" in sides:  # the exact command line the engine runs for echo-bwrap, run bare
-        from skillz_engine.runtimes.process import build_command
+        from skillz_engine.isolation.process import build_command
 
         tool_dir = root / "echo-bwrap"
         spec = next(c.spec for c in snap.entries.values() if c.spec.name == "echo-bwrap")

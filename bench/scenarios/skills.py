@@ -2,7 +2,7 @@
 
 The tree: ``skills/skill-NNNN/SKILL.md`` (a description and a short body of generated words)
 with five ``kind: command`` tools nested under each skill's ``tools/``. One
-:class:`~skillz_engine.reload.Reloader` compiles it per disclosure mode; the numbers are engine
+:class:`~skillz_engine.live.reload.Reloader` compiles it per disclosure mode; the numbers are engine
 time measured with ``perf_counter`` around the server's own handlers:
 
 * ``tools/list`` in ``search`` mode (only the built-ins are listed) — target < 5 ms; baseline: the
@@ -91,13 +91,13 @@ def run(ctx: Ctx) -> list[Row]:
 
 
 async def _measure(ctx: Ctx, root: Path, skills: int, tools: int) -> list[Row]:
+    from skillz_engine.build.compile import Tree
     from skillz_engine.builtins.search import index_of
-    from skillz_engine.compile import Tree
-    from skillz_engine.disclosure import active_skills
-    from skillz_engine.fanout import Hub
-    from skillz_engine.reload import Reloader
+    from skillz_engine.live.disclosure import active_skills
+    from skillz_engine.live.reload import Reloader
+    from skillz_engine.mcp.fanout import Hub
+    from skillz_engine.mcp.server import _Handlers, tool_listing
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
-    from skillz_engine.server import _Handlers, tool_listing
 
     size = f"{skills} skills, {tools} tools"
     reps = ctx.reps(200, 20)

@@ -1,6 +1,6 @@
 """One changed entry in a 10,000-entry tree: engine time to rescan, recompile, assemble and swap.
 
-In-process, no watcher: a :class:`~skillz_engine.reload.Reloader` over the tree is started
+In-process, no watcher: a :class:`~skillz_engine.live.reload.Reloader` over the tree is started
 (a cold compile), then each sample rewrites one tool's ``manifest.yaml`` (new description) and
 times ``await reloader.apply([path])`` with ``perf_counter`` (the write itself is not timed); every
 apply must report the tool list changed. Baseline: the full cold compile of the same tree in the
@@ -41,8 +41,8 @@ def run(ctx: Ctx) -> list[Row]:
 
 
 async def _measure(ctx: Ctx, n: int) -> Row:
-    from skillz_engine.compile import Tree
-    from skillz_engine.reload import Reloader
+    from skillz_engine.build.compile import Tree
+    from skillz_engine.live.reload import Reloader
 
     info = ctx.tree(n, "mixed")
     targets = [p for p in info.manifests if p.parent.parent.name == "tools"]

@@ -90,7 +90,7 @@ async def _calls(ctx: Ctx) -> Row:
     import os
     import sys
 
-    from skillz_engine.compile import Tree
+    from skillz_engine.build.compile import Tree
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
     # the script side runs this venv's python3 directly, as servers in the other scenarios do (a

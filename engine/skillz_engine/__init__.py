@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from skillz_engine.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
 
 __version__ = "0.1.0"
 

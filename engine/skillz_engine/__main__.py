@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from skillz_engine.cli import main
+from skillz_engine.cli.main import main
 
 raise SystemExit(main())

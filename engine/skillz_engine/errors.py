@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from skillz_engine.diagnostics import Diagnostic
+    from skillz_engine.tree.diagnostics import Diagnostic
 
 
 class ExitCode(enum.IntEnum):

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from conftest import IN_CI
+from tests.conftest import IN_CI
 
 NODE_VERSION = "22.23.3"
 CONFORMANCE_VERSION = "0.1.16"

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import mcp.types as types
 import pytest
-from mcp import Client
 from mcp.shared.exceptions import MCPError
+from tests.mcp_helpers import Inbox
 
-from mcp_helpers import Inbox
-from skillz_engine.compile import Tree
-from skillz_engine.reload import Reloader
-from skillz_engine.server import SkillzServer, build_server
+from mcp import Client
+from skillz_engine.build.compile import Tree
+from skillz_engine.live.reload import Reloader
+from skillz_engine.mcp.server import SkillzServer, build_server
 
 pytestmark = [
     pytest.mark.anyio,

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from skillz_engine.diagnostics import Severity
-from skillz_engine.model import ToolResult
-from skillz_engine.runtimes.base import LocalCallContext
+from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.runtimes.command import argv_value
-from skillz_engine.snapshot import Snapshot
-
-MakeTool = Callable[..., Path]  # the make_tool fixture (tests/runtimes/conftest.py)
-Call = Callable[..., Awaitable[tuple[ToolResult, LocalCallContext]]]  # the call fixture
+from skillz_engine.tree.diagnostics import Severity
+from skillz_engine.tree.model import ToolResult
+from tests.conftest import Call, MakeTool
 
 # prints its argv (after the program name) as a JSON list
 ARGV_JSON = "import json, sys; print(json.dumps(sys.argv[1:]))"

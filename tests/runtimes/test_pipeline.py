@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from skillz_engine.compile import Tree
+from skillz_engine.build.compile import Tree
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
 UPPER = (

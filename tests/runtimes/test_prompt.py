@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from skillz_engine.compile import Tree
+from skillz_engine.build.compile import Tree
+from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.runtimes.base import LocalCallContext
 from skillz_engine.runtimes.prompt import read_uri, split_roles
-from skillz_engine.snapshot import Snapshot
 
 
 def tiny_png() -> bytes:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from skillz_engine.model import ToolResult
 from skillz_engine.runtimes import results
+from skillz_engine.tree.model import ToolResult
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 

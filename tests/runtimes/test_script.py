@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
 import pytest
 
-from skillz_engine.model import ToolResult
-from skillz_engine.runtimes.base import LocalCallContext
-from skillz_engine.snapshot import Snapshot
-
-MakeTool = Callable[..., Path]  # the make_tool fixture (tests/runtimes/conftest.py)
-Call = Callable[..., Awaitable[tuple[ToolResult, LocalCallContext]]]  # the call fixture
+from skillz_engine.build.snapshot import Snapshot
+from tests.conftest import Call, MakeTool
 
 pytestmark = pytest.mark.anyio
 

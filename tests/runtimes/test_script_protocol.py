@@ -11,10 +11,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from conftest import require
-from skillz_engine.memory import MAX_KEY, SqliteMemory, open_memory
-from skillz_engine.model import ToolResult
 from skillz_engine.runtimes.base import LocalCallContext
+from skillz_engine.state.memory import MAX_KEY, SqliteMemory, open_memory
+from skillz_engine.tree.model import ToolResult
+from tests.conftest import require
 
 MakeTool = Callable[..., Path]
 Call = Callable[..., Awaitable[tuple[ToolResult, LocalCallContext]]]

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from skillz_engine.compile import Tree
+from skillz_engine.build.compile import Tree
+from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.runtimes.base import Runtime
 from skillz_engine.runtimes.prompt import PromptRuntime
 from skillz_engine.runtimes.resource import ResourceRuntime
 from skillz_engine.runtimes.skill import MAX_FILE_BYTES, SkillRuntime
-from skillz_engine.snapshot import Snapshot
 
 SKILL_MD = """\
 ---

@@ -7,26 +7,21 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
 
-from conftest import IN_CI, require
-from skillz_engine import wasmbuild
-from skillz_engine.compile import Tree
-from skillz_engine.model import ToolResult
-from skillz_engine.reload import Reloader
-from skillz_engine.runtimes import wasm
+from mcp import Client
+from skillz_engine.build.compile import Tree
+from skillz_engine.live.reload import Reloader
+from skillz_engine.mcp.server import build_server
+from skillz_engine.runtimes import wasm, wasmbuild
 from skillz_engine.runtimes.base import LocalCallContext, Services, run_tool
-from skillz_engine.server import build_server
+from tests.conftest import IN_CI, Call, MakeTool, require
 
 pytestmark = pytest.mark.anyio
-MakeTool = Callable[..., Path]  # the make_tool fixture (tests/runtimes/conftest.py)
-Call = Callable[..., Awaitable[tuple[ToolResult, LocalCallContext]]]  # the call fixture
 DATA = Path(__file__).resolve().parents[1] / "data" / "wasm"
 
 

@@ -17,8 +17,8 @@ from skillz_engine.builtins.register import REGISTER_SCRIPT
 from skillz_engine.builtins.repos import REPO_TOOLS
 from skillz_engine.builtins.search import CORE_TOOLS
 from skillz_engine.builtins.skills import SKILL_TOOLS
-from skillz_engine.config import Config
-from skillz_engine.model import ToolDef
+from skillz_engine.tree.config import Config
+from skillz_engine.tree.model import ToolDef
 
 STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
 # tools that write into the tree: off when read-only

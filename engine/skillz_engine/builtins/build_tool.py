@@ -24,7 +24,7 @@ from skillz_engine.builtins.writers import (
     serve_written,
     write_entry,
 )
-from skillz_engine.model import Args, CallContext, ToolDef, ToolResult
+from skillz_engine.tree.model import Args, CallContext, ToolDef, ToolResult
 
 __all__ = ["BUILD_TOOL", "SOURCE_FILES"]
 
@@ -73,7 +73,7 @@ async def _build_tool(args: Args, ctx: CallContext) -> ToolResult:
     import anyio
     import anyio.from_thread
 
-    from skillz_engine import wasmbuild
+    from skillz_engine.runtimes import wasmbuild
 
     engine = ctx.engine
     if engine is None:

@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from skillz_engine.model import ResourceDef, ResourceTemplateDef
-from skillz_engine.snapshot import Snapshot
+from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.tree.model import ResourceDef, ResourceTemplateDef
 
 GUIDE_URI = "skillz://guide"
 DIAGNOSTICS_URI = "skillz://diagnostics"

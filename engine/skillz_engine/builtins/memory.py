@@ -1,4 +1,4 @@
-"""``memory``: the model's own key-value memory, in the store scripts use (:mod:`skillz_engine.memory`).
+"""``memory``: the model's own key-value memory, in the store scripts use (:mod:`skillz_engine.state.memory`).
 
 ``memory(action: get|set|list|delete, key?, value?, ttl?, namespace?)``. The namespace defaults to
 :data:`MODEL_NAMESPACE`; naming a tool's name reads (or edits) what that tool's scripts stored.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from skillz_engine.memory import MemoryRefused, check_ttl, memory_for
-from skillz_engine.model import Args, CallContext, ToolDef, ToolResult
+from skillz_engine.state.memory import MemoryRefused, check_ttl, memory_for
+from skillz_engine.tree.model import Args, CallContext, ToolDef, ToolResult
 
 MODEL_NAMESPACE = "model"
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
+from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.builtins.writers import WriterError, check_name, existing_entry, serve_written, write_entry
-from skillz_engine.model import Args, CallContext, EngineHandle, ToolDef, ToolResult
-from skillz_engine.snapshot import Snapshot
+from skillz_engine.tree.model import Args, CallContext, EngineHandle, ToolDef, ToolResult
 
 # interpreter -> the entry file's name (a script without interpreter runs by its #! line as `main`)
 ENTRY_FILES: Mapping[str, str] = {

@@ -1,7 +1,7 @@
 """``add_skill_repo``: mount a git repository of skills (and tools) as an extra root.
 
 The repository is cloned at the pinned revision into the state directory (see
-:mod:`skillz_engine.sources`), its tree is compiled leniently on the side to report what it holds
+:mod:`skillz_engine.state.sources`), its tree is compiled leniently on the side to report what it holds
 and what is wrong with it, then the pin is written to ``<state>/sources.json`` and the engine
 mounts the clone in one snapshot swap: the repository is served whole or not at all. Calling it
 again for the same repository and ``path`` replaces the pin (a new ``rev`` is an update; the same
@@ -13,15 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from skillz_engine.model import Args, CallContext, ToolDef, ToolResult
-from skillz_engine.snapshot import Snapshot
+from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.tree.model import Args, CallContext, ToolDef, ToolResult
 
 MAX_REPORTED = 20
 
 
 def _inventory(root: Path) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
     """What a clone holds (names by kind) and its diagnostics, compiled leniently on the side."""
-    from skillz_engine.compile import Tree
+    from skillz_engine.build.compile import Tree
 
     tree = Tree([root], lenient=True, state_dir=root / ".skillz")
     tree.full_scan()
@@ -44,7 +44,7 @@ def _served_from(snap: Snapshot, root: Path) -> dict[str, list[str]]:
 async def _add_skill_repo(args: Args, ctx: CallContext) -> ToolResult:
     import anyio
 
-    from skillz_engine.sources import (
+    from skillz_engine.state.sources import (
         Source,
         SourceError,
         check_path,

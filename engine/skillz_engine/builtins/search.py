@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from skillz_engine.model import Args, CallContext, ToolDef, ToolResult
-from skillz_engine.snapshot import Snapshot
+from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.tree.model import Args, CallContext, ToolDef, ToolResult
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _K1, _B = 1.2, 0.75

@@ -2,7 +2,7 @@
 
 Activation changes what *the calling client* sees (``CallContext.activations``); in ``skills``
 disclosure mode the client's tool list gains (or loses) the skill's own tools and that client,
-only, is told ``notifications/tools/list_changed``. Rules (see :mod:`skillz_engine.disclosure`):
+only, is told ``notifications/tools/list_changed``. Rules (see :mod:`skillz_engine.live.disclosure`):
 
 * ``activate_skill("pdf")`` activates a skill and, transitively, the skills it names in
   ``dependsOn``; ``activate_skill("@office")`` activates every skill of a bundle (``@`` optional
@@ -21,8 +21,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.builtins.search import Bm25, query_terms, tokens
-from skillz_engine.disclosure import (
+from skillz_engine.errors import RuntimeFailure
+from skillz_engine.live.disclosure import (
     SkillGraph,
     active_skills,
     bundle_skills,
@@ -31,9 +33,7 @@ from skillz_engine.disclosure import (
     visible_tools,
     why_active,
 )
-from skillz_engine.errors import RuntimeFailure
-from skillz_engine.model import Args, CallContext, EntrySpec, ToolDef, ToolResult
-from skillz_engine.snapshot import Snapshot
+from skillz_engine.tree.model import Args, CallContext, EntrySpec, ToolDef, ToolResult
 
 NO_SESSION = (
     "This connection keeps no per-client state (a 2026-07-28 request over HTTP carries no session; "
@@ -55,7 +55,7 @@ def _json_result(text: str, payload: Mapping[str, Any], *, is_error: bool = Fals
 
 def _resolve(graph: SkillGraph, raw: str) -> tuple[str | None, str]:
     """``(reference, error)``: a skill name or ``@bundle``, or why ``raw`` names neither."""
-    from skillz_engine.validate import did_you_mean
+    from skillz_engine.tree.validate import did_you_mean
 
     name = raw.strip()
     if name.startswith("@"):

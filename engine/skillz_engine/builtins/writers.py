@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from skillz_engine.diagnostics import Diagnostic
+from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.model import HOME_FOLDERS, EngineHandle
-from skillz_engine.snapshot import Snapshot
+from skillz_engine.tree.diagnostics import Diagnostic
+from skillz_engine.tree.model import HOME_FOLDERS, EngineHandle
 
 NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
@@ -42,7 +42,7 @@ class WriterError(RuntimeFailure):
 
 def check_name(name: object) -> str:
     """``name`` if it is a safe entry name, else :class:`WriterError`."""
-    from skillz_engine.validate import ENTRY_NAME
+    from skillz_engine.tree.validate import ENTRY_NAME
 
     if not isinstance(name, str) or not name:
         raise WriterError("name must be a non-empty string")

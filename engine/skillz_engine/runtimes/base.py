@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from skillz_engine.diagnostics import Diagnostic
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
-from skillz_engine.model import (
+from skillz_engine.tree.diagnostics import Diagnostic
+from skillz_engine.tree.model import (
     Args,
     CallContext,
     Compiled,
@@ -46,9 +46,9 @@ from skillz_engine.model import (
 )
 
 if TYPE_CHECKING:
-    from skillz_engine.config import Config
-    from skillz_engine.sessions import Activations
-    from skillz_engine.snapshot import Snapshot
+    from skillz_engine.build.snapshot import Snapshot
+    from skillz_engine.live.sessions import Activations
+    from skillz_engine.tree.config import Config
 
 DEFAULT_TIMEOUT = 60.0  # seconds
 DEFAULT_OUTPUT = 1 << 20  # bytes
@@ -88,7 +88,7 @@ class Runtime(Protocol):
 
 @dataclass
 class LocalCallContext:
-    """A :class:`~skillz_engine.model.CallContext` with no client behind it (CLI ``call``, tests).
+    """A :class:`~skillz_engine.tree.model.CallContext` with no client behind it (CLI ``call``, tests).
 
     Logs and progress go to ``sink`` (a list) so callers can show or assert them.
     """

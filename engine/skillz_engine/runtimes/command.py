@@ -29,14 +29,14 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Undefined
 
-from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
-from skillz_engine.parse import JsonPath, format_json_path
+from skillz_engine.isolation.process import build_command, build_env, run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
-from skillz_engine.runtimes.process import build_command, build_env, run
-from skillz_engine.templating import TemplateError, check_syntax, render, render_value
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult
+from skillz_engine.tree.parse import JsonPath, format_json_path
+from skillz_engine.tree.templating import TemplateError, check_syntax, render, render_value
 
 __all__ = ["CommandRuntime", "argv_value"]
 
@@ -129,7 +129,7 @@ class CommandRuntime:
     kind = "command"
 
     def compile(self, spec: EntrySpec, services: Services) -> Compiled:
-        from skillz_engine.validate import entry_path
+        from skillz_engine.tree.validate import entry_path
 
         data = spec.data
         argv = [str(a) for a in data["argv"]]

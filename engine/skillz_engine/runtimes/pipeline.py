@@ -23,12 +23,12 @@ from typing import Any
 
 import anyio
 
-from skillz_engine.diagnostics import Diagnostic, Severity
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
-from skillz_engine.parse import JsonPath, format_json_path, walk
 from skillz_engine.runtimes.base import DEFAULT_TIMEOUT, CompileProblem, Services, tool_def
 from skillz_engine.runtimes.results import from_json
-from skillz_engine.templating import TemplateError, check_syntax, environment, render_value
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult
+from skillz_engine.tree.parse import JsonPath, format_json_path, walk
+from skillz_engine.tree.templating import TemplateError, check_syntax, environment, render_value
 from skillz_engine.units import parse_duration
 
 _LEGACY_REF = re.compile(r"^\$(?P<root>[A-Za-z_][A-Za-z0-9_-]*)(?P<rest>(\.[A-Za-z0-9_-]+)*)$")

@@ -37,16 +37,6 @@ from urllib.parse import quote
 
 from jinja2 import ChainableUndefined
 
-from skillz_engine.diagnostics import Diagnostic, Severity, display_path
-from skillz_engine.model import (
-    Args,
-    CallContext,
-    Compiled,
-    EntrySpec,
-    PromptArgument,
-    PromptDef,
-)
-from skillz_engine.parse import JsonPath, format_json_path
 from skillz_engine.runtimes.base import CompileProblem, Services
 from skillz_engine.runtimes.resource import (
     MAX_COMPLETIONS,
@@ -54,11 +44,21 @@ from skillz_engine.runtimes.resource import (
     guess_mime,
     read_inside_async,
 )
-from skillz_engine.templating import check_syntax, render
-from skillz_engine.validate import entry_path
+from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
+from skillz_engine.tree.model import (
+    Args,
+    CallContext,
+    Compiled,
+    EntrySpec,
+    PromptArgument,
+    PromptDef,
+)
+from skillz_engine.tree.parse import JsonPath, format_json_path
+from skillz_engine.tree.templating import check_syntax, render
+from skillz_engine.tree.validate import entry_path
 
 if TYPE_CHECKING:
-    from skillz_engine.snapshot import Snapshot
+    from skillz_engine.build.snapshot import Snapshot
 
 MAX_TEMPLATE_BYTES = 1 << 20
 _MARKER = re.compile(r"^[ \t]*---[ \t]*(user|assistant)[ \t]*---[ \t]*$", re.IGNORECASE)

@@ -31,15 +31,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-from skillz_engine.diagnostics import Diagnostic, Severity
-from skillz_engine.model import Compiled, EntrySpec, ResourceDef, ResourceTemplateDef
-from skillz_engine.parse import JsonPath, format_json_path
 from skillz_engine.runtimes.base import CompileProblem, Services
-from skillz_engine.scan import ignored_name
-from skillz_engine.validate import entry_path
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.model import Compiled, EntrySpec, ResourceDef, ResourceTemplateDef
+from skillz_engine.tree.parse import JsonPath, format_json_path
+from skillz_engine.tree.scan import ignored_name
+from skillz_engine.tree.validate import entry_path
 
 if TYPE_CHECKING:
-    from skillz_engine.snapshot import Snapshot
+    from skillz_engine.build.snapshot import Snapshot
 
 MAX_READ = 32 << 20  # bytes a single read may return
 HASH_LIMIT = 8 << 20  # files up to this size get a content digest; larger ones size+mtime
@@ -341,7 +341,7 @@ class ResourceRuntime:
             ) from None
 
     def _text_template(self, spec: EntrySpec) -> Compiled:
-        from skillz_engine.templating import TemplateError, check_syntax, render
+        from skillz_engine.tree.templating import TemplateError, check_syntax, render
 
         data = spec.data
         tpl = self._uri_template(spec)

@@ -1,4 +1,4 @@
-"""From a tool's raw output to a :class:`~skillz_engine.model.ToolResult`.
+"""From a tool's raw output to a :class:`~skillz_engine.tree.model.ToolResult`.
 
 Three shapes, in this order:
 
@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from skillz_engine.model import ToolResult
+from skillz_engine.tree.model import ToolResult
 
 __all__ = [
     "STDERR_TAIL",

@@ -16,7 +16,7 @@ stdout, read as it arrives:
   are the result when the final response has none;
 * requests (``method`` and ``id``), answered on stdin: ``tools/call`` (``name``, ``arguments``;
   the result is the MCP tool result), ``resources/list``, ``resources/read`` (``uri``),
-  ``memory/get|set|list|delete`` (:mod:`skillz_engine.memory`, one namespace per tool; Skillz's
+  ``memory/get|set|list|delete`` (:mod:`skillz_engine.state.memory`, one namespace per tool; Skillz's
   shapes ``{value}``, ``{success: true}``, ``{keys}``, ``{deleted}``, refusals as ``{error}``
   inside the result), ``elicitation/create`` and ``sampling/createMessage`` (MCP params and
   results; sent to the client as server requests on 2025-11-25 connections, as input-required
@@ -52,16 +52,16 @@ from urllib.parse import unquote, urlparse
 
 import anyio
 
-from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
-from skillz_engine.memory import MemoryRefused, check_ttl, memory_for
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
+from skillz_engine.isolation.process import Child, Command, ProcessResult, build_command, build_env, run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
-from skillz_engine.runtimes.process import Child, Command, ProcessResult, build_command, build_env, run
+from skillz_engine.state.memory import MemoryRefused, check_ttl, memory_for
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult
 
 if TYPE_CHECKING:
-    from skillz_engine.runtimes.deps import Activation, Plan
+    from skillz_engine.isolation.deps import Activation, Plan
 
 __all__ = [
     "EXTENSIONS",
@@ -134,7 +134,7 @@ def _diag(spec: EntrySpec, key: str, code: str, message: str, hint: str) -> Diag
 
 
 def _interpreter(spec: EntrySpec, entry: Path) -> tuple[_Interpreter, list[Diagnostic]]:
-    from skillz_engine.validate import entry_path
+    from skillz_engine.tree.validate import entry_path
 
     raw = spec.data.get("interpreter")
     if isinstance(raw, str) and raw:
@@ -199,8 +199,8 @@ class ScriptRuntime:
         return []
 
     def _script(self, spec: EntrySpec, services: Services) -> _Script:
-        from skillz_engine.runtimes.deps import plan_for
-        from skillz_engine.validate import entry_path
+        from skillz_engine.isolation.deps import plan_for
+        from skillz_engine.tree.validate import entry_path
 
         entry, diags = entry_path(spec, ("entry",), str(spec.data["entry"]))
         cwd: Path | None = spec.dir
@@ -294,7 +294,7 @@ class _Script:
         self, report: Callable[[str], Any], *, force: bool = False, rebuilt: set[str] | None = None
     ) -> Activation:
         """The interpreter argv and extra variables, with the dependency environments installed."""
-        from skillz_engine.runtimes.deps import Activation, Settings
+        from skillz_engine.isolation.deps import Activation, Settings
 
         path = build_env(self.spec)["PATH"]
         program = self.interpreter.resolve(path)

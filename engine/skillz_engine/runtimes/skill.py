@@ -30,16 +30,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from skillz_engine.diagnostics import Diagnostic, Severity, display_path
-from skillz_engine.model import CallContext, Compiled, EntrySpec, PromptDef, ResourceDef, ToolDef, ToolResult
-from skillz_engine.parse import MANIFEST_NAMES, SKILL_FILE, parse_skill_md
 from skillz_engine.runtimes.base import CompileProblem, Services
 from skillz_engine.runtimes.resource import check_relative, contents, mime_for, read_inside_async
-from skillz_engine.scan import ignored_name
+from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
+from skillz_engine.tree.model import (
+    CallContext,
+    Compiled,
+    EntrySpec,
+    PromptDef,
+    ResourceDef,
+    ToolDef,
+    ToolResult,
+)
+from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE, parse_skill_md
+from skillz_engine.tree.scan import ignored_name
 
 if TYPE_CHECKING:
-    from skillz_engine.model import Args
-    from skillz_engine.snapshot import Snapshot
+    from skillz_engine.build.snapshot import Snapshot
+    from skillz_engine.tree.model import Args
 
 MAX_FILE_BYTES = 5 << 20  # 5 MiB
 MAX_FILES = 1000
@@ -278,7 +286,7 @@ def _skill_tool(spec: EntrySpec, text: str) -> ToolDef:
         task = str(args.get("task") or "").strip()
         act = ctx.activations
         if act is not None:
-            from skillz_engine.disclosure import active_skills, visible_tools
+            from skillz_engine.live.disclosure import active_skills, visible_tools
 
             snap = ctx.snapshot
             before = active_skills(snap, act.explicit)

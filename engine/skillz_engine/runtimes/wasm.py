@@ -16,7 +16,7 @@ stderr tail.
 Compiled modules are cached: in memory per process, and on disk as serialized modules under
 ``<state>/cache/wasm/<sha256(module, engine configuration, wasmtime version)>.cwasm``, so a
 restart deserializes instead of compiling. Modules built from source (``build``) come from
-:mod:`skillz_engine.wasmbuild`: ahead of time through :meth:`WasmRuntime.build`, or lazily at the
+:mod:`skillz_engine.runtimes.wasmbuild`: ahead of time through :meth:`WasmRuntime.build`, or lazily at the
 first call (with progress notifications).
 """
 
@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skillz_engine.diagnostics import Diagnostic, Severity
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.model import Args, CallContext, Compiled, EntrySpec, ToolResult
+from skillz_engine.isolation.process import Limits, limits_for, secret_names
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
-from skillz_engine.runtimes.process import Limits, limits_for, secret_names
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult
 
 __all__ = ["DEFAULT_FUEL", "DEFAULT_MEMORY", "STATS", "TICK", "WasmRuntime", "shared_engine"]
 
@@ -345,7 +345,7 @@ def _run_sync(
 
 
 def _diag(spec: EntrySpec, path: tuple[str | int, ...], code: str, message: str, hint: str) -> Diagnostic:
-    from skillz_engine.parse import format_json_path
+    from skillz_engine.tree.parse import format_json_path
 
     line, col = spec.positions.value(path)
     return Diagnostic(spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint)
@@ -361,7 +361,7 @@ class _Plan:
 
 
 def _plan(spec: EntrySpec) -> _Plan:
-    from skillz_engine.validate import entry_path
+    from skillz_engine.tree.validate import entry_path
 
     diags: list[Diagnostic] = []
     module: Path | None = None
@@ -377,7 +377,7 @@ def _plan(spec: EntrySpec) -> _Plan:
         if language == "wat" and path is not None and path.is_file():
             module = path  # WAT needs no toolchain: wasmtime compiles it directly
         elif path is not None:
-            from skillz_engine import wasmbuild
+            from skillz_engine.runtimes import wasmbuild
 
             for i, dep in enumerate(deps):
                 try:
@@ -437,7 +437,7 @@ class WasmRuntime:
             return list(problem.diagnostics)
         import anyio
 
-        from skillz_engine import wasmbuild
+        from skillz_engine.runtimes import wasmbuild
 
         if services.extra.get("build.force") and plan.build is not None:
             await anyio.to_thread.run_sync(wasmbuild.forget, services.state_dir, plan.build)
@@ -492,7 +492,7 @@ class _WasmTool:
         import anyio
 
         if self.plan.module is None:
-            from skillz_engine import wasmbuild
+            from skillz_engine.runtimes import wasmbuild
 
             built = await anyio.to_thread.run_sync(wasmbuild.cached_module, self.services.state_dir,
                                                    self.plan.build)  # fmt: skip
@@ -519,7 +519,7 @@ class _WasmTool:
     def _prepare_sync(self, progress: Callable[[str], None]) -> Any:
         import wasmtime
 
-        from skillz_engine import wasmbuild
+        from skillz_engine.runtimes import wasmbuild
 
         if self.plan.module is not None:
             path = self.plan.module

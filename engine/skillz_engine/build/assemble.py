@@ -1,0 +1,199 @@
+"""Assemble a :class:`Snapshot` from a tree's entry results: stale reuse, built-ins, unique names,
+and the checks that span entries (references that must resolve, bundle cycles)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from skillz_engine.tree.diagnostics import Diagnostic, Severity, sort_key
+from skillz_engine.tree.model import (
+    Compiled,
+    EntrySpec,
+    PromptDef,
+    ResourceDef,
+    ResourceTemplateDef,
+    ToolDef,
+)
+from skillz_engine.tree.parse import JsonPath, format_json_path
+from skillz_engine.build.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from skillz_engine.build.compile import Tree
+
+
+def _at(
+    spec: EntrySpec,
+    path: JsonPath,
+    code: str,
+    message: str,
+    hint: str | None = None,
+    severity: Severity = Severity.ERROR,
+) -> Diagnostic:
+    line, col = spec.positions.value(path)
+    return Diagnostic(spec.display, line, col, code, severity, message, format_json_path(path), hint)
+
+
+def _name_path(spec: EntrySpec) -> JsonPath:
+    return ("name",) if "name" in spec.data else ()
+
+
+def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
+    from skillz_engine.builtins import builtin_resources, builtin_templates, builtin_tools
+
+    diags: list[Diagnostic] = [*tree.config_diags, *tree.scan_diags, *tree.source_diags]
+    entries: dict[str, Compiled] = {}
+    specs: dict[str, EntrySpec] = {}
+    for key in tree.sorted_keys():
+        r = tree.results[key]
+        diags.extend(r.diagnostics)
+        if r.compiled is not None:
+            entries[key] = r.compiled
+            specs[key] = r.compiled.spec
+            continue
+        if r.spec is not None:
+            specs[key] = r.spec
+        if tree.lenient and previous is not None and key in previous.entries:
+            old = previous.entries[key]
+            entries[key] = dataclasses.replace(old, state="stale")
+            specs[key] = old.spec
+            diags.append(
+                Diagnostic(
+                    r.found.primary.as_posix() if not r.diagnostics else r.diagnostics[0].path,
+                    1,
+                    1,
+                    "SKZ010",
+                    Severity.WARNING,
+                    f"{old.spec.kind} {old.spec.name!r} has errors; serving its last good version",
+                    hint="Fix the errors above; the entry reloads as soon as it validates.",
+                )
+            )
+
+    tools: dict[str, ToolDef] = {t.name: t for t in builtin_tools(tree.config)}
+    prompts: dict[str, PromptDef] = {}
+    resources: dict[str, ResourceDef] = {r.uri: r for r in builtin_resources()}
+    templates: list[ResourceTemplateDef] = list(builtin_templates())
+    template_names = {t.uri_template for t in templates}
+    where: dict[tuple[str, str], EntrySpec] = {}
+
+    def dup(kind: str, name: str, spec: EntrySpec) -> None:
+        first = where.get((kind, name))
+        origin = f"{first.display}" if first is not None else "a built-in"
+        diags.append(
+            _at(
+                spec,
+                _name_path(spec),
+                "SKZ207",
+                f"{kind} {name!r} is already defined by {origin}; this one is not served",
+                hint="Rename one of the two directories (MCP names must be unique).",
+            )
+        )
+
+    for c in entries.values():
+        spec = c.spec
+        if not spec.enabled:
+            continue
+        for t in c.tools:
+            if t.name in tools:
+                dup("tool", t.name, spec)
+                continue
+            tools[t.name] = t
+            where[("tool", t.name)] = spec
+        for p in c.prompts:
+            if p.name in prompts:
+                dup("prompt", p.name, spec)
+                continue
+            prompts[p.name] = p
+            where[("prompt", p.name)] = spec
+        for res in c.resources:
+            if res.uri in resources:
+                dup("resource", res.uri, spec)
+                continue
+            resources[res.uri] = res
+            where[("resource", res.uri)] = spec
+        for tm in c.templates:
+            if tm.uri_template in template_names:
+                dup("resource template", tm.uri_template, spec)
+                continue
+            templates.append(tm)
+            template_names.add(tm.uri_template)
+
+    diags.extend(_references(specs, tools))
+    unique = sorted(set(diags), key=sort_key)
+    return Snapshot(
+        generation=tree.generation,
+        roots=tree.roots,
+        config=tree.config,
+        entries=MappingProxyType(entries),
+        specs=MappingProxyType(specs),
+        tools=MappingProxyType(tools),
+        prompts=MappingProxyType(prompts),
+        resources=MappingProxyType(resources),
+        templates=tuple(templates),
+        diagnostics=tuple(unique),
+        state_dir=tree.state_dir,
+    )
+
+
+def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) -> list[Diagnostic]:
+    """References between entries that must resolve, and bundle cycles."""
+    out: list[Diagnostic] = []
+    # only the few entries that name other entries, and the kinds they can name, cost anything
+    referring = [s for s in specs.values() if s.refs]
+    pools: dict[str, dict[str, EntrySpec]] = {"skill": {}, "bundle": {}, "service": {}}
+    for s in specs.values():
+        pool = pools.get(s.kind)
+        if pool is not None:
+            pool[s.name] = s
+    bundles = pools["bundle"]
+    codes = {"skill": "SKZ301", "bundle": "SKZ302", "service": "SKZ303", "tool": "SKZ304"}
+    for s in referring:
+        for ref in s.refs:
+            pool_of: Mapping[str, Any] = tools if ref.what == "tool" else pools[ref.what]
+            if ref.name not in pool_of:
+                from skillz_engine.tree.validate import did_you_mean
+
+                code = "SKZ302" if s.kind == "bundle" else codes[ref.what]
+                hint = did_you_mean(ref.name, pool_of) or f"Create the {ref.what} or remove the reference."
+                out.append(_at(s, ref.path, code, f"{ref.what} {ref.name!r} does not exist", hint))
+            if ref.what == "tool" and ref.name == s.name:
+                out.append(
+                    _at(
+                        s,
+                        ref.path,
+                        "SKZ305",
+                        f"pipeline {s.name!r} calls itself",
+                        "Remove the recursive step.",
+                    )
+                )
+
+    # bundle cycles: depth-first over @references
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for i, ref in enumerate(bundles[name].data.get("skills") or []):
+            if not (isinstance(ref, str) and ref.startswith("@")) or ref[1:] not in bundles:
+                continue
+            nxt = ref[1:]
+            if state.get(nxt) == 1:
+                cycle = " -> ".join([*trail[trail.index(nxt) :], nxt]) if nxt in trail else nxt
+                out.append(
+                    _at(
+                        bundles[name],
+                        ("skills", i),
+                        "SKZ305",
+                        f"bundle cycle: {cycle}",
+                        "Remove one of the @references that close the loop.",
+                    )
+                )
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[name] = 2
+
+    for b in sorted(bundles):
+        if b not in state:
+            visit(b, [b])
+    return out

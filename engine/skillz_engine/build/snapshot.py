@@ -1,0 +1,75 @@
+"""The immutable snapshot: everything a request reads, from start to end, in one object.
+
+A snapshot is built whole by :mod:`skillz_engine.build.compile` and then only read. The live registry
+swaps one reference to move from snapshot *n* to *n+1*; a request captures the reference once at
+entry, so no reader ever sees a half-built registry.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from skillz_engine.tree.config import Config
+from skillz_engine.tree.diagnostics import Diagnostic
+from skillz_engine.tree.model import (
+    Compiled,
+    EntrySpec,
+    PromptDef,
+    ResourceDef,
+    ResourceTemplateDef,
+    ToolDef,
+)
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    generation: int
+    roots: tuple[Path, ...]
+    config: Config
+    entries: Mapping[str, Compiled] = field(
+        default_factory=lambda: _EMPTY
+    )  # EntrySpec.key -> compiled (ok or stale)
+    specs: Mapping[str, EntrySpec] = field(
+        default_factory=lambda: _EMPTY
+    )  # every valid entry, disabled ones included
+    tools: Mapping[str, ToolDef] = field(default_factory=lambda: _EMPTY)
+    prompts: Mapping[str, PromptDef] = field(default_factory=lambda: _EMPTY)
+    resources: Mapping[str, ResourceDef] = field(default_factory=lambda: _EMPTY)
+    templates: tuple[ResourceTemplateDef, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    state_dir: Path | None = None
+    created: float = field(default_factory=time.time)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def stale(self) -> tuple[str, ...]:
+        return tuple(k for k, c in self.entries.items() if c.state == "stale")
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        """Tool names close to ``name`` (for "did you mean" messages)."""
+        return difflib.get_close_matches(name, list(self.tools), n=n, cutoff=0.5)
+
+    def find_template(self, uri: str) -> tuple[ResourceTemplateDef, Mapping[str, str]] | None:
+        for t in self.templates:
+            m = t.match(uri)
+            if m is not None:
+                return t, m
+        return None
+
+    def entry_tools(self) -> list[ToolDef]:
+        """Tools that come from entries (not built-ins), in listing order."""
+        return [t for t in self.tools.values() if t.entry is not None]
+
+    def skills(self) -> list[EntrySpec]:
+        return [s for s in self.specs.values() if s.kind == "skill"]

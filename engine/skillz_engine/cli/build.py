@@ -1,0 +1,122 @@
+"""``skillz-engine build``: the slow ahead-of-time work of every entry, before a client waits for it.
+
+The tree is scanned as ``serve`` does (lenient). Every compiled entry whose runtime offers a build
+hook (``getattr(runtime, "build", None)``, see :mod:`skillz_engine.runtimes.base`) gets it called,
+one entry after the other: dependency environments are installed, wasm modules compiled. Hooks
+are idempotent, so a second build with nothing changed reports everything as cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from skillz_engine.build.compile import Tree
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+
+
+@dataclass(slots=True)
+class EntryBuild:
+    """What the build of one entry did."""
+
+    name: str
+    kind: str
+    seconds: float = 0.0
+    messages: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+    def line(self) -> str:
+        """One line for the terminal: what, how long, cached or installed."""
+        if self.failed:
+            return f"{self.name} ({self.kind}): FAILED after {self.seconds:.1f}s"
+        last = self.messages[-1] if self.messages else "nothing to do"
+        return f"{self.name} ({self.kind}): {last} in {self.seconds:.1f}s"
+
+
+@dataclass(slots=True)
+class BuildReport:
+    entries: list[EntryBuild] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # manifest errors + build failures
+
+    @property
+    def failed(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+
+async def build_tree(
+    tree: Tree,
+    *,
+    only: Iterable[str] = (),
+    force: bool = False,
+    on_entry: Callable[[EntryBuild], None] | None = None,
+    on_progress: Callable[[str, str], None] | None = None,
+) -> BuildReport:
+    """Run the build hook of every entry of ``tree`` (a full scan is done first).
+
+    ``only`` limits the build to entries with those names (the manifest errors reported are
+    limited to them too). ``force`` rebuilds what is already built. ``on_progress(name, message)``
+    sees each progress message as it happens, ``on_entry`` each finished entry.
+    """
+    tree.full_scan()
+    wanted = set(only)
+    if wanted:
+        known = {r.spec.name for r in tree.results.values() if r.spec is not None}
+        missing = sorted(wanted - known)
+        if missing:
+            from skillz_engine.errors import UsageError
+
+            raise UsageError(f"no entry named {', '.join(missing)} in the tree")
+    services = tree.compiler.services
+    if force:
+        # "build.rebuilt": what was rebuilt already, so a shared environment is forced only once
+        extra = {**services.extra, "build.force": True, "build.rebuilt": set()}
+        services = dataclasses.replace(services, extra=extra)
+    report = BuildReport()
+    for d in tree.config_diags + tree.scan_diags:
+        if d.is_error and not wanted:
+            report.diagnostics.append(d)
+    for key in tree.sorted_keys():
+        result = tree.results[key]
+        spec = result.spec
+        name = spec.name if spec is not None else key
+        if wanted and name not in wanted:
+            continue
+        if not result.ok:
+            report.diagnostics.extend(d for d in result.diagnostics if d.severity is Severity.ERROR)
+            continue
+        assert spec is not None
+        if not spec.enabled:
+            continue
+        runtime = tree.compiler.runtimes.get(spec.kind)
+        hook = getattr(runtime, "build", None)
+        if hook is None:
+            continue
+        entry = EntryBuild(spec.name, spec.kind)
+
+        def progress(message: str, entry: EntryBuild = entry) -> None:
+            entry.messages.append(message)
+            if on_progress is not None:
+                on_progress(entry.name, message)
+
+        started = time.monotonic()
+        try:
+            entry.diagnostics = list(await hook(spec, services, progress))
+        except Exception as exc:  # a bug in a hook must not stop the other entries
+            entry.diagnostics = [
+                Diagnostic(spec.display, 1, 1, "SKZ901", Severity.ERROR,
+                           f"internal error while building this entry: {type(exc).__name__}: {exc}",
+                           hint="This is a bug in skillz-engine; please report it with the manifest.")
+            ]  # fmt: skip
+        entry.seconds = time.monotonic() - started
+        if entry.messages or entry.diagnostics:
+            report.entries.append(entry)
+            report.diagnostics.extend(entry.diagnostics)
+            if on_entry is not None:
+                on_entry(entry)
+    return report

@@ -1,0 +1,187 @@
+"""Hot reload: file-change batches in, snapshots swapped out.
+
+:class:`Reloader` consumes any async iterable of path batches: :func:`watch` (watchfiles) in
+production, a plain list in tests. For each batch it rescans only what the paths touch, compiles
+what changed, starts new stateful entries before the swap, and swaps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from pathlib import Path
+
+import anyio
+
+from skillz_engine.build.compile import EntryResult, Tree
+from skillz_engine.build.diff import Delta
+from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.live.registry import LiveRegistry
+from skillz_engine.tree.config import CONFIG_NAMES
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.scan import ignored_name
+
+log = logging.getLogger("skillz_engine.live.reload")
+
+
+class Reloader:
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.live: LiveRegistry | None = None
+        self._lock = anyio.Lock()
+
+    async def start(self) -> LiveRegistry:
+        """Scan and compile the whole tree, start its entries, and open the live registry."""
+        self.tree.full_scan()
+        if await self.fetch_sources():
+            self.tree.full_scan()
+        snap = await self._build(None)
+        self.live = LiveRegistry(snap)
+        return self.live
+
+    async def _build(self, previous: Snapshot | None) -> Snapshot:
+        snap = self.tree.snapshot(previous)
+        failed = await self._start_new(previous, snap)
+        if failed:
+            snap = self.tree.snapshot(previous)
+        return snap
+
+    async def _start_new(self, previous: Snapshot | None, snap: Snapshot) -> bool:
+        """Make-before-break: start the new snapshot's stateful entries; failures stay out."""
+        failed = False
+        for key, c in snap.entries.items():
+            if c.start is None or (previous is not None and previous.entries.get(key) is c):
+                continue
+            try:
+                await c.start()
+            except Exception as exc:
+                failed = True
+                r = self.tree.results.get(key)
+                if r is not None:
+                    d = Diagnostic(
+                        c.spec.display,
+                        1,
+                        1,
+                        "SKZ502",
+                        Severity.ERROR,
+                        f"{c.spec.kind} {c.spec.name!r} failed to start: {exc}",
+                        hint="Fix the cause; the previous version (if any) stays live.",
+                    )
+                    self.tree.results[key] = EntryResult(
+                        r.found, r.fingerprint, r.spec, None, (*r.diagnostics, d)
+                    )
+        return failed
+
+    async def apply(self, paths: Iterable[Path]) -> Delta | None:
+        """Apply one batch of changed paths; ``None`` when nothing served changed."""
+        assert self.live is not None, "call start() first"
+        async with self._lock:
+            before = dict(self.tree.results)
+            full = self.tree.rescan(paths)
+            if full and await self.fetch_sources():
+                self.tree.full_scan()
+            if (
+                not full
+                and before.keys() == self.tree.results.keys()
+                and all(before[k] is self.tree.results[k] for k in before)
+            ):
+                return None
+            snap = await self._build(self.live.current)
+            delta = await self.live.swap(snap)
+            if delta.summary:
+                log.info("snapshot %d: %s", snap.generation, ", ".join(delta.summary))
+            return delta
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        return tuple(self.tree.roots)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.tree.state_dir
+
+    async def reload(self, paths: Sequence[Path]) -> Snapshot:
+        """The :class:`~skillz_engine.tree.model.EngineHandle` of a running engine: apply ``paths``
+        now and return the snapshot that serves them."""
+        await self.apply(paths)
+        assert self.live is not None
+        return self.live.current
+
+    async def fetch_sources(self) -> bool:
+        """Clone the git sources the tree pins but has not fetched (in a worker thread; a failure
+        becomes an error diagnostic on the pin); returns whether the tree must be rescanned."""
+        missing = list(self.tree.missing_sources)
+        if not missing:
+            return False
+        import sys
+
+        from skillz_engine.state.sources import SourceError, fetch
+
+        changed = False
+        for s in missing:
+            if sys.stderr.isatty():  # long work shows progress on a terminal only
+                what = f"{s.url} at {s.rev or 'HEAD'}"
+                print(f"skillz-engine: fetching {what} ...", file=sys.stderr, flush=True)
+            try:
+                await anyio.to_thread.run_sync(fetch, self.tree.state_dir, s)
+                self.tree.source_failures.pop(s.ident, None)
+                changed = True
+            except SourceError as exc:
+                log.warning("source %s at %s: %s", s.url, s.rev, exc)
+                changed = changed or self.tree.source_failures.get(s.ident) != str(exc)
+                self.tree.source_failures[s.ident] = str(exc)
+        return changed
+
+    async def mount_sources(self) -> Snapshot:
+        """The :class:`~skillz_engine.tree.model.EngineHandle` hook for ``add_skill_repo``: re-read the
+        pins, mount the clones that exist as roots, and serve the result (one swap)."""
+        assert self.live is not None, "call start() first"
+        async with self._lock:
+            self.tree.mount_sources(compile_now=True)
+            snap = await self._build(self.live.current)
+            await self.live.swap(snap)
+            return snap
+
+    async def run(self, batches: AsyncIterable[Iterable[Path]]) -> None:
+        async for batch in batches:
+            try:
+                await self.apply(batch)
+            except Exception:  # the watcher must survive anything a tree can do
+                log.exception("reload failed")
+
+
+def _make_filter(roots: list[Path]) -> Callable[[object, str], bool]:
+    """Skip ignored names *below* a root (a root may itself live in a dot-directory)."""
+    resolved = [r.resolve() for r in roots]
+
+    def keep(change: object, path: str) -> bool:
+        p = Path(path)
+        for r in resolved:
+            try:
+                rel = p.relative_to(r)
+            except ValueError:
+                continue
+            return not any(ignored_name(part) for part in rel.parts) or rel.name in CONFIG_NAMES
+        return False
+
+    return keep
+
+
+async def watch(
+    roots: Iterable[Path], *, debounce_ms: int = 50, stop_event: anyio.Event | None = None
+) -> AsyncIterator[set[Path]]:
+    """Batches of changed paths under ``roots`` (watchfiles; inotify on Linux)."""
+    from watchfiles import awatch
+
+    roots = [Path(r).resolve() for r in roots]
+    async for changes in awatch(
+        *roots,
+        watch_filter=_make_filter(roots),
+        debounce=debounce_ms,
+        step=10,
+        stop_event=stop_event,
+        yield_on_timeout=False,
+        ignore_permission_denied=True,
+        rust_timeout=200,  # ms: how soon a cancelled watcher's thread notices (default 5 s)
+    ):
+        yield {Path(p) for _, p in changes}

@@ -1,0 +1,316 @@
+"""HTTP transport: one Starlette app serving the live snapshot (DESIGN section 7).
+
+Routes:
+
+* ``/mcp``: Streamable HTTP (``StreamableHTTPSessionManager``, stateful, SSE responses); the SDK
+  routes each request to the handshake era or the 2026-07-28 era by its ``Mcp-Protocol-Version``.
+* ``GET /health``: unauthenticated liveness and a few counters.
+* ``GET /sse`` + ``POST /message``: the legacy HTTP+SSE transport for old clients. Each SSE
+  connection is driven by ``serve_dual_era_loop``, so the server lifespan is not entered per
+  connection.
+
+``/mcp``, ``/sse`` and ``/message`` sit behind :class:`Guard`, a pure ASGI wrapper (no
+``BaseHTTPMiddleware``, so streaming is untouched): a browser ``Origin`` that is not allowed gets
+403, a missing or wrong bearer token 401. The SDK's DNS-rebinding protection checks ``Host``
+against the loopback names and the bound host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import re
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from typing import Any
+
+import anyio
+import uvicorn
+from mcp.server.runner import serve_dual_era_loop
+from mcp.server.sse import SseServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from skillz_engine import __version__
+from skillz_engine.build.compile import Tree
+from skillz_engine.errors import UsageError
+from skillz_engine.live.registry import LiveRegistry
+from skillz_engine.live.reload import Reloader
+from skillz_engine.live.reload import watch as watch_tree
+from skillz_engine.mcp.server import build_server, debounce_ms
+from skillz_engine.state.store import AuditLog, Store
+from skillz_engine.tree.config import Config
+from skillz_engine.tree.model import EngineHandle
+
+DEFAULT_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+SHUTDOWN_GRACE = 3.0  # seconds open streams get before uvicorn cancels them
+
+
+def _origin_regex(pattern: str) -> re.Pattern[str]:
+    """``*`` matches one port or one DNS label; a trailing ``:*`` also matches no port at all."""
+    tail = ""
+    if pattern.endswith(":*"):
+        pattern, tail = pattern[:-2], r"(?::[0-9]{1,5})?"
+    body = re.escape(pattern).replace(r"\*", r"[A-Za-z0-9-]+")
+    return re.compile(body + tail, re.IGNORECASE)
+
+
+def origin_allowed(origin: str, patterns: Sequence[str]) -> bool:
+    """Whether a browser ``Origin`` matches one of ``patterns`` (``http.allowedOrigins`` syntax)."""
+    origin = origin.strip().rstrip("/")
+    return any(p == "*" or _origin_regex(p.rstrip("/")).fullmatch(origin) for p in patterns)
+
+
+def allowed_origins(config: Config) -> list[str]:
+    """The loopback origins plus ``http.allowedOrigins`` from ``skillz.yaml``."""
+    extra = config.get("http", "allowedOrigins", default=()) or ()
+    return list(dict.fromkeys([*DEFAULT_ORIGINS, *(str(o) for o in extra)]))
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class Guard:
+    """Pure ASGI wrapper: 403 for a disallowed ``Origin``, 401 without the bearer token."""
+
+    def __init__(self, app: ASGIApp, *, token: str | None, origins: Sequence[str]) -> None:
+        self.app, self.token, self.origins = app, token, list(origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k != b"origin"]
+        origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
+        if origin is not None and not origin_allowed(origin, self.origins):
+            message = f"Origin {origin!r} is not allowed; add it to http.allowedOrigins in skillz.yaml"
+            await JSONResponse({"error": "forbidden", "message": message}, 403)(scope, receive, send)
+            return
+        if self.token is not None and not self._authorized(scope):
+            body = {
+                "error": "unauthorized",
+                "message": "send 'Authorization: Bearer <token>' (.skillz/agent-token)",
+            }
+            await JSONResponse(body, 401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+            return
+        # The Origin was checked here, with the wildcard syntax of http.allowedOrigins that the SDK's
+        # own matcher does not know; the SDK still checks Host (DNS rebinding).
+        await self.app({**scope, "headers": headers}, receive, send)
+
+    def _authorized(self, scope: Scope) -> bool:
+        assert self.token is not None
+        raw = next((v for k, v in scope["headers"] if k == b"authorization"), b"").decode("latin-1")
+        scheme, _, credential = raw.partition(" ")
+        ok = hmac.compare_digest(credential.strip().encode(), self.token.encode())
+        return scheme.lower() == "bearer" and ok
+
+
+def security_settings(host: str, origins: Sequence[str]) -> TransportSecuritySettings:
+    """The SDK's DNS-rebinding protection: ``Host`` must be a loopback name or the bound host."""
+    if host in WILDCARD_HOSTS:  # bound to every interface: no Host list can be right
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    name = _url_host(host)
+    hosts = [*(f"{h}:*" for h in LOOPBACK_HOSTS), *LOOPBACK_HOSTS, f"{name}:*", name]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(dict.fromkeys(hosts)),
+        allowed_origins=list(origins),
+    )
+
+
+def build_app(
+    live: LiveRegistry,
+    *,
+    token: str | None,
+    allowed_origins: list[str],
+    host: str,
+    audit: AuditLog | None,
+    engine: EngineHandle | None = None,
+) -> Starlette:
+    """The Starlette app; ``app.state.mcp_server`` is the MCP server (``.hub`` its fan-out)."""
+    server = build_server(live, audit=audit, engine=engine)
+    security = security_settings(host, allowed_origins)
+    manager = StreamableHTTPSessionManager(app=server, security_settings=security)
+    sse = SseServerTransport("/message", security_settings=security)
+    lifespan_state: dict[str, Any] = {}  # build_server uses the SDK's no-op default lifespan
+
+    def guard(app: ASGIApp) -> Guard:
+        return Guard(app, token=token, origins=allowed_origins)
+
+    async def health(request: Request) -> JSONResponse:
+        snap = live.current
+        return JSONResponse(
+            {
+                "ok": True,
+                "generation": snap.generation,
+                "tools": len(snap.tools),
+                "errors": len(snap.errors),
+                "sessions": len(server.hub.legacy),
+            }
+        )
+
+    async def sse_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with sse.connect_sse(scope, receive, send) as (read_stream, write_stream):
+                await serve_dual_era_loop(
+                    server,
+                    read_stream,
+                    write_stream,
+                    lifespan_state=lifespan_state,
+                    init_options=server.create_initialization_options(),
+                )
+        except ValueError as exc:  # connect_sse refused the request (Host check) and answered it
+            if "validation failed" not in str(exc):
+                raise
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with manager.run():
+                yield
+        finally:
+            server.detach()
+            with anyio.CancelScope(shield=True):
+                await server.parked.close()  # parked 2026-07-28 calls: kill their processes
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/mcp", endpoint=guard(StreamableHTTPASGIApp(manager))),
+            Route("/sse", endpoint=guard(sse_endpoint), methods=["GET"]),
+            Route("/message", endpoint=guard(sse.handle_post_message), methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.mcp_server = server
+    return app
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, but a signal ends ``serve`` instead of being re-raised afterwards, so the
+    caller can clean up (server.json) and decide what the signal means."""
+
+    signals: list[int]
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        self.signals = []
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: Any) -> None:
+        self.signals.append(sig)
+        self.handle_exit(sig, frame)
+
+
+def announcement(url: str, token: str | None, token_file: str | None) -> str:
+    lines = [f"skillz-engine is serving MCP at {url}"]
+    if token is None:
+        lines.append("Authentication is OFF (--no-auth): anyone who can reach this port can call tools.")
+    else:
+        lines.append(f"Bearer token: {token}")
+        lines.append(f"(stored in {token_file}; send it as 'Authorization: Bearer <token>')")
+    lines.append(f"Health: {url.removesuffix('/mcp')}/health   Legacy SSE: {url.removesuffix('/mcp')}/sse")
+    return "\n".join(lines)
+
+
+async def serve_http(
+    tree: Tree,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    auth: bool = True,
+    watch: bool = True,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``tree`` over HTTP until cancelled or signalled; the watcher runs all along."""
+    store = Store(tree.state_dir)
+    store.ensure()
+    token = store.token() if auth else None
+    reloader = Reloader(tree)
+    live = await reloader.start()
+    app = build_app(
+        live,
+        token=token,
+        allowed_origins=allowed_origins(tree.config),
+        host=host,
+        audit=store.audit_log(redact=[token]),
+        engine=reloader,
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
+    )
+    web = _Uvicorn(config)
+    done = anyio.Event()
+    stop = anyio.Event()  # stops the watcher thread promptly (cancelling alone waits for its timeout)
+    ms = debounce_ms(tree)
+
+    async def run_web() -> None:
+        try:
+            with anyio.CancelScope(shield=True):  # stopped through should_exit, so it shuts down cleanly
+                await web.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind or the lifespan fails (it logged why)
+            pass
+        finally:
+            done.set()
+
+    async def serving(tg: anyio.abc.TaskGroup) -> None:
+        if watch:
+            tg.start_soon(reloader.run, watch_tree(tree.roots, debounce_ms=ms, stop_event=stop))
+        bound = web.servers[0].sockets[0].getsockname()[1]
+        url = f"http://{_url_host(host)}:{bound}/mcp"
+        token_file = str(store.token_file) if auth else None
+        store.write_server_json(url, os.getpid(), __version__, token_file)
+        if announce is not None:
+            announce(announcement(url, token, token_file))
+        await done.wait()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_web)
+            try:
+                while not web.started and not done.is_set():
+                    await anyio.sleep(0.01)
+                if web.started:  # else reported below, outside the task group (no ExceptionGroup)
+                    await serving(tg)
+            finally:
+                stop.set()
+                web.should_exit = True
+                with anyio.CancelScope(shield=True), anyio.move_on_after(SHUTDOWN_GRACE + 5):
+                    await done.wait()
+                tg.cancel_scope.cancel()
+    finally:
+        store.remove_server_json()
+        with anyio.CancelScope(shield=True):
+            await live.close()
+    if not web.started:
+        raise UsageError(f"cannot serve HTTP on {host}:{port}: the address is in use or not permitted")
+    if signal.SIGINT in getattr(web, "signals", ()):
+        raise KeyboardInterrupt

@@ -1,0 +1,351 @@
+"""Input-required rounds for 2026-07-28 clients: a running tool that asks the client something.
+
+A handshake-era (2025-11-25) connection has a back channel: ``ctx.elicit`` / ``ctx.sample`` /
+``ctx.list_roots`` are server-to-client requests sent while the tool runs. A 2026-07-28
+connection has none: the server answers the ``tools/call`` with an ``InputRequiredResult``
+(``input_requests`` + an opaque ``request_state``) and the client calls again with
+``input_responses`` and the same ``request_state``.
+
+To keep every :class:`~skillz_engine.tree.model.ToolInvoker` unaware of the era, a modern
+``tools/call`` runs its invocation as a task (:class:`ParkedCall`) with a
+:class:`ParkingCallContext`. When the tool awaits ``elicit``/``sample``/``list_roots``, the
+request is queued and the handler returns ``InputRequiredResult`` while the task, and a script's
+process with it, stays parked on the answer. The retry finds the call by its ``request_state``
+(128 random bits; bound to the session when the transport has one), hands the responses to the
+waiting futures and goes back to waiting for the next question or the final result.
+
+* A parked call nobody resumes within :data:`PARK_TIMEOUT` seconds is cancelled (its process
+  group is killed) and forgotten; a retry with an unknown or expired state is a clear
+  ``INVALID_PARAMS`` error telling the client to call the tool again. A call that ends while
+  parked (its own timeout, a crash) keeps its result for the retry, as long again.
+* Cancelling the request that is waiting on the call (client cancellation) cancels the call.
+* Logs and progress of the tool go to whichever request of the call is the latest one.
+
+Detached tasks need the asyncio backend (the engine's stdio and HTTP servers run on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import mcp.types as types
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.errors import RuntimeFailure
+from skillz_engine.live.sessions import Activations
+from skillz_engine.mcp.fanout import ServerCallContext, connection_of
+from skillz_engine.runtimes.base import call_nested
+from skillz_engine.tree.model import Args, EngineHandle, ToolResult
+
+log = logging.getLogger("skillz_engine.mcp.server")
+
+Ctx = ServerRequestContext[Any, Any]
+PARK_TIMEOUT = 300.0  # seconds a parked call waits for the client's retry
+MAX_PARKED = 1024  # parked calls kept at once (the oldest is cancelled beyond that)
+
+
+@dataclass
+class _Question:
+    key: str
+    method: str  # elicitation/create | sampling/createMessage | roots/list
+    params: dict[str, Any]
+    answered: anyio.Event = field(default_factory=anyio.Event)
+    answer: dict[str, Any] | None = None
+
+    def request(self) -> types.ElicitRequest | types.CreateMessageRequest | types.ListRootsRequest:
+        if self.method == "elicitation/create":
+            return types.ElicitRequest.model_validate({"method": self.method, "params": self.params})
+        if self.method == "sampling/createMessage":
+            return types.CreateMessageRequest.model_validate({"method": self.method, "params": self.params})
+        return types.ListRootsRequest()
+
+
+class ParkedCall:
+    """One modern ``tools/call`` running as a task, possibly parked on questions to the client."""
+
+    def __init__(self, registry: ParkedCalls, state: str, tool: str, session: str | None, ctx: Ctx) -> None:
+        self.registry = registry
+        self.state = state
+        self.tool = tool
+        self.session = session
+        self.ctx = ctx  # the latest request of this call (logs and progress go there)
+        self.questions: dict[str, _Question] = {}
+        self.result: ToolResult | None = None
+        self.done = anyio.Event()
+        self.scope = anyio.CancelScope()
+        self.expired = False
+        self.attached = 0  # handlers waiting on this call right now
+        self.finished_at: float | None = None
+        self._changed = anyio.Event()
+        self._count = 0
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def ask(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue a question for the client and wait for the retry that answers it."""
+        self._count += 1
+        q = _Question(f"{method.split('/')[0]}-{self._count}", method, dict(params))
+        try:
+            q.request()
+        except Exception as exc:  # the tool's params are not a valid MCP request
+            raise RuntimeFailure(f"{method}: invalid params: {exc}") from exc
+        self.questions[q.key] = q
+        self._notify()
+        with anyio.move_on_after(self.registry.timeout):
+            await q.answered.wait()
+        if q.answer is None:
+            self.expired = True
+            self.scope.cancel()
+            raise RuntimeFailure(f"{method}: the client did not answer within {self.registry.timeout:g}s")
+        return q.answer
+
+    def answer(self, responses: Mapping[str, Any]) -> None:
+        for key, response in responses.items():
+            q = self.questions.pop(key, None)
+            if q is None:
+                continue
+            dumped = response.model_dump(by_alias=True, exclude_none=True, mode="json")
+            q.answer = dumped if isinstance(dumped, dict) else {}
+            q.answered.set()
+
+    async def outcome(self) -> ToolResult | dict[str, _Question]:
+        """The final result, or the questions the client must answer now."""
+        while True:
+            changed = self._changed
+            if self.result is not None:
+                return self.result
+            if self.questions:
+                return dict(self.questions)
+            await changed.wait()
+
+    async def drive(self, invoke: Callable[[], Awaitable[ToolResult]]) -> None:
+        result: ToolResult | None = None
+        try:
+            with self.scope:
+                result = await invoke()
+        except Exception as exc:  # an engine fault: the waiting handler must still get an answer
+            result = ToolResult.error(f"{self.tool}: {type(exc).__name__}: {exc}")
+        finally:
+            if result is None:
+                why = "expired waiting for the client's answer" if self.expired else "was cancelled"
+                result = ToolResult.error(f"{self.tool} {why}")
+            self.result = result
+            self.finished_at = time.monotonic()
+            if self.attached or self.expired:  # a handler returns the result now, or nobody will
+                self.registry.forget(self.state)
+            # else it ended while parked (a timeout, a crash): kept until the retry collects it
+            self.done.set()
+            self._notify()
+
+
+class ParkedCalls:
+    """The registry of modern calls in flight, keyed by their ``request_state``."""
+
+    def __init__(self, timeout: float = PARK_TIMEOUT) -> None:
+        self.timeout = timeout
+        self.calls: dict[str, ParkedCall] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def forget(self, state: str) -> None:
+        self.calls.pop(state, None)
+
+    def _sweep(self) -> None:
+        """Forget finished calls whose result nobody collected within the timeout."""
+        now = time.monotonic()
+        for call in list(self.calls.values()):
+            if call.finished_at is not None and now - call.finished_at > self.timeout:
+                self.forget(call.state)
+
+    def start(self, ctx: Ctx, tool: str, invoke: Callable[[ParkedCall], Awaitable[ToolResult]]) -> ParkedCall:
+        self._sweep()
+        if len(self.calls) >= MAX_PARKED:
+            oldest = next(iter(self.calls.values()))
+            oldest.scope.cancel()
+            self.forget(oldest.state)
+        state = f"skz-{secrets.token_urlsafe(16)}"
+        call = ParkedCall(self, state, tool, _session_of(ctx), ctx)
+        self.calls[state] = call
+        task = asyncio.get_running_loop().create_task(call.drive(lambda: invoke(call)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return call
+
+    def resume(self, ctx: Ctx, tool: str, state: str, responses: Mapping[str, Any]) -> ParkedCall:
+        self._sweep()
+        call = self.calls.get(state)
+        if (
+            call is None
+            or call.tool != tool
+            or (call.session is not None and call.session != _session_of(ctx))
+        ):
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"unknown or expired request_state for {tool!r} (parked calls expire after "
+                f"{self.timeout:g}s); call the tool again without request_state",
+            )
+        call.ctx = ctx
+        call.answer(responses)
+        return call
+
+    async def close(self) -> None:
+        """Cancel every call still in flight (server shutdown)."""
+        for call in list(self.calls.values()):
+            call.scope.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+
+def _session_of(ctx: Ctx) -> str | None:
+    sid = getattr(connection_of(ctx), "session_id", None)
+    return str(sid) if sid else None
+
+
+async def run_parked(
+    calls: ParkedCalls,
+    ctx: Ctx,
+    params: types.CallToolRequestParams,
+    invoke: Callable[[ParkedCall], Awaitable[ToolResult]],
+) -> ToolResult | types.InputRequiredResult:
+    """Run or resume a modern ``tools/call``: the final result, or the next input request."""
+    if params.request_state:
+        call = calls.resume(ctx, params.name, params.request_state, params.input_responses or {})
+    else:
+        call = calls.start(ctx, params.name, invoke)
+    call.attached += 1
+    try:
+        outcome = await call.outcome()
+    except anyio.get_cancelled_exc_class():
+        call.scope.cancel()  # the client gave up: stop the work (kills a script's process group)
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            await call.done.wait()
+        calls.forget(call.state)
+        raise
+    finally:
+        call.attached -= 1
+    if isinstance(outcome, ToolResult):
+        calls.forget(call.state)
+        return outcome
+    return types.InputRequiredResult(
+        input_requests={k: q.request() for k, q in outcome.items()}, request_state=call.state
+    )
+
+
+class ParkingCallContext:
+    """The :class:`~skillz_engine.tree.model.CallContext` of a modern call: questions to the client
+    park the call; logs and progress go to its latest request."""
+
+    parks_questions = True  # a question costs the client a round trip (runtimes ask only when needed)
+
+    def __init__(
+        self,
+        call: ParkedCall,
+        snapshot: Snapshot,
+        tool_name: str,
+        depth: int = 0,
+        on_nested: Callable[[str, float, ToolResult], None] | None = None,
+        engine: EngineHandle | None = None,
+        progress_token: str | int | None = None,
+        activations: Activations | None = None,
+    ) -> None:
+        self._call = call
+        self._activations = activations
+        self._snapshot = snapshot
+        self._tool_name = tool_name
+        self._depth = depth
+        self._on_nested = on_nested
+        self._engine = engine
+        first = ServerCallContext(call.ctx, snapshot, tool_name)
+        self._progress_token = progress_token if progress_token is not None else first.progress_token
+        self._session_id = first.session_id
+        self._capabilities = first.client_capabilities
+
+    def _current(self) -> ServerCallContext:
+        return ServerCallContext(self._call.ctx, self._snapshot, self._tool_name, self._depth)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def tool_name(self) -> str:
+        return self._tool_name
+
+    @property
+    def progress_token(self) -> str | int | None:
+        return self._progress_token
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    @property
+    def session_id(self) -> str:
+        return self._session_id
+
+    @property
+    def client_capabilities(self) -> Mapping[str, Any]:
+        return self._capabilities
+
+    @property
+    def engine(self) -> EngineHandle | None:
+        return self._engine
+
+    @property
+    def activations(self) -> Activations | None:
+        return self._activations
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
+        try:
+            await self._current().log(level, data, logger)
+        except Exception as exc:  # the request it belonged to is already answered
+            log.debug("log of parked call %s dropped: %r", self._tool_name, exc)
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        try:
+            await self._current().progress(progress, total, message)
+        except Exception as exc:
+            log.debug("progress of parked call %s dropped: %r", self._tool_name, exc)
+
+    def _require(self, capability: str, what: str) -> None:
+        if capability not in self._capabilities:
+            raise RuntimeFailure(
+                f"the client does not support {what} (it declared no {capability!r} capability)"
+            )
+
+    async def elicit(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        self._require("elicitation", "elicitation")
+        body = {"mode": "form", **dict(params)}
+        body.setdefault("requestedSchema", {"type": "object", "properties": {}})
+        return await self._call.ask("elicitation/create", body)
+
+    async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        self._require("sampling", "sampling")
+        return await self._call.ask("sampling/createMessage", params)
+
+    async def list_roots(self) -> list[dict[str, Any]]:
+        self._require("roots", "roots")
+        answer = await self._call.ask("roots/list", {})
+        roots = answer.get("roots")
+        if not isinstance(roots, list):
+            raise RuntimeFailure("roots/list: the client's answer has no roots")
+        return [r for r in roots if isinstance(r, dict)]
+
+    async def call_tool(self, name: str, arguments: Args) -> ToolResult:
+        def child(tool: str) -> ParkingCallContext:
+            return ParkingCallContext(
+                self._call, self._snapshot, tool, self._depth + 1, self._on_nested, self._engine,
+                self._progress_token, self._activations,
+            )  # fmt: skip
+
+        return await call_nested(self, name, arguments, child, self._on_nested)

@@ -1,0 +1,375 @@
+"""The model: what an entry of the tree *is*, independent of how it runs or is served.
+
+An :class:`EntrySpec` is one validated manifest (or SKILL.md) with the data normalised to the modern
+keys. It is immutable by contract: nothing mutates ``data`` after validation. The compiled,
+served shapes (:class:`ToolDef`, :class:`PromptDef`, :class:`ResourceDef`, ...) live here too, so
+that runtimes, the snapshot and the server share one vocabulary without importing ``mcp``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from skillz_engine.tree.parse import Positions
+
+if TYPE_CHECKING:
+    from skillz_engine.build.snapshot import Snapshot
+    from skillz_engine.live.sessions import Activations
+
+JSON = Any
+Args = Mapping[str, Any]
+
+TOOL_KINDS = frozenset({"script", "command", "wasm", "pipeline"})
+ALL_KINDS = (
+    "script",
+    "command",
+    "wasm",
+    "pipeline",
+    "prompt",
+    "resource",
+    "skill",
+    "bundle",
+    "service",
+    "mcp-server",
+)
+
+# kind -> the conventional folder of the home layout (DESIGN.md section 2): where `new` scaffolds
+# and built-in writers write
+HOME_FOLDERS: Mapping[str, str] = {
+    "script": "tools",
+    "command": "tools",
+    "wasm": "tools",
+    "pipeline": "pipelines",
+    "prompt": "prompts",
+    "resource": "resources",
+    "skill": "skills",
+    "bundle": "bundles",
+    "service": "services",
+    "mcp-server": "servers",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A name one entry uses from another: ``what`` is skill, bundle, service or tool."""
+
+    path: tuple[str | int, ...]
+    what: str
+    name: str
+
+
+def references_of(kind: str, name: str, data: Mapping[str, Any]) -> tuple[Ref, ...]:
+    out: list[Ref] = []
+    for i, dep in enumerate(data.get("dependsOn") or ()):
+        if isinstance(dep, str):
+            out.append(Ref(("dependsOn", i), "skill", dep))
+    if kind == "bundle":
+        for i, ref in enumerate(data.get("skills") or ()):
+            if isinstance(ref, str):
+                out.append(Ref(("skills", i), "bundle" if ref.startswith("@") else "skill", ref.lstrip("@")))
+    req = data.get("requires")
+    if isinstance(req, Mapping):
+        for i, svc in enumerate(req.get("services") or ()):
+            if isinstance(svc, str):
+                out.append(Ref(("requires", "services", i), "service", svc))
+    if kind == "pipeline":
+        for i, step in enumerate(data.get("steps") or ()):
+            tool = step.get("tool") if isinstance(step, Mapping) else None
+            if isinstance(tool, str):
+                out.append(Ref(("steps", i, "tool"), "tool", tool))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    """One entry of the tree: a directory holding one manifest (or a SKILL.md)."""
+
+    kind: str
+    name: str
+    root: Path  # the root this entry was found under
+    dir: Path  # the entry's directory (absolute)
+    manifest: Path  # the manifest file (absolute)
+    display: str  # the manifest path as diagnostics show it
+    data: Mapping[str, Any]  # validated, modern keys; never mutated
+    positions: Positions
+    fingerprint: str  # digest of every file of the entry (names, sizes, mtimes)
+    owner: str | None = None  # the skill this entry belongs to (nested entries)
+    legacy: bool = False  # read from the Rust Skillz format
+    body: str | None = None  # skills: the SKILL.md body
+    extras: Mapping[str, Any] = field(default_factory=dict)  # skills: manifest.yaml extras
+    enabled: bool = field(init=False, compare=False)
+    refs: tuple[Ref, ...] = field(init=False, compare=False)  # what this entry names elsewhere
+
+    def __post_init__(self) -> None:
+        # computed once per spec: snapshots reuse unchanged specs, so assembling stays cheap
+        object.__setattr__(self, "enabled", bool(self.data.get("enabled", True)))
+        object.__setattr__(self, "refs", references_of(self.kind, self.name, self.data))
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the entry across snapshots: its directory."""
+        return self.dir.as_posix()
+
+    @property
+    def description(self) -> str:
+        return str(self.data.get("description") or "")
+
+    def resolve(self, rel: str) -> Path:
+        """A path named in the manifest, resolved inside the entry (callers check containment)."""
+        return (self.dir / rel).resolve()
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool's answer in MCP wire shape (camelCase content blocks), without importing ``mcp``."""
+
+    content: tuple[Mapping[str, Any], ...]
+    structured: Any = None
+    is_error: bool = False
+    meta: Mapping[str, Any] | None = None
+
+    @staticmethod
+    def text(text: str, *, is_error: bool = False, structured: Any = None) -> ToolResult:
+        return ToolResult(({"type": "text", "text": text},), structured, is_error)
+
+    @staticmethod
+    def error(message: str) -> ToolResult:
+        return ToolResult.text(message, is_error=True)
+
+    def text_content(self) -> str:
+        return "\n".join(str(b.get("text", "")) for b in self.content if b.get("type") == "text")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"content": [dict(b) for b in self.content], "isError": self.is_error}
+        if self.structured is not None:
+            out["structuredContent"] = self.structured
+        if self.meta:
+            out["_meta"] = dict(self.meta)
+        return out
+
+
+# --------------------------------------------------------------------------- call context
+
+
+class CallContext(Protocol):
+    """What a running tool can reach of the request that called it.
+
+    The server implements it per request (both protocol eras); the CLI's ``call`` and tests use
+    :class:`skillz_engine.runtimes.base.LocalCallContext`. Every method must be safe to call when
+    the client does not support the feature (it then does nothing or raises ``RuntimeFailure``).
+    """
+
+    @property
+    def snapshot(self) -> Snapshot: ...
+
+    @property
+    def tool_name(self) -> str: ...
+
+    @property
+    def progress_token(self) -> str | int | None: ...
+
+    @property
+    def depth(self) -> int:
+        """Nesting depth of tool calls (0 for a client's call)."""
+        ...
+
+    async def log(self, level: str, data: Any, logger: str | None = None) -> None: ...
+
+    async def progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None: ...
+
+    async def call_tool(self, name: str, arguments: Args) -> ToolResult:
+        """Call another tool of the same snapshot (nested; depth-limited)."""
+        ...
+
+    @property
+    def session_id(self) -> str:
+        """A key stable for one client connection (per-session state: activations, parked
+        calls); ``"local"`` outside a server."""
+        ...
+
+    @property
+    def client_capabilities(self) -> Mapping[str, Any]:
+        """The capabilities the client declared (MCP JSON, camelCase keys); empty when none."""
+        ...
+
+    @property
+    def engine(self) -> EngineHandle | None:
+        """The running engine, for built-ins that write into the tree; ``None`` when there is none."""
+        ...
+
+    @property
+    def activations(self) -> Activations | None:
+        """The skills and bundles this client activated (``activate_skill``); ``None`` when the
+        connection has no per-client state (a 2026-07-28 request over HTTP, or no server)."""
+        ...
+
+    async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``sampling/createMessage`` to the client: MCP params in, the result as JSON out.
+        Raises ``RuntimeFailure`` when the client cannot sample."""
+        ...
+
+    async def elicit(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``elicitation/create`` to the client: MCP params in, ``{action, content}`` out.
+        Raises ``RuntimeFailure`` when the client cannot elicit."""
+        ...
+
+    async def list_roots(self) -> list[dict[str, Any]]:
+        """The client's roots (``[{uri, name?}]``); raises ``RuntimeFailure`` when it has none to offer."""
+        ...
+
+
+class EngineHandle(Protocol):
+    """What built-in writers reach of the running engine: where to write, and how to make the
+    engine serve what they wrote before they return."""
+
+    @property
+    def roots(self) -> tuple[Path, ...]: ...
+
+    @property
+    def state_dir(self) -> Path: ...
+
+    async def reload(self, paths: Sequence[Path]) -> Snapshot:
+        """Apply these changed paths now, as the watcher would, and return the snapshot that
+        serves them (the watcher seeing the same paths later is a no-op)."""
+        ...
+
+    async def mount_sources(self) -> Snapshot:
+        """Re-read the git source pins (``skillz.yaml`` and the state dir), serve their clones as
+        extra roots (unmounting clones no longer pinned), and return the snapshot serving them."""
+        ...
+
+
+ToolInvoker = Callable[[Args, CallContext], Awaitable[ToolResult]]
+
+
+# --------------------------------------------------------------------------- served shapes
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDef:
+    """A tool as served: its MCP definition and how to run it."""
+
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+    invoke: ToolInvoker = field(compare=False, repr=False)
+    title: str | None = None
+    output_schema: Mapping[str, Any] | None = None
+    annotations: Mapping[str, Any] | None = None
+    icons: Sequence[Mapping[str, Any]] | None = None
+    tags: tuple[str, ...] = ()
+    kind: str = "builtin"
+    entry: str | None = None  # EntrySpec.key, None for built-ins
+    owner: str | None = None  # owning skill, if any
+    digest: str = ""  # changes when the definition changes (for diff)
+
+    def definition(self) -> dict[str, Any]:
+        """The MCP ``Tool`` object (camelCase)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": dict(self.input_schema),
+        }
+        if self.title:
+            out["title"] = self.title
+        if self.output_schema is not None:
+            out["outputSchema"] = dict(self.output_schema)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        if self.icons:
+            out["icons"] = [dict(i) for i in self.icons]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PromptArgument:
+    name: str
+    description: str | None = None
+    required: bool = False
+    values: tuple[str, ...] = ()  # completion values
+
+
+PromptRenderer = Callable[[Args, CallContext | None], Awaitable[list[dict[str, Any]]]]
+Completer = Callable[[str, str, Args], Sequence[str]]  # (argument, prefix, other args) -> values
+
+
+@dataclass(frozen=True, slots=True)
+class PromptDef:
+    name: str
+    description: str
+    arguments: tuple[PromptArgument, ...]
+    render: PromptRenderer = field(compare=False, repr=False)  # -> list of MCP PromptMessage dicts
+    complete: Completer | None = field(default=None, compare=False, repr=False)
+    title: str | None = None
+    icons: Sequence[Mapping[str, Any]] | None = None
+    entry: str | None = None
+    owner: str | None = None
+    digest: str = ""
+
+
+ResourceReader = Callable[["Snapshot"], Awaitable[list[dict[str, Any]]]]  # -> MCP ResourceContents dicts
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceDef:
+    uri: str
+    name: str
+    read: ResourceReader = field(compare=False, repr=False)
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    icons: Sequence[Mapping[str, Any]] | None = None
+    entry: str | None = None
+    owner: str | None = None
+    digest: str = ""  # content digest: a change means resources/updated
+    subscribe: bool = True
+    meta: Mapping[str, Any] | None = None  # the resource's `_meta` as listed
+
+
+TemplateReader = Callable[[str, Mapping[str, str], "Snapshot"], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceTemplateDef:
+    uri_template: str
+    name: str
+    match: Callable[[str], Mapping[str, str] | None] = field(compare=False, repr=False)
+    read: TemplateReader = field(compare=False, repr=False)
+    complete: Completer | None = field(default=None, compare=False, repr=False)
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    icons: Sequence[Mapping[str, Any]] | None = None
+    entry: str | None = None
+    owner: str | None = None
+    digest: str = ""
+
+
+Lifecycle = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """What one entry contributes to a snapshot.
+
+    ``start`` runs before the snapshot that holds it is swapped in (make-before-break), ``stop``
+    after the snapshot it left has drained. Both are optional: most runtimes are stateless.
+    """
+
+    spec: EntrySpec
+    tools: tuple[ToolDef, ...] = ()
+    prompts: tuple[PromptDef, ...] = ()
+    resources: tuple[ResourceDef, ...] = ()
+    templates: tuple[ResourceTemplateDef, ...] = ()
+    start: Lifecycle | None = field(default=None, compare=False, repr=False)
+    stop: Lifecycle | None = field(default=None, compare=False, repr=False)
+    state: Literal["ok", "stale"] = "ok"

@@ -1,0 +1,217 @@
+"""Discovery: which directories of a tree are entries.
+
+A directory holding a manifest (``manifest.yaml|yml|json``) or a ``SKILL.md`` is an entry. Inside
+an entry nothing is walked, except a skill, whose nested entries belong to it. Ignored everywhere:
+dot-directories, ``node_modules``, ``__pycache__``, ``venv``/``.venv``, editor swap and backup
+files. Symlinked directories are followed only while they stay inside the root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
+from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE
+
+IGNORED_DIRS = frozenset({"node_modules", "__pycache__", "venv", ".venv"})
+SWAP_SUFFIXES = (".swp", ".swo", ".swx", "~", ".bak", ".tmp", ".orig", ".rej")
+
+
+def ignored_name(name: str) -> bool:
+    """Names the scanner and the watcher skip (dot files, editor temp files, tool envs)."""
+    return (
+        name.startswith(".")
+        or name in IGNORED_DIRS
+        or name.endswith(SWAP_SUFFIXES)
+        or (name.startswith("#") and name.endswith("#"))
+        or name == "4913"  # vim's write test file
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One entry directory found by the scan."""
+
+    root: Path
+    dir: Path
+    manifest: Path | None  # manifest.yaml/json (None for a plain skill)
+    skill_md: Path | None  # SKILL.md, for skills
+    owner: str | None = None  # enclosing skill's name
+    owner_dir: Path | None = None
+
+    @property
+    def key(self) -> str:
+        return self.dir.as_posix()
+
+    @property
+    def primary(self) -> Path:
+        """The file diagnostics about the entry as a whole point at."""
+        p = self.skill_md or self.manifest
+        assert p is not None
+        return p
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        rp = path.resolve()
+    except OSError:
+        return False
+    rr = root.resolve()
+    return rp == rr or rr in rp.parents
+
+
+def _manifests_in(names: set[str]) -> list[str]:
+    return [n for n in MANIFEST_NAMES if n in names]
+
+
+def scan_dir(
+    root: Path,
+    start: Path,
+    owner: str | None = None,
+    owner_dir: Path | None = None,
+) -> tuple[list[Found], list[Diagnostic]]:
+    """Every entry at or below ``start`` (which lies inside ``root``)."""
+    found: list[Found] = []
+    diags: list[Diagnostic] = []
+    stack: list[tuple[Path, str | None, Path | None]] = [(start, owner, owner_dir)]
+    while stack:
+        d, own, own_dir = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                items = sorted(it, key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except PermissionError:
+            diags.append(
+                Diagnostic(
+                    display_path(d),
+                    0,
+                    0,
+                    "SKZ005",
+                    Severity.WARNING,
+                    "directory cannot be read (permission denied); skipped",
+                )
+            )
+            continue
+        names = {e.name for e in items if e.is_file()}
+        manifests = _manifests_in(names)
+        has_skill = SKILL_FILE in names
+        entry: Found | None = None
+        if len(manifests) > 1:
+            diags.append(
+                Diagnostic(
+                    display_path(d / manifests[1]),
+                    1,
+                    1,
+                    "SKZ205",
+                    Severity.ERROR,
+                    f"two manifests in one directory: {' and '.join(manifests)}",
+                    hint="Keep one manifest per directory; delete or rename the other.",
+                )
+            )
+        if (manifests or has_skill) and d != root:
+            for m in [d / n for n in manifests] + ([d / SKILL_FILE] if has_skill else []):
+                if m.is_symlink() and not _inside(m, root):
+                    diags.append(
+                        Diagnostic(
+                            display_path(m),
+                            1,
+                            1,
+                            "SKZ206",
+                            Severity.ERROR,
+                            "manifest is a symlink that leads outside the root",
+                            hint="Copy the file into the tree instead of linking it.",
+                        )
+                    )
+                    manifests = []
+                    has_skill = False
+        if (manifests or has_skill) and d != root:
+            entry = Found(
+                root,
+                d,
+                d / manifests[0] if manifests else None,
+                d / SKILL_FILE if has_skill else None,
+                own,
+                own_dir,
+            )
+            found.append(entry)
+            if not has_skill:
+                continue  # inside an entry nothing is walked, except a skill
+            own, own_dir = d.name, d
+        for e in reversed(items):
+            if ignored_name(e.name):
+                continue
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                continue
+            if not is_dir:
+                continue
+            p = Path(e.path)
+            if e.is_symlink() and not _inside(p, root):
+                diags.append(
+                    Diagnostic(
+                        display_path(p),
+                        0,
+                        0,
+                        "SKZ206",
+                        Severity.WARNING,
+                        "symlinked directory leads outside the root; not followed",
+                        hint="Add its target as another root instead.",
+                    )
+                )
+                continue
+            stack.append((p, own, own_dir))
+    found.sort(key=lambda f: f.dir.as_posix())
+    return found, diags
+
+
+def scan(roots: list[Path] | tuple[Path, ...]) -> tuple[list[Found], list[Diagnostic]]:
+    found: list[Found] = []
+    diags: list[Diagnostic] = []
+    for root in roots:
+        if not root.is_dir():
+            diags.append(
+                Diagnostic(
+                    display_path(root),
+                    0,
+                    0,
+                    "SKZ005",
+                    Severity.ERROR,
+                    "root is not a directory",
+                    hint="Pass an existing directory, or create it first.",
+                )
+            )
+            continue
+        f, d = scan_dir(root, root)
+        found.extend(f)
+        diags.extend(d)
+    return found, diags
+
+
+def fingerprint(found: Found) -> str:
+    """Digest of every file of the entry (paths, sizes, mtimes), subdirectories included."""
+    h = hashlib.blake2b(digest_size=16)
+    stack = [found.dir]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                items = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in items:
+            if ignored_name(e.name):
+                continue
+            try:
+                st = e.stat()
+                if e.is_dir():
+                    stack.append(Path(e.path))
+                    continue
+            except OSError:
+                continue
+            h.update(f"{e.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()

@@ -1,0 +1,204 @@
+"""The command line: verbs, formats and exit codes (0 ok, 1 errors, 2 usage, 3 internal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skillz_engine.cli.main import main
+
+GOOD = (
+    "kind: prompt\ndescription: A prompt.\nmessages:\n  - role: user\n    content: hi {{ who }}\n"
+    "arguments:\n  - name: who\n    required: true\n"
+)
+BAD = "kind: prompt\ndescription: 3\nmessages: []\nbogus: 1\n"
+
+
+def _tree(tmp_path: Path, bad: bool = False) -> Path:
+    (tmp_path / "prompts/p").mkdir(parents=True)
+    (tmp_path / "prompts/p/manifest.yaml").write_text(BAD if bad else GOOD)
+    return tmp_path
+
+
+def test_validate_clean_tree_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A clean tree exits 0 and says how many entries were checked."""
+    assert main(["validate", str(_tree(tmp_path))]) == 0
+    assert "1 entry checked: 0 errors, 0 warnings" in capsys.readouterr().out
+
+
+def test_validate_errors_exit_1_with_positions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Errors exit 1; each line is path:line:col: severity CODE message, with a hint below."""
+    assert main(["validate", str(_tree(tmp_path, bad=True))]) == 1
+    out = capsys.readouterr().out
+    assert "manifest.yaml:2:14: error SKZ103 expected string, got an integer" in out
+    assert "manifest.yaml:4:1: warning SKZ110 unknown key 'bogus'" in out
+    assert "    hint: " in out
+
+
+def test_strict_turns_warnings_into_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--strict fails on a tree whose only problem is an unknown key."""
+    _tree(tmp_path)
+    (tmp_path / "prompts/p/manifest.yaml").write_text(GOOD + "extra: 1\n")
+    assert main(["validate", str(tmp_path)]) == 0
+    assert main(["validate", "--strict", str(tmp_path)]) == 1
+    assert "error SKZ110" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt", ["json", "github", "sarif"])
+def test_machine_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """json, github and sarif carry the same diagnostics with positions."""
+    assert main(["validate", "--format", fmt, str(_tree(tmp_path, bad=True))]) == 1
+    out = capsys.readouterr().out
+    if fmt == "json":
+        data = json.loads(out)
+        assert data["errors"] >= 1 and data["warnings"] == 1
+        d = data["diagnostics"][0]
+        assert (d["line"], d["col"], d["code"], d["jsonPath"]) == (2, 14, "SKZ103", "$.description")
+    elif fmt == "github":
+        assert "::error file=" in out and ",line=2,col=14,title=SKZ103::" in out
+        assert "::warning file=" in out
+    else:
+        sarif = json.loads(out)
+        result = sarif["runs"][0]["results"][0]
+        assert sarif["version"] == "2.1.0"
+        assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 2, "startColumn": 14}
+
+
+def test_validate_accepts_manifest_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """pre-commit passes files: only those entries are reported."""
+    _tree(tmp_path)
+    (tmp_path / "prompts/q").mkdir()
+    (tmp_path / "prompts/q/manifest.yaml").write_text(BAD)
+    assert main(["validate", str(tmp_path / "prompts/p/manifest.yaml")]) == 0
+    assert main(["validate", str(tmp_path / "prompts/q/manifest.yaml")]) == 1
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad flags, unknown verbs and unknown schema kinds exit 2."""
+    assert main(["validate", "--format", "xml"]) == 2
+    assert main(["frobnicate"]) == 2
+    assert main(["schema", "scirpt"]) == 2
+    assert "did you mean" in capsys.readouterr().err.lower()
+
+
+def test_schema_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """`schema KIND` prints that schema; without KIND the union of all kinds."""
+    assert main(["schema", "command"]) == 0
+    assert json.loads(capsys.readouterr().out)["$id"].endswith("/command.schema.json")
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out)["$id"].endswith("/manifest.schema.json")
+
+
+@pytest.mark.parametrize(
+    "kind", ["script", "command", "prompt", "resource", "skill", "wasm", "pipeline", "service", "mcp-server"]
+)
+def test_new_scaffolds_an_entry_that_validates(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`new KIND NAME` writes an entry that validates with no errors."""
+    assert main(["new", kind, "demo-one", "--root", str(tmp_path)]) == 0
+    assert main(["validate", str(tmp_path)]) == 0
+    assert main(["new", kind, "demo-one", "--root", str(tmp_path)]) == 2  # exists
+
+
+@pytest.mark.parametrize("interpreter", ["python", "node", "bash"])
+def test_new_script_runs(tmp_path: Path, interpreter: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A scaffolded script of each interpreter runs through `call`."""
+    assert main(["new", "script", "demo", "--interpreter", interpreter, "--root", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["call", "demo", str(tmp_path), "--args", '{"text": "hey"}']) == 0
+    assert "hey" in capsys.readouterr().out
+
+
+def test_new_bundle_needs_skills(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bundle lists existing skills; with none it says to create one first."""
+    assert main(["new", "bundle", "b", "--root", str(tmp_path)]) == 2
+    assert main(["new", "skill", "helper", "--root", str(tmp_path)]) == 0
+    assert main(["new", "bundle", "b", "--root", str(tmp_path)]) == 0
+    assert main(["validate", str(tmp_path)]) == 0
+
+
+def test_list_and_call(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`list --json` shows entries and built-ins; `call` runs a tool and exits 1 on isError."""
+    _tree(tmp_path)
+    assert main(["list", "--json", str(tmp_path)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [p["name"] for p in listed["prompts"]] == ["p"]
+    assert {"list_tools", "search_tools", "call_tool"} <= {t["name"] for t in listed["tools"]}
+    assert main(["call", "search_tools", str(tmp_path), "--args", '{"query": "call"}']) == 0
+    assert "call_tool" in capsys.readouterr().out
+    assert main(["call", "call_tool", str(tmp_path), "--args", '{"tool_name": "nope"}']) == 1
+    assert main(["call", "nope", str(tmp_path)]) == 2
+    assert main(["call", "list_tools", str(tmp_path), "--args", "{bad"]) == 2
+
+
+def test_console_script_process(tmp_path: Path) -> None:
+    """The installed entry point runs as a process, with the same exit codes."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    ok = subprocess.run(
+        [sys.executable, "-m", "skillz_engine", "validate", str(_tree(tmp_path))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    (tmp_path / "prompts/p/manifest.yaml").write_text(BAD)
+    bad = subprocess.run(
+        [sys.executable, "-m", "skillz_engine", "validate", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "SKZ103" in bad.stdout
+    assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_migrate_rewrites_rust_skillz_manifests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`migrate DIR` turns tool_type manifests into manifest.yaml that validates without warnings."""
+    tool = tmp_path / "old"
+    tool.mkdir()
+    (tool / "manifest.json").write_text(
+        json.dumps(
+            {
+                "name": "old",
+                "version": "1.0.0",
+                "description": "An old tool",
+                "tool_type": "script",
+                "entry_file": "old.py",
+                "interpreter": "python3",
+                "input_schema": {"type": ""},
+                "dependencies": ["requests"],
+                "created_at": "2025-13-01T00:00:00Z",
+            }
+        )
+    )
+    (tool / "old.py").write_text("print(1)\n")
+    assert main(["validate", "--strict", str(tmp_path)]) == 1  # SKZ401 under --strict
+    assert main(["migrate", "--dry-run", str(tmp_path)]) == 0
+    assert (tool / "manifest.json").exists()
+    assert main(["migrate", str(tmp_path)]) == 0
+    assert (tool / "manifest.yaml").exists() and (tool / "manifest.json.bak").exists()
+    capsys.readouterr()
+    assert main(["validate", "--strict", str(tmp_path)]) == 0, capsys.readouterr().out
+
+
+def test_validate_file_resolves_references_to_siblings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipeline manifest passed alone (pre-commit) still sees the tools elsewhere in the tree."""
+    (tmp_path / "tools/t").mkdir(parents=True)
+    (tmp_path / "tools/t/manifest.yaml").write_text("kind: command\ndescription: t\nargv: [echo, hi]\n")
+    (tmp_path / "pipelines/p").mkdir(parents=True)
+    (tmp_path / "pipelines/p/manifest.yaml").write_text(
+        "kind: pipeline\ndescription: p\nsteps:\n  - id: a\n    tool: t\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "pipelines/p/manifest.yaml"]) == 0, capsys.readouterr().out
