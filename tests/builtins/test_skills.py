@@ -325,9 +325,9 @@ async def test_activation_over_streamable_http(root: Path) -> None:
     its list changes; a 2026-07-28 HTTP client keeps the shared list and gets the tools in the answer."""
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
-    from tests.mcp.test_http import auth, http_app
 
     from mcp import ClientSession
+    from tests.mcp.test_http import auth, http_app
 
     write(root / "skillz.yaml", "disclosure: skills\n")
     inbox = Inbox()

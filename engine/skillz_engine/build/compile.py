@@ -19,6 +19,7 @@ from skillz_engine.build.cache import Cached, SpecCache
 from skillz_engine.build.cache import salt as cache_salt
 from skillz_engine.tree.config import CONFIG_NAMES, Config, load_config
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
+from skillz_engine.tree.kinds import KINDS
 from skillz_engine.tree.model import (
     Args,
     CallContext,
@@ -43,7 +44,7 @@ from skillz_engine.tree.validate import (
     skill_name_problem,
 )
 
-NOT_SERVED_YET = frozenset({"service", "mcp-server"})
+NOT_SERVED_YET = frozenset(k.name for k in KINDS.values() if not k.served)
 # front-matter problems serve still accepts (Agent Skills client guidance: be lenient)
 SKILL_FATAL = frozenset({"SKZ001", "SKZ002", "SKZ003", "SKZ004", "SKZ005", "SKZ007"})
 
@@ -66,7 +67,7 @@ class EntryResult:
         return Cached(self.fingerprint, self.spec, self.diagnostics[:n], self.diagnostics[n:], self.ok)
 
 
-LAZY_KINDS = frozenset({"script", "command", "pipeline"})
+LAZY_KINDS = frozenset(k.name for k in KINDS.values() if k.lazy)
 
 
 class _LazyInvoke:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic
@@ -27,6 +27,7 @@ from skillz_engine.tree.model import (
 )
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,21 @@ class Snapshot:
     diagnostics: tuple[Diagnostic, ...] = ()
     state_dir: Path | None = None
     created: float = field(default_factory=time.time)
+    # data derived from this snapshot (listings, indexes, graphs): see derived(); never compared,
+    # and a dataclasses.replace() copy starts empty
+    _derived: dict[Hashable, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()`` computed once for this snapshot: it lives and dies with the snapshot.
+
+        Snapshots are immutable, so anything computed from one stays true for as long as it is
+        read. Two threads racing on a new key may both compute it; the values are equal.
+        """
+        try:
+            return cast("T", self._derived[key])
+        except KeyError:
+            value = self._derived[key] = make()
+            return value
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:

@@ -27,7 +27,8 @@ from pathlib import Path
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.tree.diagnostics import Diagnostic
-from skillz_engine.tree.model import HOME_FOLDERS, EngineHandle
+from skillz_engine.tree.kinds import KINDS
+from skillz_engine.tree.model import EngineHandle
 
 NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
@@ -129,7 +130,7 @@ def write_entry(
     in place (it may live under any root) when ``overwrite`` is true, refused otherwise.
     """
     check_name(name)
-    target = existing or writable_root(engine) / HOME_FOLDERS.get(kind, "tools") / name
+    target = existing or writable_root(engine) / (KINDS[kind].home if kind in KINDS else "tools") / name
     if (existing is not None or target.exists()) and not overwrite:
         raise WriterError(
             f"an entry named {name!r} already exists ({target}); pass overwrite: true to replace it"

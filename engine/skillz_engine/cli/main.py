@@ -360,7 +360,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from skillz_engine.tree.model import ALL_KINDS
+    from skillz_engine.tree.kinds import KIND_NAMES
 
     p = argparse.ArgumentParser(
         prog="skillz-engine",
@@ -410,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_call)
 
     n = sub.add_parser("new", help="scaffold a valid entry")
-    n.add_argument("kind", choices=ALL_KINDS, metavar="KIND", help=", ".join(ALL_KINDS))
+    n.add_argument("kind", choices=KIND_NAMES, metavar="KIND", help=", ".join(KIND_NAMES))
     n.add_argument("name", metavar="NAME")
     n.add_argument("--interpreter", default=None, help="script: python, node, bash, ruby")
     n.add_argument("--root", default=None, help="tree to write into (default: $SKILLZ_HOME or ~/.skillz)")

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from skillz_engine.errors import UsageError
-from skillz_engine.tree.model import HOME_FOLDERS
+from skillz_engine.tree.kinds import KINDS
 from skillz_engine.tree.validate import ENTRY_NAME, SKILL_NAME
 
 _SCHEMA_HEADER = "# yaml-language-server: $schema=https://skillz-engine.dev/schemas/{kind}.schema.json\n"
@@ -179,7 +179,7 @@ def scaffold(kind: str, name: str, root: Path, *, interpreter: str | None = None
             else "letters, digits, '.', '_' and '-'"
         )
         raise UsageError(f"{name!r} is not a valid {kind} name ({rule}, at most 64 characters)")
-    target = root / HOME_FOLDERS[kind] / name
+    target = root / KINDS[kind].home / name
     if target.exists():
         raise UsageError(f"{target} already exists; pick another name or delete it first")
     skills = sorted(p.parent.name for p in root.glob("**/SKILL.md")) if kind == "bundle" else []

@@ -10,16 +10,13 @@ import importlib
 from collections.abc import Iterator, Mapping
 
 from skillz_engine.runtimes.base import Runtime
+from skillz_engine.tree.kinds import KINDS
 
-# kind -> (module, class); the one place a kind is registered
+# kind -> (module, class), from the kind registry (tree/kinds.py), where each kind is declared once
 REGISTRY: dict[str, tuple[str, str]] = {
-    "script": ("skillz_engine.runtimes.script", "ScriptRuntime"),
-    "command": ("skillz_engine.runtimes.command", "CommandRuntime"),
-    "prompt": ("skillz_engine.runtimes.prompt", "PromptRuntime"),
-    "resource": ("skillz_engine.runtimes.resource", "ResourceRuntime"),
-    "skill": ("skillz_engine.runtimes.skill", "SkillRuntime"),
-    "pipeline": ("skillz_engine.runtimes.pipeline", "PipelineRuntime"),
-    "wasm": ("skillz_engine.runtimes.wasm", "WasmRuntime"),
+    k.name: (k.runtime.partition(":")[0], k.runtime.partition(":")[2])
+    for k in KINDS.values()
+    if k.runtime is not None
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.kinds import LEGACY_TOOL_TYPES
 from skillz_engine.tree.parse import Document
 
 _EXT = {
@@ -53,9 +54,7 @@ def translate(doc: Document, dir_name: str) -> tuple[dict[str, Any], list[Diagno
     old: dict[str, Any] = dict(doc.data)
     diags: list[Diagnostic] = []
     tool_type = old.get("tool_type", "wasm")
-    kind = {"script": "script", "wasm": "wasm", "pipeline": "pipeline", "mcp": "mcp-server"}.get(
-        str(tool_type), str(tool_type)
-    )
+    kind = LEGACY_TOOL_TYPES.get(str(tool_type), str(tool_type))
     anchor = ("tool_type",) if "tool_type" in old else ()
     diags.append(
         doc.diag(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from skillz_engine.tree.kinds import KINDS, Ref
 from skillz_engine.tree.parse import Positions
 
 if TYPE_CHECKING:
@@ -21,66 +22,6 @@ if TYPE_CHECKING:
 
 JSON = Any
 Args = Mapping[str, Any]
-
-TOOL_KINDS = frozenset({"script", "command", "wasm", "pipeline"})
-ALL_KINDS = (
-    "script",
-    "command",
-    "wasm",
-    "pipeline",
-    "prompt",
-    "resource",
-    "skill",
-    "bundle",
-    "service",
-    "mcp-server",
-)
-
-# kind -> the conventional folder of the home layout (DESIGN.md section 2): where `new` scaffolds
-# and built-in writers write
-HOME_FOLDERS: Mapping[str, str] = {
-    "script": "tools",
-    "command": "tools",
-    "wasm": "tools",
-    "pipeline": "pipelines",
-    "prompt": "prompts",
-    "resource": "resources",
-    "skill": "skills",
-    "bundle": "bundles",
-    "service": "services",
-    "mcp-server": "servers",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """A name one entry uses from another: ``what`` is skill, bundle, service or tool."""
-
-    path: tuple[str | int, ...]
-    what: str
-    name: str
-
-
-def references_of(kind: str, name: str, data: Mapping[str, Any]) -> tuple[Ref, ...]:
-    out: list[Ref] = []
-    for i, dep in enumerate(data.get("dependsOn") or ()):
-        if isinstance(dep, str):
-            out.append(Ref(("dependsOn", i), "skill", dep))
-    if kind == "bundle":
-        for i, ref in enumerate(data.get("skills") or ()):
-            if isinstance(ref, str):
-                out.append(Ref(("skills", i), "bundle" if ref.startswith("@") else "skill", ref.lstrip("@")))
-    req = data.get("requires")
-    if isinstance(req, Mapping):
-        for i, svc in enumerate(req.get("services") or ()):
-            if isinstance(svc, str):
-                out.append(Ref(("requires", "services", i), "service", svc))
-    if kind == "pipeline":
-        for i, step in enumerate(data.get("steps") or ()):
-            tool = step.get("tool") if isinstance(step, Mapping) else None
-            if isinstance(tool, str):
-                out.append(Ref(("steps", i, "tool"), "tool", tool))
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +47,8 @@ class EntrySpec:
     def __post_init__(self) -> None:
         # computed once per spec: snapshots reuse unchanged specs, so assembling stays cheap
         object.__setattr__(self, "enabled", bool(self.data.get("enabled", True)))
-        object.__setattr__(self, "refs", references_of(self.kind, self.name, self.data))
+        kind = KINDS.get(self.kind)
+        object.__setattr__(self, "refs", kind.refs(self.data) if kind is not None else ())
 
     @property
     def key(self) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
-from skillz_engine.tree.model import ALL_KINDS
+from skillz_engine.tree.kinds import KIND_NAMES as ALL_KINDS
 from skillz_engine.tree.parse import Document, JsonPath
 
 if TYPE_CHECKING:
