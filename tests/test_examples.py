@@ -875,9 +875,17 @@ README_ALLOWED = {"SKZ501", "SKZ504", "SKZ601"}  # SKZ601: a git source, never f
 
 
 def test_readme_manifest_examples_validate(tmp_path: Path) -> None:
-    """Every README code block titled with a path (```yaml title=tools/x/manifest.yaml) is a valid file."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"^```\w+ title=(\S+)\n(.*?)^```$", readme, re.M | re.S)
+    """Every code block of the README and docs/ titled with a path (```yaml title=tools/x/manifest.yaml)
+    is a valid file; together they form one tree."""
+    docs = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    blocks = [
+        block
+        for doc in docs
+        for block in re.findall(
+            r"^```\w+ title=(\S+)\n(.*?)^```$", doc.read_text(encoding="utf-8"), re.M | re.S
+        )
+    ]
+    assert len({rel for rel, _ in blocks}) == len(blocks), "two blocks share a title"
     assert len(blocks) >= 13
     for rel, text in blocks:
         target = tmp_path / rel

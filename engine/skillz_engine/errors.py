@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class ExitCode(enum.IntEnum):
-    """Exit codes of the CLI (DESIGN section 6)."""
+    """Exit codes of the CLI (the command-line table in README.md)."""
 
     OK = 0
     MANIFEST_ERRORS = 1

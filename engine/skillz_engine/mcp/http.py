@@ -1,4 +1,4 @@
-"""HTTP transport: one Starlette app serving the live snapshot (DESIGN section 7).
+"""HTTP transport: one Starlette app serving the live snapshot (endpoints in docs/clients.md).
 
 Routes:
 
