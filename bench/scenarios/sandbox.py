@@ -60,8 +60,8 @@ def run(ctx: Ctx) -> list[Row]:
 
 async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
     from skillz_engine.build.compile import Tree
-    from skillz_engine.isolation.process import BASE_VARS
-    from skillz_engine.isolation.sandbox import resolve_program
+    from skillz_engine.isolation.command import BASE_VARS
+    from skillz_engine.isolation.programs import resolve_program
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
     tree = Tree([root])
@@ -98,7 +98,7 @@ async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
     sides["bare"] = bare
 
     if "bwrap" in sides:  # the exact command line the engine runs for echo-bwrap, run bare
-        from skillz_engine.isolation.process import build_command
+        from skillz_engine.isolation.command import build_command
 
         tool_dir = root / "echo-bwrap"
         spec = next(c.spec for c in snap.entries.values() if c.spec.name == "echo-bwrap")

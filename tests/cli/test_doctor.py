@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from skillz_engine.cli.main import main
-from skillz_engine.isolation import sandbox
+from skillz_engine.isolation import detect
 
 
 def doctor_json(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
@@ -30,11 +30,11 @@ def test_doctor_reports_what_is_installed(capsys: pytest.CaptureFixture[str]) ->
     assert python["ok"] and "shims" not in python["path"]  # a pyenv shim is resolved to the real one
     out = subprocess.run([python["path"], "--version"], capture_output=True, text=True, check=True).stdout
     assert python["version"] in out
-    assert report["sandboxes"]["auto"] == sandbox.detect().auto
+    assert report["sandboxes"]["auto"] == detect.detect().auto
     programs = {c["name"]: c for c in report["sandboxes"]["programs"]}
     assert set(programs) == {"bwrap", "firejail", "nsjail"}
     for name, check in programs.items():
-        assert check["ok"] == (shutil.which(name) is not None and sandbox.detect().works[name])
+        assert check["ok"] == (shutil.which(name) is not None and detect.detect().works[name])
     if shutil.which("nsjail") is None:
         assert "not installed" in programs["nsjail"]["detail"]
     assert isinstance(report["docker"]["ok"], bool) and report["docker"]["name"] == "docker daemon"
@@ -50,7 +50,7 @@ def test_doctor_text(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for heading in ("interpreters", "package managers", "sandboxes (", "limits", "docker", "wasm toolchains"):
         assert any(line.startswith(heading) for line in out.splitlines()), heading
-    auto = sandbox.detect().auto
+    auto = detect.detect().auto
     assert (f"auto picks {auto}" if auto != "none" else "auto finds none") in out
 
 

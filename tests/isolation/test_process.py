@@ -1,4 +1,4 @@
-"""Spawning tool processes: clean env, limits, no deadlocks, process groups that always die."""
+"""Running a command: output collected and capped, no deadlocks, process groups that always die."""
 
 from __future__ import annotations
 
@@ -12,74 +12,15 @@ import anyio
 import pytest
 
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.isolation.process import (
-    Child,
-    Limits,
-    build_command,
-    build_env,
-    limits_for,
-    run,
-    wrap_argv,
-)
-from skillz_engine.runtimes.base import DEFAULT_OUTPUT, DEFAULT_TIMEOUT
-from skillz_engine.tree.config import Config
-from skillz_engine.tree.model import EntrySpec
-from skillz_engine.tree.parse import Positions
+from skillz_engine.isolation.command import build_command
+from skillz_engine.isolation.process import Child, run
+from tests.isolation.helpers import spec
 
 PY = sys.executable  # the test's own interpreter: fine for exercising process.py itself
 
 
-def spec(tmp_path: Path, **data: Any) -> EntrySpec:
-    return EntrySpec(
-        kind="command", name="t", root=tmp_path, dir=tmp_path, manifest=tmp_path / "manifest.yaml",
-        display="manifest.yaml", data={"kind": "command", **data}, positions=Positions(), fingerprint="",
-    )  # fmt: skip
-
-
-def test_env_is_clean() -> None:
-    """Only PATH, HOME, LANG, the manifest's env and its listed SKILLZ_* secrets are passed on."""
-    environ = {"PATH": "/bin", "HOME": "/h", "LANG": "en_US.UTF-8", "AWS_SECRET": "x",
-               "SKILLZ_TOKEN": "t", "SKILLZ_OTHER": "o", "USER": "me"}  # fmt: skip
-    s = spec(Path("/tmp"), env={"FOO": "bar"}, secrets=["SKILLZ_TOKEN", "SKILLZ_MISSING"])
-    assert build_env(s, environ) == {"PATH": "/bin", "HOME": "/h", "LANG": "en_US.UTF-8", "FOO": "bar",
-                                     "SKILLZ_TOKEN": "t"}  # fmt: skip
-
-
-def test_env_defaults() -> None:
-    """Without PATH or LANG on the server, the child still gets a default PATH and a UTF-8 LANG."""
-    env = build_env(spec(Path("/tmp")), {})
-    assert env["LANG"] == "C.UTF-8" and env["PATH"] and "HOME" not in env
-
-
-def test_build_command(tmp_path: Path) -> None:
-    """The command holds argv as given, the entry dir as cwd, the clean env and the limits."""
-    s = spec(tmp_path, secrets=["SKILLZ_K"], limits={"timeout": "2s", "output": "1KiB"}, sandbox="none")
-    cmd = build_command(["prog", "a b", "; rm -rf /"], s, environ={"PATH": "/bin", "SKILLZ_K": "v"})
-    assert cmd.argv == ("prog", "a b", "; rm -rf /")
-    assert cmd.cwd == tmp_path
-    assert cmd.limits == Limits(timeout=2.0, output=1024)
-    assert cmd.secrets == ("SKILLZ_K",) and "SKILLZ_K" not in cmd.public_env()
-    with pytest.raises(RuntimeFailure):
-        build_command([], s)
-
-
-def test_wrap_argv_without_sandbox_or_limits_is_the_argv(tmp_path: Path) -> None:
-    """`sandbox: none` and no rlimits: the seam runs the argv as given."""
-    s = spec(tmp_path, sandbox="none")
-    wrapped = wrap_argv(["/bin/echo", "b"], s, cwd=tmp_path, env={}, limits=Limits())
-    assert wrapped.argv == ["/bin/echo", "b"] and wrapped.mode == "none" and wrapped.cgroup is None
-
-
-def test_limits_fall_back_to_config_then_defaults(tmp_path: Path) -> None:
-    """A tool's limits win over skillz.yaml's, which win over the engine defaults."""
-    config = Config({"limits": {"timeout": "2m", "output": "4MiB", "memory": "256MiB"}})
-    assert limits_for(spec(tmp_path), None) == Limits(DEFAULT_TIMEOUT, DEFAULT_OUTPUT, None)
-    assert limits_for(spec(tmp_path), config) == Limits(120.0, 4 << 20, 256 << 20)
-    assert limits_for(spec(tmp_path, limits={"timeout": "500ms"}), config).timeout == 0.5
-
-
 def command(tmp_path: Path, argv: list[str], **limits: Any) -> Any:
-    """An unsandboxed command (process.py itself; tests/runtimes/test_sandbox.py runs them sandboxed)."""
+    """An unsandboxed command (process.py itself; test_sandbox.py runs them sandboxed)."""
     return build_command(argv, spec(tmp_path, limits=limits, sandbox="none") if limits
                          else spec(tmp_path, sandbox="none"))  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Sandboxes and limits: the argv of every mode, and the security cases against real bwrap/firejail.
+"""The wrapped command line, and the security cases against real bwrap/firejail.
 
 The integration tests run real tools (``kind: script`` and ``kind: command``) through the same
 path as the server (compile, ``run_tool``, process.py) inside real sandboxes. Processes started
@@ -19,110 +19,28 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import psutil  # type: ignore[import-untyped]
 import pytest
 
-from skillz_engine.errors import RuntimeFailure, SandboxUnavailable
-from skillz_engine.isolation import sandbox
-from skillz_engine.isolation.process import Limits, build_command, run
-from skillz_engine.isolation.sandbox import (
-    Mounts,
-    Policy,
-    bwrap_argv,
-    firejail_argv,
-    limits_argv,
-    nsjail_argv,
-    policy_for,
-    resolve_program,
-    wrap,
-)
-from skillz_engine.tree.config import Config
-from skillz_engine.tree.model import EntrySpec
-from skillz_engine.tree.parse import Positions
+from skillz_engine.isolation.detect import BINARIES
+from skillz_engine.isolation.limits import Limits
+from skillz_engine.isolation.sandbox import wrap
 from tests.conftest import Call, MakeTool, require
+from tests.isolation.helpers import spec
 
 PYPI_IP = "151.101.0.223"  # pypi.org (Fastly): reachable from this machine's network
 
 
-def spec(tmp_path: Path, **data: Any) -> EntrySpec:
-    return EntrySpec(
-        kind="command", name="t", root=tmp_path, dir=tmp_path, manifest=tmp_path / "manifest.yaml",
-        display="manifest.yaml", data={"kind": "command", **data}, positions=Positions(), fingerprint="",
-    )  # fmt: skip
+# --------------------------------------------------------------------------- the command line
 
 
-# --------------------------------------------------------------------------- policy and argv
-
-
-def test_policy_merges_tool_over_config(tmp_path: Path) -> None:
-    """A tool's `sandbox` wins key by key over skillz.yaml's; a bare string is the mode; default auto."""
-    config = Config({"sandbox": {"mode": "firejail", "network": True, "writable": ["cache"]}})
-    assert policy_for(spec(tmp_path), None) == Policy("auto", False, ())
-    assert policy_for(spec(tmp_path), config) == Policy("firejail", True, ("cache",))
-    assert policy_for(spec(tmp_path, sandbox="bwrap"), config) == Policy("bwrap", True, ("cache",))
-    assert policy_for(spec(tmp_path, sandbox={"network": False}), config) == Policy(
-        "firejail", False, ("cache",)
-    )
-    assert policy_for(spec(tmp_path, sandbox="none"), Config({"sandbox": "bwrap"})).mode == "none"
-
-
-MOUNTS = Mounts(
-    ro=(Path("/tmp/tree"), Path("/srv/tools/x")), rw=(Path("/tmp/tree/x/data"), Path("/var/cache/x")),
-    cwd=Path("/tmp/tree/x"),
-)  # fmt: skip
-
-
-def test_bwrap_argv() -> None:
-    """Read-only /, private /tmp, the tree re-bound read-only, writable binds, no net, no caps."""
-    argv = bwrap_argv("/usr/bin/bwrap", MOUNTS, network=False)
-    assert argv == [
-        "/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-        "--ro-bind", "/tmp/tree", "/tmp/tree",  # /srv/... is visible through / already
-        "--bind", "/tmp/tree/x/data", "/tmp/tree/x/data", "--bind", "/var/cache/x", "/var/cache/x",
-        "--chdir", "/tmp/tree/x", "--unshare-all",
-        "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--",
-    ]  # fmt: skip
-    with_net = bwrap_argv("/usr/bin/bwrap", MOUNTS, network=True)
-    assert with_net[with_net.index("--unshare-all") + 1] == "--share-net"
-
-
-def test_firejail_argv() -> None:
-    """Paths under the private /tmp are whitelisted (then read-only again unless writable)."""
-    argv = firejail_argv("/usr/bin/firejail", MOUNTS, network=False)
-    assert argv == [
-        "/usr/bin/firejail", "--quiet", "--noprofile", "--read-only=/", "--private-tmp", "--keep-var-tmp",
-        "--caps.drop=all", "--nonewprivs", "--deterministic-exit-code", "--deterministic-shutdown",
-        "--net=none",
-        "--whitelist=/tmp/tree", "--whitelist=/tmp/tree/x/data", "--read-only=/tmp/tree",
-        "--read-write=/tmp/tree/x/data", "--read-write=/var/cache/x", "--",
-    ]  # fmt: skip
-    assert "--net=none" not in firejail_argv("/usr/bin/firejail", MOUNTS, network=True)
-
-
-def test_nsjail_argv() -> None:
-    """nsjail: read-only chroot of /, tmpfs /tmp, binds, its own rlimits and time limit off."""
-    argv = nsjail_argv("/usr/bin/nsjail", MOUNTS, network=False)
-    assert argv[:5] == ["/usr/bin/nsjail", "--mode", "o", "--quiet", "--chroot"]
-    assert "--rw" not in argv and argv[6:8] == ["--tmpfsmount", "/tmp"]
-    assert argv[argv.index("--cwd") : argv.index("--cwd") + 2] == ["--cwd", "/tmp/tree/x"]
-    assert argv[argv.index("--time_limit") : argv.index("--time_limit") + 2] == ["--time_limit", "0"]
-    assert argv[argv.index("--rlimit_nproc") : argv.index("--rlimit_nproc") + 2] == ["--rlimit_nproc", "soft"]
-    assert "--bindmount_ro" in argv and argv[argv.index("--bindmount_ro") + 1] == "/tmp/tree:/tmp/tree"
-    assert [a for i, a in enumerate(argv) if i and argv[i - 1] == "--bindmount"] == [
-        "/tmp/tree/x/data:/tmp/tree/x/data", "/var/cache/x:/var/cache/x"]  # fmt: skip
-    assert "--disable_clone_newnet" not in argv and argv[-1] == "--"
-    assert "--disable_clone_newnet" in nsjail_argv("/usr/bin/nsjail", MOUNTS, network=True)
-
-
-def test_limits_argv() -> None:
-    """Each limit is one prlimit option (memory as address space, CPU rounded up to seconds)."""
-    limits = Limits(memory=256 << 20, cpu=1.5, processes=32, open_files=64)
-    assert limits_argv("/usr/bin/prlimit", limits) == [
-        "/usr/bin/prlimit", "--as=268435456", "--cpu=2", "--nproc=32", "--nofile=64", "--"]  # fmt: skip
-    assert limits_argv("/usr/bin/prlimit", Limits()) == []
+def test_wrap_without_sandbox_or_limits_is_the_argv(tmp_path: Path) -> None:
+    """`sandbox: none` and no rlimits: the argv runs as given."""
+    s = spec(tmp_path, sandbox="none")
+    wrapped = wrap(["/bin/echo", "b"], s, cwd=tmp_path, env={}, limits=Limits())
+    assert wrapped.argv == ["/bin/echo", "b"] and wrapped.mode == "none" and wrapped.cgroup is None
 
 
 def test_wrap_orders_cgroup_prlimit_sandbox_program(tmp_path: Path) -> None:
@@ -140,106 +58,13 @@ def test_wrap_orders_cgroup_prlimit_sandbox_program(tmp_path: Path) -> None:
         assert argv[i - 1].endswith("prlimit") and argv[i + 1 : i + 3] == ["--nproc=8", "--"]
 
 
-def test_missing_sandbox_fails_closed(tmp_path: Path) -> None:
-    """A tool demanding nsjail on a machine without it is refused with what to install."""
-    if shutil.which("nsjail"):
-        pytest.skip("nsjail is installed here")
-    with pytest.raises(SandboxUnavailable) as info:
-        build_command(["/bin/true"], spec(tmp_path, sandbox="nsjail"))
-    message = str(info.value)
-    assert "nsjail" in message and "not installed" in message and "github.com/google/nsjail" in message
-
-
-@pytest.mark.anyio
-async def test_missing_sandbox_tool_result(make_tool: MakeTool, call: Call) -> None:
-    """Through the runtime the refusal is an isError result; nothing ran."""
-    if shutil.which("nsjail"):
-        pytest.skip("nsjail is installed here")
-    d = make_tool("jailed", """
-        kind: command
-        description: needs nsjail
-        sandbox: {mode: nsjail}
-        argv: [touch, ran]
-        """)  # fmt: skip
-    result, _ = await call("jailed")
-    assert result.is_error and "nsjail" in result.text_content() and "not run" in result.text_content()
-    assert not (d / "ran").exists()
-
-
-@pytest.fixture
-def no_sandboxes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This machine as one without any sandbox installed (what `auto` found)."""
-    monkeypatch.setattr(sandbox, "auto_choice", lambda: ("none", None, "bwrap: not installed; ..."))
-    monkeypatch.setattr(sandbox, "_warned_unsandboxed", False)
-
-
-@pytest.mark.anyio
-async def test_auto_without_sandbox_runs_unsandboxed_and_warns_once(
-    no_sandboxes: None, make_tool: MakeTool, call: Call, caplog: pytest.LogCaptureFixture
-) -> None:
-    """`auto` on a machine without sandboxes runs the tool bare and logs one warning, not one per call."""
-    make_tool("hello", """
-        kind: command
-        description: hello
-        argv: [echo, hi]
-        """)  # fmt: skip
-    for _ in range(2):
-        result, _ = await call("hello")
-        assert not result.is_error and result.text_content().strip() == "hi"
-    warnings = [r for r in caplog.records if "no working sandbox" in r.getMessage()]
-    assert len(warnings) == 1 and "bubblewrap" in warnings[0].getMessage()
-
-
-def test_writable_paths_are_confined(tmp_path: Path) -> None:
-    """Relative writable paths stay in the entry: `..` and symlinks out are refused, missing dirs made."""
-    entry = tmp_path / "tool"
-    entry.mkdir()
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (entry / "escape").symlink_to(outside)
-    (entry / "dangling").symlink_to(outside / "not-yet")
-    s = EntrySpec(kind="command", name="t", root=tmp_path, dir=entry, manifest=entry / "manifest.yaml",
-                  display="m", data={}, positions=Positions(), fingerprint="")  # fmt: skip
-    ok = sandbox.mounts_for(s, Policy("bwrap", False, ("data/out",)), entry)
-    assert ok.rw == ((entry / "data" / "out").resolve(),) and (entry / "data" / "out").is_dir()
-    for bad in ("../outside", "escape", "escape/sub", "dangling/sub"):
-        with pytest.raises(RuntimeFailure, match=r"outside|leaves"):
-            sandbox.mounts_for(s, Policy("bwrap", False, (bad,)), entry)
-    assert not (outside / "sub").exists() and not (outside / "not-yet").exists()
-    with pytest.raises(RuntimeFailure, match="does not exist"):
-        sandbox.mounts_for(s, Policy("bwrap", False, (str(tmp_path / "nope"),)), entry)
-
-
-def test_version_manager_shim_is_resolved(tmp_path: Path) -> None:
-    """A pyenv-style shim is replaced by the interpreter it runs (asked once, then cached)."""
-    root = tmp_path / ".fakeenv"
-    (root / "shims").mkdir(parents=True)
-    (root / "bin").mkdir()
-    real = tmp_path / "versions" / "9.9" / "bin" / "tool"
-    real.parent.mkdir(parents=True)
-    real.write_text("#!/bin/sh\necho real\n")
-    real.chmod(0o755)
-    shim = root / "shims" / "tool"
-    shim.write_text('#!/bin/sh\nexec fakeenv exec tool "$@"\n')
-    shim.chmod(0o755)
-    calls = tmp_path / "calls"
-    manager = root / "bin" / "fakeenv"
-    manager.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n[ "$1" = which ] && echo {real}\n')
-    manager.chmod(0o755)
-    env = {"PATH": f"{root / 'shims'}:/usr/bin:/bin"}
-    assert resolve_program("tool", tmp_path, env) == str(real)
-    assert resolve_program(str(shim), tmp_path, env) == str(real)
-    assert calls.read_text().split("\n")[0] == "which tool" and calls.read_text().count("which") == 1
-    assert resolve_program("/bin/sh", tmp_path, env) == "/bin/sh"  # not a shim: unchanged
-
-
 # --------------------------------------------------------------------------- real sandboxes
 
 
 @pytest.fixture(params=["bwrap", "firejail"])
 def mode(request: pytest.FixtureRequest) -> str:
     """Each integration test runs in real bubblewrap and in real firejail."""
-    require(sandbox.BINARIES[request.param], "the sandbox integration tests run it for real")
+    require(BINARIES[request.param], "the sandbox integration tests run it for real")
     return str(request.param)
 
 
@@ -506,47 +331,6 @@ async def test_command_kind_is_sandboxed(mode: str, make_tool: MakeTool, call: C
         """)  # fmt: skip
     result, _ = await call("toucher")
     assert result.is_error and "Read-only file system" in result.text_content()
-
-
-def test_nsjail_for_real() -> None:
-    """nsjail is not packaged for Debian 12, so there is nothing to run it against here."""
-    if shutil.which("nsjail") is None:
-        pytest.skip("nsjail is not packaged for Debian 12")
-    found = sandbox.detect()
-    assert found.works["nsjail"], found.errors["nsjail"]
-
-
-@pytest.mark.anyio
-async def test_auto_picks_a_working_sandbox(tmp_path: Path) -> None:
-    """`auto` resolves to the best sandbox that works here and the command really runs in it."""
-    require("bwrap", "auto prefers it")
-    assert sandbox.detect().auto == "bwrap"
-    cmd = build_command(["/bin/sh", "-c", "touch x"], spec(tmp_path))
-    assert cmd.sandbox == "bwrap"
-    proc = await run(cmd)
-    assert proc.returncode != 0 and b"Read-only" in proc.stderr and not (tmp_path / "x").exists()
-
-
-def test_program_and_environment_dirs_stay_visible(tmp_path: Path) -> None:
-    """A dependency env outside the tree (state dir under /tmp) is shown read-only, once."""
-    tree, state = tmp_path / "tree", tmp_path / "state"
-    (tree / "tool").mkdir(parents=True)
-    env_dir = state / "envs" / "pip-abc"
-    (env_dir / "bin").mkdir(parents=True)
-    python = env_dir / "bin" / "python"
-    python.symlink_to(Path(os.path.realpath(shutil.which("python3") or "/usr/bin/python3")))
-    s = EntrySpec(kind="script", name="t", root=tree, dir=tree / "tool", manifest=tree / "tool" / "m.yaml",
-                  display="m", data={}, positions=Positions(), fingerprint="")  # fmt: skip
-    env = {"PATH": f"{env_dir / 'bin'}:/usr/bin", "VIRTUAL_ENV": str(env_dir)}
-    mounts = sandbox.mounts_for(s, Policy("bwrap", False, ()), tree / "tool", str(python), env)
-    assert env_dir.resolve() in mounts.ro and tree.resolve() in mounts.ro
-    assert (env_dir / "bin").resolve() not in mounts.ro  # inside env_dir: not bound twice
-    assert tree.resolve() / "tool" not in mounts.ro
-    # /bin/sh (prefix "/") and a program in /tmp/bin (prefix "/tmp") never show the host's /tmp
-    for program in ("/bin/sh", "/tmp/bin/tool"):
-        mounts = sandbox.mounts_for(s, Policy("bwrap", False, ()), tree / "tool", program, {"PATH": "/tmp:/"})
-        assert tree.resolve() in mounts.ro
-        assert Path("/") not in mounts.ro and Path("/tmp") not in mounts.ro
 
 
 @pytest.mark.anyio

@@ -82,7 +82,7 @@ def _version(text: str) -> str | None:
 
 
 def _program(name: str, version_args: Sequence[str] = ("--version",), *, label: str | None = None) -> Check:
-    from skillz_engine.isolation.sandbox import resolve_program
+    from skillz_engine.isolation.programs import resolve_program
 
     path = shutil.which(name)
     if path is None:
@@ -113,7 +113,7 @@ def package_managers() -> list[Callable[[], Check]]:
 
 
 def _sandbox_check(mode: str) -> Check:
-    from skillz_engine.isolation.sandbox import INSTALL_HINTS, detect
+    from skillz_engine.isolation.detect import INSTALL_HINTS, detect
 
     found = detect()
     path = found.paths[mode]
@@ -126,7 +126,8 @@ def _sandbox_check(mode: str) -> Check:
 
 
 def limits_checks() -> list[Check]:
-    from skillz_engine.isolation.sandbox import INSTALL_HINTS, detect, pids_cgroup_base
+    from skillz_engine.isolation.cgroup import pids_cgroup_base
+    from skillz_engine.isolation.detect import INSTALL_HINTS, detect
 
     prlimit = detect().prlimit
     checks = []
@@ -233,7 +234,7 @@ def wasm() -> list[Callable[[], Check]]:
 
 def probe() -> Report:
     """Probe everything (in parallel) and return the report."""
-    from skillz_engine.isolation.sandbox import AUTO_ORDER, detect
+    from skillz_engine.isolation.detect import AUTO_ORDER, detect
 
     groups: dict[str, list[Callable[[], Check]]] = {
         "interpreters": interpreters(),

@@ -274,7 +274,8 @@ def _installer_env() -> dict[str, str]:
 
 async def _step(argv: Sequence[str], cwd: Path, deadline: float, what: str) -> None:
     """Run one installer command before ``deadline``; :class:`InstallError` when it fails."""
-    from skillz_engine.isolation.process import Command, Limits, run
+    from skillz_engine.isolation.limits import Limits
+    from skillz_engine.isolation.process import Command, run
 
     left = deadline - time.monotonic()
     if left <= 0:
@@ -452,7 +453,8 @@ async def probe(program: str, kind: str) -> tuple[str, str]:
     For Python the path is the real ``sys.executable`` (a pyenv shim or a venv's python resolves
     to the interpreter behind it).
     """
-    from skillz_engine.isolation.process import Command, Limits, run
+    from skillz_engine.isolation.limits import Limits
+    from skillz_engine.isolation.process import Command, run
 
     real = os.path.realpath(program)
     try:

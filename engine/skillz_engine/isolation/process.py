@@ -1,9 +1,6 @@
-"""The one place tool processes are spawned.
+"""The one place tool processes are run: a :class:`Command` to the end, within its limits.
 
-Every process a runtime starts goes through :func:`build_command` (argv, cwd and a clean
-environment, wrapped by :func:`wrap_argv` in the sandbox and resource limits of
-:mod:`skillz_engine.isolation.sandbox`)
-and :func:`run` (anyio, no shell), which guarantees:
+:func:`run` (anyio, no shell) guarantees:
 
 * a process limit (``limits.processes``) gets its own pids cgroup, created before the start and
   emptied (SIGKILL) and removed after the run;
@@ -12,9 +9,12 @@ and :func:`run` (anyio, no shell), which guarantees:
   (background jobs a tool leaves behind do not survive it); the child is always reaped;
 * stdout and stderr are drained concurrently, so no output size deadlocks;
 * stdout is capped at ``limits.output`` bytes: the rest is read and discarded and the result says
-  so; stderr keeps only its last :data:`STDERR_KEEP` bytes;
+  so; stderr keeps only its last :data:`~skillz_engine.isolation.output.STDERR_KEEP` bytes;
 * in line mode stdout is delivered line by line as it arrives, and the caller may write to the
   child's stdin while it runs.
+
+What a command is (argv in its sandbox, clean environment) is decided by
+:mod:`skillz_engine.isolation.command`; installers build a :class:`Command` directly.
 """
 
 from __future__ import annotations
@@ -25,123 +25,24 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectSendStream
 
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.runtimes.base import DEFAULT_OUTPUT, DEFAULT_TIMEOUT
-from skillz_engine.tree.model import EntrySpec
-from skillz_engine.units import UnitError, parse_duration, parse_size
+from skillz_engine.isolation.cgroup import release_cgroup, setup_cgroup
+from skillz_engine.isolation.limits import DEFAULT_OUTPUT, Limits
+from skillz_engine.isolation.output import STDERR_KEEP, StderrTail, StdoutCap, drain
 
-if TYPE_CHECKING:
-    from skillz_engine.isolation.sandbox import Wrapped
-    from skillz_engine.tree.config import Config
+__all__ = ["Child", "Command", "LineHandler", "ProcessResult", "run"]
 
-__all__ = ["BASE_VARS", "Child", "Command", "Limits", "ProcessResult", "build_command", "build_env",
-           "limits_for", "run", "secret_names", "wrap_argv"]  # fmt: skip
-
-BASE_VARS = ("PATH", "HOME", "LANG")  # the only variables a tool inherits from the server
-DEFAULT_LANG = "C.UTF-8"
-STDERR_KEEP = 64 * 1024  # bytes of stderr kept (the tail)
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 LEFTOVER_GRACE = 0.05  # seconds background jobs of a finished run get between SIGTERM and SIGKILL
 PIPE_DRAIN = 1.0  # seconds to wait for pipes after the group is gone (escaped holders)
-_CHUNK = 65536
-
-
-# --------------------------------------------------------------------------- limits and command
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Limits of one run: wall-clock seconds, stdout bytes, and the rlimits (``None``: no cap).
-
-    ``memory`` is the address space in bytes, ``cpu`` CPU seconds, ``processes`` the number of
-    processes, ``open_files`` the number of open file descriptors.
-    """
-
-    timeout: float = DEFAULT_TIMEOUT
-    output: int = DEFAULT_OUTPUT
-    memory: int | None = None
-    cpu: float | None = None
-    processes: int | None = None
-    open_files: int | None = None
-
-
-def limits_for(spec: EntrySpec, config: Config | None = None) -> Limits:
-    """The entry's ``limits``, falling back to ``limits`` in skillz.yaml, then to the defaults."""
-    own = spec.data.get("limits") or {}
-    tree = (config.get("limits") if config is not None else None) or {}
-
-    def pick(key: str) -> Any:
-        return own.get(key, tree.get(key))
-
-    try:
-        timeout = pick("timeout")
-        output = pick("output")
-        memory = pick("memory")
-        cpu = pick("cpu")
-        processes = pick("processes")
-        open_files = pick("openFiles")
-        return Limits(
-            timeout=parse_duration(timeout) if timeout is not None else DEFAULT_TIMEOUT,
-            output=parse_size(output) if output is not None else DEFAULT_OUTPUT,
-            memory=parse_size(memory) if memory is not None else None,
-            cpu=parse_duration(cpu) if cpu is not None else None,
-            processes=int(processes) if processes is not None else None,
-            open_files=int(open_files) if open_files is not None else None,
-        )
-    except UnitError as exc:  # the schema makes this unreachable for validated manifests
-        raise RuntimeFailure(f"{spec.name}: bad limits: {exc}") from exc
-
-
-def secret_names(spec: EntrySpec) -> tuple[str, ...]:
-    """The ``SKILLZ_*`` variables the manifest asks for (anything else is ignored)."""
-    names = spec.data.get("secrets") or ()
-    return tuple(str(n) for n in names if str(n).startswith("SKILLZ_"))
-
-
-def build_env(spec: EntrySpec, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The clean environment of a tool: PATH, HOME, LANG, the manifest's ``env``, its secrets.
-
-    Nothing else of the server's environment leaks. A secret that is not set on the server is
-    simply absent. ``LANG`` defaults to ``C.UTF-8`` so interpreters read and write UTF-8.
-    """
-    environ = os.environ if environ is None else environ
-    env: dict[str, str] = {}
-    for name in BASE_VARS:
-        if name in environ:
-            env[name] = environ[name]
-    env.setdefault("PATH", os.defpath)
-    env.setdefault("LANG", DEFAULT_LANG)
-    for key, value in (spec.data.get("env") or {}).items():
-        env[str(key)] = str(value)
-    for name in secret_names(spec):
-        if name in environ:
-            env[name] = environ[name]
-    return env
-
-
-def wrap_argv(
-    argv: Sequence[str],
-    spec: EntrySpec,
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    limits: Limits,
-    config: Config | None = None,
-) -> Wrapped:
-    """The seam for isolation: the sandbox (``sandbox`` of the tool over skillz.yaml's) and the
-    rlimits wrap the argv here (see :func:`skillz_engine.isolation.sandbox.wrap`)."""
-    from skillz_engine.isolation.sandbox import wrap
-
-    return wrap(argv, spec, cwd=cwd, env=env, limits=limits, config=config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,34 +60,6 @@ class Command:
     def public_env(self) -> dict[str, str]:
         """The environment with secret variables left out (what may be shown or logged)."""
         return {k: v for k, v in self.env.items() if k not in self.secrets}
-
-
-def build_command(
-    argv: Sequence[str],
-    spec: EntrySpec,
-    *,
-    cwd: Path | None = None,
-    config: Config | None = None,
-    environ: Mapping[str, str] | None = None,
-    extra_env: Mapping[str, str] | None = None,
-) -> Command:
-    """The command line of one run of ``spec``: clean env, limits, and the sandbox wrapper.
-
-    ``extra_env`` is set by the engine on top of the clean environment (a dependency
-    environment's ``PATH``, ``VIRTUAL_ENV``, ``NODE_PATH``).
-    """
-    if not argv:
-        raise RuntimeFailure(f"{spec.name}: empty command line")
-    env = build_env(spec, environ)
-    env.update(extra_env or {})
-    limits = limits_for(spec, config)
-    workdir = cwd if cwd is not None else spec.dir
-    wrapped = wrap_argv(argv, spec, cwd=workdir, env=env, limits=limits, config=config)
-    secrets = tuple(n for n in secret_names(spec) if n in env)
-    return Command(tuple(wrapped.argv), workdir, env, limits, secrets, wrapped.mode, wrapped.cgroup)
-
-
-# --------------------------------------------------------------------------- running
 
 
 @dataclass(slots=True)
@@ -328,48 +201,6 @@ async def _end_group(proc: anyio.abc.Process, grace: float) -> None:
     await proc.wait()
 
 
-class _Stdout:
-    """Stdout under the cap: kept bytes (or lines sent on), and how much was written."""
-
-    def __init__(self, cap: int, lines: MemoryObjectSendStream[bytes] | None) -> None:
-        self.cap = cap
-        self.lines = lines
-        self.kept = bytearray()  # whole mode: everything kept; line mode: the partial line
-        self.total = 0
-        self.truncated = False
-        self.closed = False
-
-    def feed(self, chunk: bytes) -> None:
-        room = self.cap - min(self.total, self.cap)
-        self.total += len(chunk)
-        if len(chunk) > room:
-            self.truncated = True
-            chunk = chunk[:room]
-        if not chunk or self.closed:
-            return
-        self.kept += chunk
-        if self.lines is None or b"\n" not in chunk:
-            return
-        *complete, rest = bytes(self.kept).split(b"\n")
-        self.kept = bytearray(rest)
-        for line in complete:
-            self.lines.send_nowait(line.rstrip(b"\r"))
-
-    async def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if self.lines is not None:
-            if self.kept:
-                rest = bytes(self.kept).rstrip(b"\r")
-                self.kept.clear()
-                try:
-                    self.lines.send_nowait(rest)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    pass
-            await self.lines.aclose()
-
-
 async def run(
     cmd: Command,
     *,
@@ -388,8 +219,6 @@ async def run(
     """
     started = time.monotonic()
     if cmd.cgroup is not None:
-        from skillz_engine.isolation.sandbox import release_cgroup, setup_cgroup
-
         setup_cgroup(cmd.cgroup, cmd.limits.processes or 1)
         try:
             return await _run(cmd, started, input, close_stdin, on_line, grace)
@@ -398,16 +227,10 @@ async def run(
     return await _run(cmd, started, input, close_stdin, on_line, grace)
 
 
-async def _run(
-    cmd: Command,
-    started: float,
-    input: bytes | None,
-    close_stdin: bool,
-    on_line: LineHandler | None,
-    grace: float,
-) -> ProcessResult:
+async def _spawn(cmd: Command) -> anyio.abc.Process:
+    """Start ``cmd`` as the leader of a new process group, all three pipes open."""
     try:
-        proc = await anyio.open_process(
+        return await anyio.open_process(
             list(cmd.argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -422,60 +245,71 @@ async def _run(
     except ValueError as exc:  # a NUL byte in an argument or in the environment
         raise RuntimeFailure(f"cannot start {cmd.argv[0]!r}: {exc}") from exc
 
-    send_lines, receive_lines = anyio.create_memory_object_stream[bytes](float("inf"))
-    out = _Stdout(cmd.limits.output, send_lines if on_line is not None else None)
-    err = bytearray()
-    err_total = 0
-    stdout_done = anyio.Event()
-    stderr_done = anyio.Event()
-    lines_done = anyio.Event()
 
-    async def read_stdout() -> None:
-        assert proc.stdout is not None
+async def _release(proc: anyio.abc.Process, grace: float) -> None:
+    """After the run, whatever happened: the group is gone, the child reaped, the pipes closed."""
+    with anyio.CancelScope(shield=True):
+        await _end_group(proc, grace)
         try:
-            async for chunk in proc.stdout:
-                out.feed(chunk)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await proc.aclose()  # closes the pipe transports too; the process is reaped already
+        except Exception:
             pass
-        finally:
-            await out.close()
-            stdout_done.set()
+        # the subprocess transport closes itself a few loop turns later; closing it now keeps it
+        # from being collected after the event loop is gone ("Event loop is closed" in __del__)
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            transport.close()
 
-    async def read_stderr() -> None:
-        nonlocal err, err_total
-        assert proc.stderr is not None
+
+class _Run:
+    """One started child while it runs: its capped outputs, its stdin, and the tasks around it."""
+
+    def __init__(self, cmd: Command, proc: anyio.abc.Process, on_line: LineHandler | None, grace: float):
+        self.proc = proc
+        self.grace = grace
+        self.on_line = on_line
+        self.send_lines, self.receive_lines = anyio.create_memory_object_stream[bytes](float("inf"))
+        self.out = StdoutCap(cmd.limits.output, self.send_lines if on_line is not None else None)
+        self.err = StderrTail()
+        self.stdout_done = anyio.Event()
+        self.stderr_done = anyio.Event()
+        self.lines_done = anyio.Event()
+
+    async def read_stdout(self) -> None:
         try:
-            async for chunk in proc.stderr:
-                err_total += len(chunk)
-                err += chunk
-                if len(err) > 2 * STDERR_KEEP:
-                    err = err[-STDERR_KEEP:]
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass
+            await drain(self.proc.stdout, self.out.feed)
         finally:
-            stderr_done.set()
+            await self.out.close()
+            self.stdout_done.set()
 
-    timed_out = False
-    try:
-        with anyio.move_on_after(cmd.limits.timeout) as deadline:
+    async def read_stderr(self) -> None:
+        try:
+            await drain(self.proc.stderr, self.err.feed)
+        finally:
+            self.stderr_done.set()
+
+    async def deliver(self, handler: LineHandler, child: Child) -> None:
+        try:
+            async with self.receive_lines:
+                async for line in self.receive_lines:
+                    await handler(line, child)
+        finally:
+            self.lines_done.set()
+
+    async def end_after(self, delay: float) -> None:
+        await anyio.sleep(delay)
+        await _end_group(self.proc, self.grace)
+
+    async def supervise(self, timeout: float, input: bytes | None, close_stdin: bool) -> bool:
+        """Run the child to its end (or ``timeout``) with its readers, writer and line delivery;
+        whether the timeout ended it."""
+        with anyio.move_on_after(timeout) as deadline:
             async with anyio.create_task_group() as tg:
 
                 def finish(after: float) -> None:
-                    async def later() -> None:
-                        await anyio.sleep(after)
-                        await _end_group(proc, grace)
+                    tg.start_soon(self.end_after, after)
 
-                    tg.start_soon(later)
-
-                child = Child(proc.pid, proc, tg, finish, deadline)
-
-                async def deliver(handler: LineHandler) -> None:
-                    try:
-                        async with receive_lines:
-                            async for line in receive_lines:
-                                await handler(line, child)
-                    finally:
-                        lines_done.set()
+                child = Child(self.proc.pid, self.proc, tg, finish, deadline)
 
                 async def write_input() -> None:
                     if input:
@@ -483,46 +317,53 @@ async def _run(
                     if close_stdin:
                         await child.close_stdin()
 
-                tg.start_soon(read_stdout)
-                tg.start_soon(read_stderr)
-                if on_line is not None:
-                    tg.start_soon(deliver, on_line)
+                tg.start_soon(self.read_stdout)
+                tg.start_soon(self.read_stderr)
+                if self.on_line is not None:
+                    tg.start_soon(self.deliver, self.on_line, child)
                 else:
-                    send_lines.close()
-                    receive_lines.close()
-                    lines_done.set()
+                    self.send_lines.close()
+                    self.receive_lines.close()
+                    self.lines_done.set()
                 tg.start_soon(write_input)
-                await proc.wait()
+                await self.proc.wait()
                 # the leader is gone: end what it left behind, then let the pipes drain
-                await _end_group(proc, grace)
+                await _end_group(self.proc, self.grace)
                 with anyio.move_on_after(PIPE_DRAIN):
-                    await stdout_done.wait()
-                    await stderr_done.wait()
-                if not stdout_done.is_set():  # a process outside the group holds the pipe
-                    await out.close()
-                await lines_done.wait()
+                    await self.stdout_done.wait()
+                    await self.stderr_done.wait()
+                if not self.stdout_done.is_set():  # a process outside the group holds the pipe
+                    await self.out.close()
+                await self.lines_done.wait()
                 tg.cancel_scope.cancel()
-        timed_out = deadline.cancelled_caught
+        return deadline.cancelled_caught
+
+    def result(self, cmd: Command, started: float, timed_out: bool) -> ProcessResult:
+        return ProcessResult(
+            returncode=self.proc.returncode,
+            stdout=bytes(self.out.kept) if self.on_line is None else b"",
+            stderr=bytes(self.err.kept[-STDERR_KEEP:]),
+            stdout_bytes=self.out.total,
+            stdout_truncated=self.out.truncated,
+            stderr_truncated=self.err.total > STDERR_KEEP,
+            timed_out=timed_out,
+            duration=time.monotonic() - started,
+            output_cap=cmd.limits.output,
+        )
+
+
+async def _run(
+    cmd: Command,
+    started: float,
+    input: bytes | None,
+    close_stdin: bool,
+    on_line: LineHandler | None,
+    grace: float,
+) -> ProcessResult:
+    proc = await _spawn(cmd)
+    running = _Run(cmd, proc, on_line, grace)
+    try:
+        timed_out = await running.supervise(cmd.limits.timeout, input, close_stdin)
     finally:
-        with anyio.CancelScope(shield=True):
-            await _end_group(proc, grace)
-            try:
-                await proc.aclose()  # closes the pipe transports too; the process is reaped already
-            except Exception:
-                pass
-            # the subprocess transport closes itself a few loop turns later; closing it now keeps it
-            # from being collected after the event loop is gone ("Event loop is closed" in __del__)
-            transport = getattr(proc, "_transport", None)
-            if transport is not None:
-                transport.close()
-    return ProcessResult(
-        returncode=proc.returncode,
-        stdout=bytes(out.kept) if on_line is None else b"",
-        stderr=bytes(err[-STDERR_KEEP:]),
-        stdout_bytes=out.total,
-        stdout_truncated=out.truncated,
-        stderr_truncated=err_total > STDERR_KEEP,
-        timed_out=timed_out,
-        duration=time.monotonic() - started,
-        output_cap=cmd.limits.output,
-    )
+        await _release(proc, grace)
+    return running.result(cmd, started, timed_out)

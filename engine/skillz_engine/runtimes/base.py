@@ -16,8 +16,8 @@ Rules every runtime follows:
   swap; if it raises, the old version stays live and a diagnostic is recorded.
 * A tool that runs and fails returns ``ToolResult(is_error=True)`` with a message a model can act
   on; it never raises for the tool's own failure. Exceptions are for engine faults.
-* Every run has a timeout (``limits.timeout``, default :data:`DEFAULT_TIMEOUT`) and an output cap
-  (``limits.output``, default :data:`DEFAULT_OUTPUT`).
+* Every run has a timeout (``limits.timeout``) and an output cap (``limits.output``); their defaults
+  live with the limits (:mod:`skillz_engine.isolation.limits`).
 * Cancellation (the awaiting scope is cancelled) must stop the work: kill the process group,
   interrupt the engine, close the stream.
 """
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
     from skillz_engine.live.sessions import Activations
     from skillz_engine.tree.config import Config
 
-DEFAULT_TIMEOUT = 60.0  # seconds
-DEFAULT_OUTPUT = 1 << 20  # bytes
 MAX_CALL_DEPTH = 8
 
 

@@ -30,7 +30,8 @@ from typing import Any
 from jinja2 import StrictUndefined, Undefined
 
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.isolation.process import build_command, build_env, run
+from skillz_engine.isolation.command import build_command, build_env
+from skillz_engine.isolation.process import run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.tree.diagnostics import Diagnostic, Severity

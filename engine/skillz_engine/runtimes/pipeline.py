@@ -23,7 +23,8 @@ from typing import Any
 
 import anyio
 
-from skillz_engine.runtimes.base import DEFAULT_TIMEOUT, CompileProblem, Services, tool_def
+from skillz_engine.isolation.limits import DEFAULT_TIMEOUT
+from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.runtimes.results import from_json
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult

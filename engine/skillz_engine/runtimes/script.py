@@ -53,7 +53,8 @@ from urllib.parse import unquote, urlparse
 import anyio
 
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
-from skillz_engine.isolation.process import Child, Command, ProcessResult, build_command, build_env, run
+from skillz_engine.isolation.command import build_command, build_env
+from skillz_engine.isolation.process import Child, Command, ProcessResult, run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.state.memory import MemoryRefused, check_ttl, memory_for

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.isolation.process import Limits, limits_for, secret_names
+from skillz_engine.isolation.command import secret_names
+from skillz_engine.isolation.limits import Limits, limits_for
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.tree.diagnostics import Diagnostic, Severity

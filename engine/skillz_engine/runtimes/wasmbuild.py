@@ -327,7 +327,9 @@ def _sandbox(argv: list[str], writable: Sequence[Path], *, network: bool) -> lis
     crates come from the network) when bwrap works here, built by the one sandbox module; the bare
     argv otherwise. Only bwrap: firejail hides ``/var/tmp`` and paths under ``/tmp`` that
     toolchains use, and the build gains nothing from its extra filters."""
-    from skillz_engine.isolation.sandbox import Mounts, auto_choice, sandbox_argv
+    from skillz_engine.isolation.argv import sandbox_argv
+    from skillz_engine.isolation.detect import auto_choice
+    from skillz_engine.isolation.policy import Mounts
 
     mode, binary, _ = auto_choice()
     if mode != "bwrap" or binary is None:

@@ -1,0 +1,145 @@
+"""The sandbox policy of a tool: what it asked for, and which paths its sandbox shows.
+
+:func:`policy_for` merges the tool's ``sandbox`` over the default in skillz.yaml;
+:func:`mounts_for` turns it into :class:`Mounts`: the tool's tree, program and environment
+read-only, its ``writable`` paths read-write. The argv builders of
+:mod:`skillz_engine.isolation.argv` only translate these into each sandbox's options.
+
+Relative ``writable`` paths are contained by :mod:`skillz_engine.tree.paths` (no ``..``, no
+symlink leading out, created when missing); absolute ones are taken as written and must exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skillz_engine.errors import RuntimeFailure
+from skillz_engine.tree.paths import OUTSIDE, PARENT, PathEscape, safe_join
+
+if TYPE_CHECKING:
+    from skillz_engine.tree.config import Config
+    from skillz_engine.tree.model import EntrySpec
+
+__all__ = ["DEFAULT_MODE", "HIDDEN_TMP", "MODES", "Mounts", "Policy", "hidden", "mounts_for", "policy_for"]
+
+MODES = ("bwrap", "firejail", "nsjail", "auto", "none")
+DEFAULT_MODE = "auto"
+HIDDEN_TMP = ("/tmp",)  # what the sandboxes replace with a private tmpfs
+ENV_PATHS = ("VIRTUAL_ENV", "NODE_PATH", "PATH")  # variables naming what the tool runs and imports
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a tool asked for: ``sandbox`` of its manifest over the default in skillz.yaml."""
+
+    mode: str = DEFAULT_MODE
+    network: bool = False
+    writable: tuple[str, ...] = ()
+
+
+def _as_mapping(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, str):
+        return {"mode": raw}
+    return dict(raw) if isinstance(raw, Mapping) else {}
+
+
+def policy_for(spec: EntrySpec, config: Config | None = None) -> Policy:
+    """The tool's ``sandbox``, key by key over ``sandbox`` in skillz.yaml, over the defaults."""
+    tree = _as_mapping(config.get("sandbox") if config is not None else None)
+    merged = {**tree, **_as_mapping(spec.data.get("sandbox"))}
+    mode = str(merged.get("mode") or DEFAULT_MODE)
+    if mode not in MODES:  # the schema makes this unreachable for validated manifests
+        raise RuntimeFailure(f"unknown sandbox mode {mode!r}; use one of {', '.join(MODES)}")
+    writable = tuple(str(p) for p in merged.get("writable") or ())
+    return Policy(mode, bool(merged.get("network", False)), writable)
+
+
+@dataclass(frozen=True, slots=True)
+class Mounts:
+    """Paths the sandbox shows: ``ro`` read-only, ``rw`` read-write, and the working directory."""
+
+    ro: tuple[Path, ...]
+    rw: tuple[Path, ...]
+    cwd: Path
+
+
+def hidden(path: Path) -> bool:
+    """Whether ``path`` (resolved) lies in a directory the sandbox replaces with a private tmpfs."""
+    return any(path.is_relative_to(h) for h in HIDDEN_TMP)
+
+
+def _refused(raw: str, spec: EntrySpec, exc: PathEscape) -> RuntimeFailure:
+    """The error for a relative ``writable`` entry that :func:`safe_join` refused."""
+    if exc.reason == PARENT:
+        return RuntimeFailure(f"sandbox.writable {raw!r} leaves the entry's directory ('..' is not allowed)")
+    if exc.reason == OUTSIDE:
+        target = (spec.dir / raw).resolve()
+        return RuntimeFailure(f"sandbox.writable {raw!r} leads outside the entry's directory (symlink to "
+                              f"{target}); use an absolute path if that is intended")  # fmt: skip
+    return RuntimeFailure(f"sandbox.writable {raw!r}: {exc.reason}. {exc.hint}")
+
+
+def _writable_path(spec: EntrySpec, raw: str) -> Path:
+    """A ``writable`` entry as a real path: relative ones stay inside the entry (created if missing)."""
+    if "\x00" in raw:
+        raise RuntimeFailure(f"sandbox.writable {raw!r}: NUL byte in path")
+    if raw.startswith("/"):
+        path = Path(raw)
+        if not path.exists():
+            raise RuntimeFailure(f"sandbox.writable {raw!r} does not exist; create it or remove it")
+        return path.resolve()
+    try:
+        target = safe_join(spec.dir, raw, allow_hidden=True)  # checked before anything is created
+        if not target.exists():
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RuntimeFailure(f"sandbox.writable {raw!r}: cannot create it: {exc.strerror}") from exc
+        return safe_join(spec.dir, raw, kind="dir", allow_hidden=True)  # what was made is still inside
+    except PathEscape as exc:
+        raise _refused(raw, spec, exc) from exc
+
+
+def mounts_for(
+    spec: EntrySpec,
+    policy: Policy,
+    cwd: Path,
+    program: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Mounts:
+    """What the tool sees: its tree (read-only), its program, its working dir, the server's working
+    dir (read-only), its writable paths.
+
+    The program (as given and resolved) and the directories its environment names (a dependency
+    environment's ``VIRTUAL_ENV``, ``NODE_PATH``, ``PATH`` entries) are shown read-only too, so they
+    stay visible when they live where the sandbox puts a private tmpfs.
+    """
+    candidates: list[Path] = [Path(spec.root), Path(spec.dir), Path(cwd)]
+    # the server's own working directory is the user's project as a client launched it (Claude
+    # Code, an IDE, CI): tools that take a path into it must see it even when it lies under /tmp
+    with contextlib.suppress(OSError):
+        candidates.append(Path.cwd())
+    if program and program.startswith("/"):
+        given = Path(program)
+        # PREFIX/bin/prog (a venv, a node install): the prefix holds what the program loads
+        candidates += [given.parent.parent if given.parent.name == "bin" else given.parent, given]
+    for name in ENV_PATHS:
+        candidates += [Path(p) for p in (env or {}).get(name, "").split(os.pathsep) if p.startswith("/")]
+    # the paths compared below are all resolved already: plain lexical containment decides
+    ro: list[Path] = []
+    for p in candidates:
+        try:
+            real = p.resolve()
+        except OSError:
+            continue
+        if any(Path(h).is_relative_to(real) for h in HIDDEN_TMP):  # "/" or "/tmp": never re-expose /tmp
+            continue
+        if real.exists() and not any(real.is_relative_to(r) for r in ro):
+            ro = [r for r in ro if not r.is_relative_to(real)] + [real]
+    rw = tuple(dict.fromkeys(_writable_path(spec, raw) for raw in policy.writable))
+    return Mounts(tuple(ro), rw, Path(cwd).resolve())
