@@ -295,7 +295,8 @@ class _Script:
         self, report: Callable[[str], Any], *, force: bool = False, rebuilt: set[str] | None = None
     ) -> Activation:
         """The interpreter argv and extra variables, with the dependency environments installed."""
-        from skillz_engine.isolation.deps import Activation, Settings
+        from skillz_engine.isolation.deps import Activation
+        from skillz_engine.isolation.installers import Settings
 
         path = build_env(self.spec)["PATH"]
         program = self.interpreter.resolve(path)
