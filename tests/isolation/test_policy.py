@@ -46,6 +46,8 @@ def test_writable_paths_are_confined(tmp_path: Path) -> None:
     assert not (outside / "sub").exists() and not (outside / "not-yet").exists()
     with pytest.raises(RuntimeFailure, match="does not exist"):
         mounts_for(s, Policy("bwrap", False, (str(tmp_path / "nope"),)), entry)
+    hidden = mounts_for(s, Policy("bwrap", False, (".cache",)), entry)  # hidden names are fine here
+    assert hidden.rw == ((entry / ".cache").resolve(),) and (entry / ".cache").is_dir()
 
 
 def test_program_and_environment_dirs_stay_visible(tmp_path: Path) -> None:
