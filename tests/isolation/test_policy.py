@@ -48,6 +48,9 @@ def test_writable_paths_are_confined(tmp_path: Path) -> None:
         mounts_for(s, Policy("bwrap", False, (str(tmp_path / "nope"),)), entry)
     hidden = mounts_for(s, Policy("bwrap", False, (".cache",)), entry)  # hidden names are fine here
     assert hidden.rw == ((entry / ".cache").resolve(),) and (entry / ".cache").is_dir()
+    (entry / "log.txt").write_text("")
+    one_file = mounts_for(s, Policy("bwrap", False, ("log.txt",)), entry)  # an existing file, bound as is
+    assert one_file.rw == ((entry / "log.txt").resolve(),) and (entry / "log.txt").is_file()
 
 
 def test_program_and_environment_dirs_stay_visible(tmp_path: Path) -> None:

@@ -100,7 +100,8 @@ def _writable_path(spec: EntrySpec, raw: str) -> Path:
                 target.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise RuntimeFailure(f"sandbox.writable {raw!r}: cannot create it: {exc.strerror}") from exc
-        return safe_join(spec.dir, raw, kind="dir", allow_hidden=True)  # what was made is still inside
+        # still inside after creating it; an existing file may be named too (bound writable as is)
+        return safe_join(spec.dir, raw, allow_hidden=True)
     except PathEscape as exc:
         raise _refused(raw, spec, exc) from exc
 
