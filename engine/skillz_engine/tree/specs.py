@@ -362,11 +362,16 @@ def _is_record(hint: Any) -> bool:
     return isinstance(hint, type) and dataclasses.is_dataclass(hint)
 
 
+def _readable(record: type[Any], raw: Any) -> bool:
+    """Whether ``raw`` can be read as ``record``: a mapping, or a string where it has a shorthand."""
+    return isinstance(raw, Mapping) or (isinstance(raw, str) and hasattr(record, "SHORTHAND"))
+
+
 def _convert(hint: Any) -> Convert | None:
     """How a raw value becomes a value of type ``hint``; ``None``: taken as it is."""
     origin, args = get_origin(hint), get_args(hint)
     if _is_record(hint):
-        return lambda raw: read_record(hint, raw) if isinstance(raw, Mapping | str) else _UNSET
+        return lambda raw: read_record(hint, raw) if _readable(hint, raw) else _UNSET
     if origin is tuple:
         item = args[0]
         if _is_record(item):
@@ -381,13 +386,15 @@ def _convert(hint: Any) -> Convert | None:
         listy = any(get_origin(a) is tuple for a in args)
         if record is None and not listy:
             return None
+        # a value none of the shaped members takes is kept only when a plain member (str, ...) may
+        plain = any(a is not type(None) and not _is_record(a) and get_origin(a) is not tuple for a in args)
 
         def union(raw: Any) -> Any:
-            if record is not None and isinstance(raw, Mapping | str):
+            if record is not None and _readable(record, raw):
                 return read_record(record, raw)
             if listy and isinstance(raw, list | tuple):
                 return tuple(raw)
-            return raw
+            return raw if plain else _UNSET
 
         return union
     return None
