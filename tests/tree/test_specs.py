@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from skillz_engine.tree import config as cfg
-from skillz_engine.tree import schemas, specs
+from skillz_engine.tree import records, schemas, specs
 from skillz_engine.tree.config import DEFAULT_PORT, Config
 from skillz_engine.tree.diagnostics import Severity
 from skillz_engine.tree.kinds import KINDS, TOOL_KINDS, from_document
@@ -101,7 +101,7 @@ def _fields(record: type[Any]) -> dict[str, dataclasses.Field[Any]]:
     """The record's fields by the manifest key they read."""
     out = {}
     for f in dataclasses.fields(record):
-        key = specs.json_key(f)
+        key = records.json_key(f)
         if key is not None:
             out[key] = f
     return out

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from skillz_engine.tree.diagnostics import Diagnostic, display_path
 from skillz_engine.tree.parse import parse_file
+from skillz_engine.tree.records import record_values
 from skillz_engine.tree.schemacheck import schema_diagnostics
-from skillz_engine.tree.specs import Duration, Limits, Sandbox, record_values
+from skillz_engine.tree.specs import Duration, Limits, Sandbox
 
 CONFIG_NAMES = ("skillz.yaml", "skillz.yml")
 DISCLOSURE_MODES = ("all", "skills", "search")

@@ -9,8 +9,8 @@ manifests are read into. ``cli`` choices, ``validate``, ``scaffold``, ``compile`
 registry, the reference docs and the tests iterate over :data:`KINDS`; a test checks the registry
 against the schema union, the schema files, the scaffold templates and the docs.
 
-This module imports nothing of the engine but :mod:`~skillz_engine.tree.specs` (which imports
-nothing), so every layer may read it.
+This module imports nothing of the engine but the records (:mod:`~skillz_engine.tree.specs`,
+:mod:`~skillz_engine.tree.records`), so every layer may read it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+from skillz_engine.tree.records import read_record
 from skillz_engine.tree.specs import (
     BundleSpec,
     CommandSpec,
@@ -33,7 +34,6 @@ from skillz_engine.tree.specs import (
     Spec,
     ToolSpec,
     WasmSpec,
-    read_record,
 )
 
 

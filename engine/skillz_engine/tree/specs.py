@@ -1,31 +1,27 @@
 """Typed records of validated manifests: one frozen record per kind, every default in its definition.
 
-A manifest's data is read once, here, into its kind's record (:func:`skillz_engine.tree.kinds.from_document`
-is the one place that happens); runtimes, the assembler and the disclosure code then read attributes
-instead of ``data.get(key, default)`` with defaults scattered through the code. Python names are
-the manifest keys in snake case (``okExitCodes`` -> ``ok_exit_codes``); a field whose key is not the
-camel-case form of its name says so in its metadata (``allowed-tools``).
-
-Reading is lenient by design: records are made from validated data, but also from specs restored
-from the cache and from the hand-made specs of tests, so a missing key takes the field's default,
-``None`` counts as missing, and a value of the wrong shape for a nested record or a list is ignored
-rather than raised on (the schema reports those). Durations and sizes stay as written (``"30s"``,
+A manifest's data is read once into its kind's record (:func:`skillz_engine.tree.kinds.from_document`
+is the one place that happens, with the reader of :mod:`~skillz_engine.tree.records`); runtimes, the
+assembler and the disclosure code then read attributes instead of ``data.get(key, default)`` with
+defaults scattered through the code. Python names are the manifest keys in snake case
+(``okExitCodes`` -> ``ok_exit_codes``). Durations and sizes stay as written (``"30s"``,
 ``"64KiB"``); the code that applies a limit parses it, with :mod:`skillz_engine.units`.
 
 Keys that layer over ``skillz.yaml`` (``limits``, ``sandbox``, a skill's ``tool``) are ``None`` when
 the manifest leaves them unset, so the layering can tell "unset" from "set to the default"; the
 effective defaults are :data:`DEFAULT_LIMITS` and :data:`DEFAULT_SANDBOX`.
 
-This module imports nothing of the engine, so every layer may read it.
+This module imports nothing of the engine but the reader, so every layer may read it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal
+
+from skillz_engine.tree.records import FALSY
 
 Duration = float | int | str  # seconds, or a string with a unit: "500ms", "30s", "2m"
 Size = int | str  # bytes, or a string with a unit: "64KiB", "256MiB"
@@ -36,21 +32,9 @@ DEFAULT_OUTPUT = 1 << 20  # bytes of stdout one call may write when neither says
 PIPELINE_TIMEOUT = DEFAULT_TIMEOUT * 5  # a pipeline's whole run, when its `limits.timeout` is unset
 DEFAULT_FUEL = 10**12  # wasm instructions per call (about minutes of work: the timeout is the usual limit)
 
-_EMPTY: Mapping[str, Any] = types.MappingProxyType({})
-
-
-def _empty() -> Mapping[str, Any]:
-    return _EMPTY
-
 
 def _object() -> JSONObject:
-    return types.MappingProxyType({"type": "object"})
-
-
-# field metadata: the manifest key a field is read from when it is not the camel case of its name
-# (None: not read from the manifest); `falsy`: an empty or zero value means the default, as the
-# runtimes read it; `present`: the field says whether that key is present (even as null)
-FALSY: Mapping[str, Any] = types.MappingProxyType({"falsy": True})
+    return {"type": "object"}
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -150,7 +134,7 @@ class ToolSpec(Spec):
     output_schema: JSONObject | None = None
     annotations: JSONObject | None = None  # MCP's own hints, passed on as written
     limits: Limits = Limits()
-    env: Mapping[str, str] = field(default_factory=_empty)
+    env: Mapping[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     requires: Requires = Requires()
     sandbox: Sandbox = Sandbox()
@@ -194,7 +178,7 @@ class WasiMount:
 class Wasi:
     """A wasm tool's ``wasi``: what the module sees of the world."""
 
-    env: Mapping[str, str] = field(default_factory=_empty)
+    env: Mapping[str, str] = field(default_factory=dict)
     args: tuple[str, ...] = ()
     mounts: tuple[WasiMount, ...] = ()
 
@@ -211,7 +195,7 @@ class WasmSpec(ToolSpec):
 class PipelineStep:
     id: str = ""
     tool: str = ""
-    args: Any = field(default_factory=_empty)  # any JSON; strings are templates
+    args: Any = field(default_factory=dict)  # any JSON; strings are templates
     when: str | None = None
     on_error: Literal["fail", "continue", "retry"] = "fail"
     retries: int | None = None  # None: see extra_attempts
@@ -279,7 +263,7 @@ class SkillSpec(Spec):
 
     license: str | None = None
     compatibility: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=_empty)
+    metadata: Mapping[str, str] = field(default_factory=dict)
     allowed_tools: str | None = field(default=None, metadata={"key": "allowed-tools"})
     depends_on: tuple[str, ...] = ()
     activation: Literal["manual", "always"] = "manual"
@@ -312,7 +296,7 @@ class ServiceSpec(Spec):
     build: str | None = None
     command: str | tuple[str, ...] | None = None
     ports: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=_empty)
+    env: Mapping[str, str] = field(default_factory=dict)
     volumes: tuple[str, ...] = ()
     healthcheck: Healthcheck | None = None
     autostart: bool = False
@@ -324,131 +308,13 @@ class ServiceSpec(Spec):
 class McpServerSpec(Spec):
     command: str | None = None
     args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=_empty)
+    env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
     url: str | None = None
-    headers: Mapping[str, str] = field(default_factory=_empty)
+    headers: Mapping[str, str] = field(default_factory=dict)
     namespace: str | None = None
     include: tuple[str, ...] | None = None  # None: every upstream tool
     exclude: tuple[str, ...] = ()
     timeout: Duration | None = None
     autostart: bool = True
     secrets: tuple[str, ...] = ()
-
-
-# --------------------------------------------------------------------------- reading
-
-
-R = TypeVar("R")
-_UNSET: Any = object()
-Convert = Callable[[Any], Any]
-
-
-def camel(name: str) -> str:
-    """``ok_exit_codes`` -> ``okExitCodes``: the manifest key of a field name."""
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def json_key(f: dataclasses.Field[Any]) -> str | None:
-    """The manifest key field ``f`` is read from (``None``: not read from the manifest)."""
-    if "key" in f.metadata:
-        k = f.metadata["key"]
-        return None if k is None else str(k)
-    return camel(f.name)
-
-
-def _is_record(hint: Any) -> bool:
-    return isinstance(hint, type) and dataclasses.is_dataclass(hint)
-
-
-def _readable(record: type[Any], raw: Any) -> bool:
-    """Whether ``raw`` can be read as ``record``: a mapping, or a string where it has a shorthand."""
-    return isinstance(raw, Mapping) or (isinstance(raw, str) and hasattr(record, "SHORTHAND"))
-
-
-def _convert(hint: Any) -> Convert | None:
-    """How a raw value becomes a value of type ``hint``; ``None``: taken as it is."""
-    origin, args = get_origin(hint), get_args(hint)
-    if _is_record(hint):
-        return lambda raw: read_record(hint, raw) if _readable(hint, raw) else _UNSET
-    if origin is tuple:
-        item = args[0]
-        if _is_record(item):
-            return lambda raw: (
-                tuple(read_record(item, x if isinstance(x, Mapping) else _EMPTY) for x in raw)
-                if isinstance(raw, list | tuple)
-                else _UNSET
-            )
-        return lambda raw: tuple(raw) if isinstance(raw, list | tuple) else _UNSET
-    if origin in (Union, types.UnionType):
-        record = next((a for a in args if _is_record(a)), None)
-        listy = any(get_origin(a) is tuple for a in args)
-        if record is None and not listy:
-            return None
-        # a value none of the shaped members takes is kept only when a plain member (str, ...) may
-        plain = any(a is not type(None) and not _is_record(a) and get_origin(a) is not tuple for a in args)
-
-        def union(raw: Any) -> Any:
-            if record is not None and _readable(record, raw):
-                return read_record(record, raw)
-            if listy and isinstance(raw, list | tuple):
-                return tuple(raw)
-            return raw if plain else _UNSET
-
-        return union
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    name: str
-    key: str | None
-    present: str | None
-    falsy: bool
-    convert: Convert | None
-
-
-_PLANS: dict[type[Any], tuple[_Plan, ...]] = {}
-
-
-def _plans(cls: type[Any]) -> tuple[_Plan, ...]:
-    """How each field of ``cls`` is read (worked out once per record type)."""
-    known = _PLANS.get(cls)
-    if known is not None:
-        return known
-    hints = get_type_hints(cls)
-    plans = []
-    for f in dataclasses.fields(cls):
-        meta, how = f.metadata, _convert(hints[f.name])
-        plans.append(_Plan(f.name, json_key(f), meta.get("present"), bool(meta.get("falsy")), how))
-    _PLANS[cls] = tuple(plans)
-    return _PLANS[cls]
-
-
-def record_values(cls: type[Any], data: Any) -> dict[str, Any]:
-    """The field values of record ``cls`` that ``data`` gives (a field it does not give is absent)."""
-    shorthand = getattr(cls, "SHORTHAND", None)
-    if isinstance(data, str) and shorthand is not None:
-        data = {shorthand: data}
-    if not isinstance(data, Mapping):
-        return {}
-    out: dict[str, Any] = {}
-    for plan in _plans(cls):
-        if plan.present is not None:
-            out[plan.name] = plan.present in data
-            continue
-        if plan.key is None:
-            continue
-        raw = data.get(plan.key)
-        if raw is None or (plan.falsy and not raw):
-            continue
-        value = raw if plan.convert is None else plan.convert(raw)
-        if value is not _UNSET:
-            out[plan.name] = value
-    return out
-
-
-def read_record(cls: type[R], data: Any) -> R:
-    """Record ``cls`` read from ``data`` (a mapping of manifest keys), defaults for what it lacks."""
-    return cls(**record_values(cls, data))
