@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from skillz_engine.build.snapshot import Snapshot
     from skillz_engine.live.sessions import Activations
 
-JSON = Any
 Args = Mapping[str, Any]
 R = TypeVar("R", bound=Spec)
 
