@@ -20,22 +20,39 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"
 OUTPUT = REPO / "docs" / "reference.md"
 
-# (schema name, heading, file it describes), in the order of the reference
-SECTIONS = [
-    ("config", "skillz.yaml (tree configuration)", "`skillz.yaml` at the top of the first root"),
-    ("script", "kind: script", "`manifest.yaml` of a script tool"),
-    ("command", "kind: command", "`manifest.yaml` of a command tool"),
-    ("wasm", "kind: wasm", "`manifest.yaml` of a WebAssembly tool"),
-    ("pipeline", "kind: pipeline", "`manifest.yaml` of a pipeline tool"),
-    ("prompt", "kind: prompt", "`manifest.yaml` of a prompt"),
-    ("resource", "kind: resource", "`manifest.yaml` of a resource or resource template"),
-    ("skill-md", "SKILL.md front matter", "the YAML front matter of a skill's `SKILL.md`"),
-    ("skill", "kind: skill", "the optional `manifest.yaml` beside a `SKILL.md`"),
-    ("bundle", "kind: bundle", "`manifest.yaml` of a bundle"),
-    ("service", "kind: service", "`manifest.yaml` of a Docker service"),
-    ("mcp-server", "kind: mcp-server", "`manifest.yaml` of an imported MCP server"),
-    ("legacy-skillz", "Rust Skillz manifest.json (read with warnings)", "a Rust Skillz `manifest.json`"),
-]
+# what each kind's manifest is; the kinds and their order come from the union schema
+# (schemas/manifest.schema.json), so a kind added there and not here stops the script
+KIND_FILES = {
+    "script": "`manifest.yaml` of a script tool",
+    "command": "`manifest.yaml` of a command tool",
+    "wasm": "`manifest.yaml` of a WebAssembly tool",
+    "pipeline": "`manifest.yaml` of a pipeline tool",
+    "prompt": "`manifest.yaml` of a prompt",
+    "resource": "`manifest.yaml` of a resource or resource template",
+    "skill": "the optional `manifest.yaml` beside a `SKILL.md`",
+    "bundle": "`manifest.yaml` of a bundle",
+    "service": "`manifest.yaml` of a Docker service",
+    "mcp-server": "`manifest.yaml` of an imported MCP server",
+}
+CONFIG = ("config", "skillz.yaml (tree configuration)", "`skillz.yaml` at the top of the first root")
+SKILL_MD = ("skill-md", "SKILL.md front matter", "the YAML front matter of a skill's `SKILL.md`")
+LEGACY = ("legacy-skillz", "Rust Skillz manifest.json (read with warnings)", "a Rust Skillz `manifest.json`")
+
+
+def sections(schemas: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(schema name, heading, file it describes), in the order of the reference: the config, each
+    kind of the union schema (the SKILL.md front matter just before `kind: skill`), the legacy format."""
+    kinds = schemas["manifest.schema.json"]["properties"]["kind"]["enum"]
+    missing = [k for k in kinds if k not in KIND_FILES]
+    if missing or len(kinds) != len(KIND_FILES):
+        raise SystemExit(f"KIND_FILES does not match the kinds of manifest.schema.json: {kinds}")
+    out = [CONFIG]
+    for kind in kinds:
+        if kind == "skill":
+            out.append(SKILL_MD)
+        out.append((kind, f"kind: {kind}", KIND_FILES[kind]))
+    return [*out, LEGACY]
+
 
 # friendly names for shared definitions of common.schema.json
 NAMED_DEFS = {
@@ -180,11 +197,11 @@ def render() -> str:
         "Contents:",
         "",
     ]
-    for _, heading, _ in SECTIONS:
+    for _, heading, _ in sections(schemas):
         anchor = heading.lower()
         anchor = "".join(c for c in anchor if c.isalnum() or c in " -").replace(" ", "-")
         lines.append(f"- [{heading}](#{anchor})")
-    for name, heading, what in SECTIONS:
+    for name, heading, what in sections(schemas):
         file = f"{name}.schema.json"
         schema = schemas[file]
         required = ", ".join(f"`{k}`" for k in schema.get("required", [])) or "none"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,25 +10,13 @@ from urllib.parse import urldefrag
 
 import pytest
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
-ID_BASE = "https://skillz-engine.dev/schemas/"
+from skillz_engine.tree import schemas
+from skillz_engine.tree.kinds import KIND_NAMES, TOOL_KINDS
+
+SCHEMA_DIR = schemas.schema_dir()
 SCHEMA_FILES = sorted(SCHEMA_DIR.glob("*.schema.json"))
-KINDS = (
-    "script",
-    "command",
-    "wasm",
-    "pipeline",
-    "prompt",
-    "resource",
-    "skill",
-    "bundle",
-    "service",
-    "mcp-server",
-)
-TOOL_KINDS = ("script", "command", "wasm", "pipeline")
-SHARED_KEYS = ("kind", "name", "description", "title", "version", "tags", "icons", "enabled", "$schema")
+SHARED_KEYS = tuple(schemas.load("common")["$defs"]["sharedKeys"]["properties"])
 
 # Keywords whose value is one subschema, a list of subschemas, or a map of name -> subschema.
 _ONE = (
@@ -51,21 +38,6 @@ _MAP = ("$defs", "properties", "patternProperties", "dependentSchemas")
 def _load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
-
-
-@functools.cache
-def _schemas() -> dict[str, dict[str, Any]]:
-    return {p.name.removesuffix(".schema.json"): _load(p) for p in SCHEMA_FILES}
-
-
-@functools.cache
-def _registry() -> Registry[Any]:
-    resources = [(s["$id"], Resource.from_contents(s)) for s in _schemas().values()]
-    return Registry().with_resources(resources)
-
-
-def _validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(_schemas()[name], registry=_registry())
 
 
 def _subschemas(schema: Any, pointer: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -93,7 +65,7 @@ def _refs(schema: dict[str, Any]) -> Iterator[str]:
 def test_schema_files_exist() -> None:
     """Every kind, the config, the SKILL.md front matter, the union and the legacy format have a schema."""
     names = {p.name.removesuffix(".schema.json") for p in SCHEMA_FILES}
-    expected = {*KINDS, "common", "config", "skill-md", "manifest", "legacy-skillz"}
+    expected = {*KIND_NAMES, "common", "config", "skill-md", "manifest", "legacy-skillz"}
     assert expected <= names, sorted(expected - names)
 
 
@@ -110,7 +82,7 @@ def test_schema_is_valid_json_and_draft_2020_12(path: Path) -> None:
 def test_ids_match_filenames_and_are_unique() -> None:
     """Each ``$id`` is the base URL plus the file name, and no two files share one."""
     ids = [_load(p)["$id"] for p in SCHEMA_FILES]
-    assert ids == [ID_BASE + p.name for p in SCHEMA_FILES]
+    assert ids == [schemas.ID_BASE + p.name for p in SCHEMA_FILES]
     assert len(set(ids)) == len(ids)
 
 
@@ -130,7 +102,7 @@ def test_every_property_has_a_description(path: Path) -> None:
 def test_every_ref_resolves_offline(path: Path) -> None:
     """Every ``$ref`` resolves through a registry of the bundled files alone (no network)."""
     schema = _load(path)
-    resolver = _registry().resolver(base_uri=schema["$id"])
+    resolver = schemas.registry().resolver(base_uri=schema["$id"])
     for ref in _refs(schema):
         if ref.startswith("#"):
             resolver.lookup(schema["$id"] + ref)
@@ -140,10 +112,10 @@ def test_every_ref_resolves_offline(path: Path) -> None:
             resolver.lookup(ref)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KIND_NAMES)
 def test_kind_schemas_list_shared_keys_and_close_the_object(kind: str) -> None:
     """Kind schemas list every shared key (tool kinds: tool keys), fix ``kind`` and reject unknown keys."""
-    schema = _schemas()[kind]
+    schema = schemas.load(kind)
     assert schema["additionalProperties"] is False
     assert "kind" in schema["required"]
     assert schema["properties"]["kind"]["const"] == kind
@@ -155,11 +127,11 @@ def test_kind_schemas_list_shared_keys_and_close_the_object(kind: str) -> None:
 
 def test_manifest_union_covers_every_kind() -> None:
     """The union schema's ``kind`` enum and its if/then branches name exactly the kinds."""
-    schema = _schemas()["manifest"]
-    assert schema["properties"]["kind"]["enum"] == list(KINDS)
+    schema = schemas.load("manifest")
+    assert schema["properties"]["kind"]["enum"] == list(KIND_NAMES)
     branches = [b["if"]["properties"]["kind"]["const"] for b in schema["allOf"]]
-    assert branches == list(KINDS)
-    assert [b["then"]["$ref"] for b in schema["allOf"]] == [f"{k}.schema.json" for k in KINDS]
+    assert branches == list(KIND_NAMES)
+    assert [b["then"]["$ref"] for b in schema["allOf"]] == [f"{k}.schema.json" for k in KIND_NAMES]
 
 
 # --------------------------------------------------------------------------- sample manifests
@@ -550,14 +522,14 @@ INVALID: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def _errors(name: str, instance: dict[str, Any]) -> list[str]:
-    return [e.message for e in _validator(name).iter_errors(instance)]
+    return [e.message for e in schemas.validator(name).iter_errors(instance)]
 
 
 @pytest.mark.parametrize(("name", "instance"), VALID, ids=[f"{n}-{i}" for i, (n, _) in enumerate(VALID)])
 def test_valid_samples_pass(name: str, instance: dict[str, Any]) -> None:
     """Each valid sample validates against its own schema and, for manifests, the union schema."""
     assert _errors(name, instance) == []
-    if name in KINDS:
+    if name in KIND_NAMES:
         assert _errors("manifest", instance) == []
 
 
@@ -565,7 +537,7 @@ def test_valid_samples_pass(name: str, instance: dict[str, Any]) -> None:
 def test_invalid_samples_fail(name: str, why: str, instance: dict[str, Any]) -> None:
     """Each invalid sample is rejected by its own schema and, for manifests, by the union schema."""
     assert _errors(name, instance), why
-    if name in KINDS:
+    if name in KIND_NAMES:
         assert _errors("manifest", instance), why
 
 
@@ -590,8 +562,8 @@ def test_union_rejects_unknown_kind() -> None:
 )
 def test_common_definitions(definition: str, good: list[Any], bad: list[Any]) -> None:
     """Shared definitions accept and reject the values their descriptions promise."""
-    schema = {"$ref": f"common.schema.json#/$defs/{definition}", "$id": ID_BASE + "probe.json"}
-    validator = Draft202012Validator(schema, registry=_registry())
+    schema = {"$ref": f"common.schema.json#/$defs/{definition}", "$id": schemas.ID_BASE + "probe.json"}
+    validator = Draft202012Validator(schema, registry=schemas.registry())
     for value in good:
         assert validator.is_valid(value), value
     for value in bad:

@@ -6,7 +6,9 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from skillz_engine.errors import UsageError
 from skillz_engine.tree.kinds import KINDS
@@ -86,88 +88,118 @@ _TEXT_SCHEMA = """inputSchema:
 """
 
 
-def _files(
-    kind: str, name: str, interpreter: str | None, existing_skills: list[str] | None = None
-) -> dict[str, str]:
-    head = _SCHEMA_HEADER.format(kind=kind)
-    if kind == "script":
-        interp = interpreter or "python"
-        if interp not in _INTERPRETERS:
-            raise UsageError(f"--interpreter {interp!r}: choose python, node, bash or ruby")
-        entry, body, protocol = _INTERPRETERS[interp]
-        return {
-            "manifest.yaml": head
-            + f"kind: script\ndescription: Describe what {name} does and when to use it.\n"
-            f"interpreter: {'python3' if interp == 'python' else interp}\nentry: {entry}\n"
-            f"protocol: {protocol}\n" + _TEXT_SCHEMA + "limits:\n  timeout: 30s\n",
-            entry: body.format(name=name),
-        }
-    if kind == "command":
-        return {
-            "manifest.yaml": head + f"kind: command\ndescription: Describe what {name} does and when "
-            "to use it.\n" + _TEXT_SCHEMA + 'argv: ["echo", "{{ text }}"]\nstdout: text\n'
-        }
-    if kind == "wasm":
-        return {
-            "manifest.yaml": head + f"kind: wasm\ndescription: Describe what {name} does.\n"
-            "build:\n  language: wat\n  source: main.wat\n",
-            "main.wat": ";; A WASI module: reads nothing, prints a JSON value.\n(module\n"
-            '  (import "wasi_snapshot_preview1" "fd_write"\n'
-            "    (func $fd_write (param i32 i32 i32 i32) (result i32)))\n"
-            '  (memory (export "memory") 1)\n  (data (i32.const 16) "{\\"ok\\": true}\\n")\n'
-            '  (func (export "_start")\n    (i32.store (i32.const 0) (i32.const 16))\n'
-            "    (i32.store (i32.const 4) (i32.const 13))\n"
-            "    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))\n",
-        }
-    if kind == "pipeline":
-        return {
-            "manifest.yaml": head
-            + f"kind: pipeline\ndescription: Describe what {name} does.\n"
-            + _TEXT_SCHEMA
-            + "steps:\n  - id: first\n    tool: search_tools\n"
-            '    args:\n      query: "{{ input.text }}"\n'
-        }
-    if kind == "prompt":
-        return {
-            "manifest.yaml": head + f"kind: prompt\ndescription: Describe what the {name} prompt asks for.\n"
-            "arguments:\n  - name: topic\n    description: What the prompt is about.\n    required: true\n"
-            "    values: [testing, security, performance]\ntemplate: prompt.md.j2\n",
-            "prompt.md.j2": "Write a short checklist about {{ topic }}.\n",
-        }
-    if kind == "resource":
-        return {
-            "manifest.yaml": head + f"kind: resource\ndescription: Describe the {name} resource.\n"
-            f"uri: notes://{name}\nfile: content.md\nmimeType: text/markdown\n",
-            "content.md": f"# {name}\n\nWrite the resource's content here.\n",
-        }
-    if kind == "skill":
-        return {
-            "SKILL.md": f"---\nname: {name}\ndescription: Describe what this skill does and when to use "
-            "it, with the words a user would say.\nlicense: MIT\n---\n\n"
-            f"# {name}\n\n## When to use\n\n## Steps\n\n1. ...\n"
-        }
-    if kind == "bundle":
-        skills = existing_skills or []
-        if not skills:
-            raise UsageError(
-                "a bundle lists skills, and this tree has none yet: run `skillz-engine new skill NAME` first"
-            )
-        listed = "".join(f"  - {s}\n" for s in skills[:5])
-        return {
-            "manifest.yaml": head + f"kind: bundle\ndescription: Describe the {name} bundle.\n"
-            "skills:\n" + listed
-        }
-    if kind == "service":
-        return {
-            "manifest.yaml": head + f"kind: service\ndescription: Describe the {name} service.\n"
-            'image: redis:7-alpine\nports: ["6379"]\nautostart: false\n'
-        }
-    if kind == "mcp-server":
-        return {
-            "manifest.yaml": head + f"kind: mcp-server\ndescription: Describe the {name} server.\n"
-            "command: uvx\nargs: [mcp-server-time]\n"
-        }
-    raise UsageError(f"unknown kind {kind!r}")
+def _script(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    interp = interpreter or "python"
+    if interp not in _INTERPRETERS:
+        raise UsageError(f"--interpreter {interp!r}: choose python, node, bash or ruby")
+    entry, body, protocol = _INTERPRETERS[interp]
+    return {
+        "manifest.yaml": head + f"kind: script\ndescription: Describe what {name} does and when to use it.\n"
+        f"interpreter: {'python3' if interp == 'python' else interp}\nentry: {entry}\n"
+        f"protocol: {protocol}\n" + _TEXT_SCHEMA + "limits:\n  timeout: 30s\n",
+        entry: body.format(name=name),
+    }
+
+
+def _command(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    return {
+        "manifest.yaml": head + f"kind: command\ndescription: Describe what {name} does and when "
+        "to use it.\n" + _TEXT_SCHEMA + 'argv: ["echo", "{{ text }}"]\nstdout: text\n'
+    }
+
+
+def _wasm(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    return {
+        "manifest.yaml": head + f"kind: wasm\ndescription: Describe what {name} does.\n"
+        "build:\n  language: wat\n  source: main.wat\n",
+        "main.wat": ";; A WASI module: reads nothing, prints a JSON value.\n(module\n"
+        '  (import "wasi_snapshot_preview1" "fd_write"\n'
+        "    (func $fd_write (param i32 i32 i32 i32) (result i32)))\n"
+        '  (memory (export "memory") 1)\n  (data (i32.const 16) "{\\"ok\\": true}\\n")\n'
+        '  (func (export "_start")\n    (i32.store (i32.const 0) (i32.const 16))\n'
+        "    (i32.store (i32.const 4) (i32.const 13))\n"
+        "    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))\n",
+    }
+
+
+def _pipeline(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    return {
+        "manifest.yaml": head
+        + f"kind: pipeline\ndescription: Describe what {name} does.\n"
+        + _TEXT_SCHEMA
+        + "steps:\n  - id: first\n    tool: search_tools\n"
+        '    args:\n      query: "{{ input.text }}"\n'
+    }
+
+
+def _prompt(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    return {
+        "manifest.yaml": head + f"kind: prompt\ndescription: Describe what the {name} prompt asks for.\n"
+        "arguments:\n  - name: topic\n    description: What the prompt is about.\n    required: true\n"
+        "    values: [testing, security, performance]\ntemplate: prompt.md.j2\n",
+        "prompt.md.j2": "Write a short checklist about {{ topic }}.\n",
+    }
+
+
+def _resource(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    return {
+        "manifest.yaml": head + f"kind: resource\ndescription: Describe the {name} resource.\n"
+        f"uri: notes://{name}\nfile: content.md\nmimeType: text/markdown\n",
+        "content.md": f"# {name}\n\nWrite the resource's content here.\n",
+    }
+
+
+def _skill(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    return {
+        "SKILL.md": f"---\nname: {name}\ndescription: Describe what this skill does and when to use "
+        "it, with the words a user would say.\nlicense: MIT\n---\n\n"
+        f"# {name}\n\n## When to use\n\n## Steps\n\n1. ...\n"
+    }
+
+
+def _bundle(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    if not skills:
+        raise UsageError(
+            "a bundle lists skills, and this tree has none yet: run `skillz-engine new skill NAME` first"
+        )
+    listed = "".join(f"  - {s}\n" for s in skills[:5])
+    return {
+        "manifest.yaml": head + f"kind: bundle\ndescription: Describe the {name} bundle.\nskills:\n" + listed
+    }
+
+
+def _service(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    return {
+        "manifest.yaml": head + f"kind: service\ndescription: Describe the {name} service.\n"
+        'image: redis:7-alpine\nports: ["6379"]\nautostart: false\n'
+    }
+
+
+def _mcp_server(name: str, head: str, interpreter: str | None, skills: list[str]) -> dict[str, str]:
+    return {
+        "manifest.yaml": head + f"kind: mcp-server\ndescription: Describe the {name} server.\n"
+        "command: uvx\nargs: [mcp-server-time]\n"
+    }
+
+
+# (name, schema header, --interpreter, the tree's skills) -> the entry's files, by relative path
+Template = Callable[[str, str, str | None, list[str]], dict[str, str]]
+
+TEMPLATES: Mapping[str, Template] = MappingProxyType(
+    {
+        "script": _script,
+        "command": _command,
+        "wasm": _wasm,
+        "pipeline": _pipeline,
+        "prompt": _prompt,
+        "resource": _resource,
+        "skill": _skill,
+        "bundle": _bundle,
+        "service": _service,
+        "mcp-server": _mcp_server,
+    }
+)
+"""One starting entry per kind; a test checks it covers :data:`~skillz_engine.tree.kinds.KINDS`."""
 
 
 def scaffold(kind: str, name: str, root: Path, *, interpreter: str | None = None) -> list[Path]:
@@ -183,7 +215,10 @@ def scaffold(kind: str, name: str, root: Path, *, interpreter: str | None = None
     if target.exists():
         raise UsageError(f"{target} already exists; pick another name or delete it first")
     skills = sorted(p.parent.name for p in root.glob("**/SKILL.md")) if kind == "bundle" else []
-    files = _files(kind, name, interpreter, skills)
+    template = TEMPLATES.get(kind)
+    if template is None:
+        raise UsageError(f"unknown kind {kind!r}")
+    files = template(name, _SCHEMA_HEADER.format(kind=kind), interpreter, skills)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     written = []

@@ -27,18 +27,6 @@ _EXT = {
     "php": "php",
 }
 
-RENAMES = {
-    "input_schema": "inputSchema",
-    "output_schema": "outputSchema",
-    "entry_file": "entry",
-    "requires_services": "requires.services",
-    "pipeline_steps": "steps",
-    "wasm_dependencies": "build.dependencies",
-    "mcp_server": "command / args / env (kind: mcp-server)",
-    "disabled": "enabled: false",
-}
-DROPPED = ("author", "license", "repository", "created_at", "updated_at")
-
 
 def _schema(value: Any) -> dict[str, Any]:
     """Skillz writes ``{"type": ""}`` when no schema was given."""

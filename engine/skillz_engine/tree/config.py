@@ -1,27 +1,110 @@
-"""``skillz.yaml``: the optional tree configuration, read from the first root."""
+"""``skillz.yaml``: the optional tree configuration, read from the first root.
+
+:class:`Config` holds the file's data and, read from it once, a typed field per top-level key with
+every default in the records below (the defaults ``config.schema.json`` promises; a test checks they
+agree). ``Config.get(*keys)`` still walks the raw data for callers not yet moved to the fields.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from skillz_engine.tree.diagnostics import Diagnostic
+from skillz_engine.tree.diagnostics import Diagnostic, display_path
+from skillz_engine.tree.parse import parse_file
+from skillz_engine.tree.records import record_values
+from skillz_engine.tree.schemacheck import schema_diagnostics
+from skillz_engine.tree.specs import Duration, Limits, Sandbox
 
 CONFIG_NAMES = ("skillz.yaml", "skillz.yml")
 DISCLOSURE_MODES = ("all", "skills", "search")
 DEFAULT_PORT = 8765
+
+_RAW = {"key": None}  # a field of Config that is not read from the data
+Disclosure = Literal["all", "skills", "search"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    name: str = "skillz-engine"
+    version: str | None = None
+    instructions: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    auth: bool = True
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePin:
+    """One pinned git repository of ``sources``."""
+
+    url: str = ""
+    rev: str | None = None
+    path: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinsSettings:
+    read_only: bool = False
+    enabled: tuple[str, ...] | None = None  # None: every built-in
+    disabled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SkillsSettings:
+    as_tools: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySettings:
+    backend: Literal["sqlite", "redis"] = "sqlite"
+    url: str | None = None  # None: <state dir>/memory.db
+
+
+@dataclass(frozen=True, slots=True)
+class DependencySettings:
+    timeout: Duration = "10m"
+    installer: Literal["auto", "uv", "pip"] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    debounce: Duration = "50ms"
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
     """The tree configuration; every field has the default a tree without ``skillz.yaml`` gets."""
 
-    data: Mapping[str, Any] = field(default_factory=dict)
-    path: Path | None = None
+    data: Mapping[str, Any] = field(default_factory=dict, metadata=_RAW)
+    path: Path | None = field(default=None, metadata=_RAW)
+    server: ServerSettings = field(init=False, compare=False, default=ServerSettings())
+    disclosure: Disclosure = field(init=False, compare=False, default="all")
+    sandbox: Sandbox = field(init=False, compare=False, default=Sandbox())  # unset: engine defaults
+    http: HttpSettings = field(init=False, compare=False, default=HttpSettings())
+    sources: tuple[SourcePin, ...] = field(init=False, compare=False, default=())
+    builtins: BuiltinsSettings = field(init=False, compare=False, default=BuiltinsSettings())
+    skills: SkillsSettings = field(init=False, compare=False, default=SkillsSettings())
+    state: str | None = field(init=False, compare=False, default=None)  # None: `.skillz` in the first root
+    memory: MemorySettings = field(init=False, compare=False, default=MemorySettings())
+    limits: Limits = field(init=False, compare=False, default=Limits())  # unset: engine defaults
+    dependencies: DependencySettings = field(init=False, compare=False, default=DependencySettings())
+    watch: WatchSettings = field(init=False, compare=False, default=WatchSettings())
+
+    def __post_init__(self) -> None:
+        for name, value in record_values(Config, self.data).items():
+            object.__setattr__(self, name, value)
 
     def get(self, *keys: str, default: Any = None) -> Any:
+        """The raw value at ``keys`` (for callers not yet reading the typed fields)."""
         cur: Any = self.data
         for k in keys:
             if not isinstance(cur, Mapping) or k not in cur:
@@ -31,20 +114,15 @@ class Config:
 
     @property
     def server_name(self) -> str:
-        return str(self.get("server", "name", default="skillz-engine"))
+        return self.server.name
 
     @property
     def instructions(self) -> str | None:
-        v = self.get("server", "instructions")
-        return str(v) if v else None
-
-    @property
-    def disclosure(self) -> str:
-        return str(self.get("disclosure", default="all"))
+        return self.server.instructions or None
 
     @property
     def read_only(self) -> bool:
-        return bool(self.get("builtins", "readOnly", default=False))
+        return self.builtins.read_only
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with top-level keys replaced (CLI flags win over the file)."""
@@ -71,10 +149,6 @@ def find_config(roots: list[Path] | tuple[Path, ...]) -> Path | None:
 
 def load_config(roots: list[Path] | tuple[Path, ...]) -> tuple[Config, list[Diagnostic]]:
     """Read and validate ``skillz.yaml`` from the first root; a bad file gives defaults + diagnostics."""
-    from skillz_engine.tree.diagnostics import display_path
-    from skillz_engine.tree.parse import parse_file
-    from skillz_engine.tree.validate import schema_diagnostics
-
     path = find_config(roots)
     if path is None:
         return Config(), []

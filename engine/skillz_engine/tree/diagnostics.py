@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import functools
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -86,10 +85,6 @@ def display_path(path: Path | str, base: Path | None = None) -> str:
         if full.startswith(root.rstrip("/") + "/"):
             return full[len(root.rstrip("/")) + 1 :]
     return Path(p).as_posix()
-
-
-def has_errors(diags: Iterable[Diagnostic]) -> bool:
-    return any(d.is_error for d in diags)
 
 
 def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:

@@ -1,7 +1,8 @@
 """The model: what an entry of the tree *is*, independent of how it runs or is served.
 
 An :class:`EntrySpec` is one validated manifest (or SKILL.md) with the data normalised to the modern
-keys. It is immutable by contract: nothing mutates ``data`` after validation. The compiled,
+keys, and that data read into its kind's typed record (``record``, see :mod:`skillz_engine.tree.specs`).
+It is immutable by contract: nothing mutates ``data`` after validation. The compiled,
 served shapes (:class:`ToolDef`, :class:`PromptDef`, :class:`ResourceDef`, ...) live here too, so
 that runtimes, the snapshot and the server share one vocabulary without importing ``mcp``.
 """
@@ -11,17 +12,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-from skillz_engine.tree.kinds import KINDS, Ref
-from skillz_engine.tree.parse import Positions
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.kinds import KINDS, Ref, from_document
+from skillz_engine.tree.parse import JsonPath, Positions, format_json_path
+from skillz_engine.tree.specs import Spec
 
 if TYPE_CHECKING:
     from skillz_engine.build.snapshot import Snapshot
     from skillz_engine.live.sessions import Activations
 
-JSON = Any
 Args = Mapping[str, Any]
+R = TypeVar("R", bound=Spec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +44,17 @@ class EntrySpec:
     legacy: bool = False  # read from the Rust Skillz format
     body: str | None = None  # skills: the SKILL.md body
     extras: Mapping[str, Any] = field(default_factory=dict)  # skills: manifest.yaml extras
+    record: Spec = field(init=False, compare=False, repr=False)  # `data` read into the kind's record
     enabled: bool = field(init=False, compare=False)
     refs: tuple[Ref, ...] = field(init=False, compare=False)  # what this entry names elsewhere
 
     def __post_init__(self) -> None:
-        # computed once per spec: snapshots reuse unchanged specs, so assembling stays cheap
-        object.__setattr__(self, "enabled", bool(self.data.get("enabled", True)))
-        kind = KINDS.get(self.kind)
-        object.__setattr__(self, "refs", kind.refs(self.data) if kind is not None else ())
+        # computed once per spec, here rather than where specs are made, so that specs restored from
+        # the cache get them too; snapshots reuse unchanged specs, so assembling stays cheap
+        record = from_document(self.kind, self.data)
+        object.__setattr__(self, "record", record)
+        object.__setattr__(self, "enabled", record.enabled)
+        object.__setattr__(self, "refs", KINDS[self.kind].refs(record))
 
     @property
     def key(self) -> str:
@@ -57,11 +63,27 @@ class EntrySpec:
 
     @property
     def description(self) -> str:
-        return str(self.data.get("description") or "")
+        return self.record.description
 
-    def resolve(self, rel: str) -> Path:
-        """A path named in the manifest, resolved inside the entry (callers check containment)."""
-        return (self.dir / rel).resolve()
+    def record_as(self, cls: type[R]) -> R:
+        """``record`` as the record type its runtime expects (``TypeError`` for another kind's)."""
+        if not isinstance(self.record, cls):
+            raise TypeError(f"{self.name}: a {self.kind} entry has no {cls.__name__}")
+        return self.record
+
+    def diag(
+        self,
+        json_path: JsonPath,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        severity: Severity = Severity.ERROR,
+        *,
+        at_key: bool = False,
+    ) -> Diagnostic:
+        """A diagnostic at ``json_path`` of this entry's manifest (as :meth:`parse.Document.diag`)."""
+        pos = self.positions.key(json_path) if at_key else self.positions.value(json_path)
+        return Diagnostic(self.display, *pos, code, severity, message, format_json_path(json_path), hint)
 
 
 # --------------------------------------------------------------------------- results

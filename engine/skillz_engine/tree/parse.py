@@ -10,14 +10,32 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.positions import JsonPath, Pos, Positions, format_json_path
+
+__all__ = [
+    "MANIFEST_NAMES",
+    "MAX_MANIFEST_BYTES",
+    "SKILL_FILE",
+    "Document",
+    "JsonPath",
+    "Positions",
+    "format_json_path",
+    "parse_file",
+    "parse_json_text",
+    "parse_skill_md",
+    "parse_yaml_text",
+    "read_text",
+    "split_front_matter",
+    "walk",
+]
 
 try:  # the C loader is ~10x faster; fall back to pure Python where libyaml is missing
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -25,50 +43,6 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
 MAX_MANIFEST_BYTES = 1 << 20  # 1 MiB
-
-JsonPath = tuple[str | int, ...]
-Pos = tuple[int, int]
-
-
-def format_json_path(path: JsonPath) -> str:
-    """``("steps", 0, "tool")`` -> ``$.steps[0].tool``."""
-    out = "$"
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$-]*", part):
-            out += f".{part}"
-        else:
-            out += f"[{json.dumps(part)}]"
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class Positions:
-    """Where each value (and each mapping key) of a document starts."""
-
-    values: Mapping[JsonPath, Pos] = field(default_factory=dict)
-    keys: Mapping[JsonPath, Pos] = field(default_factory=dict)
-    line_offset: int = 0
-
-    def value(self, path: JsonPath) -> Pos:
-        """Position of the value at ``path``, or of its nearest ancestor that has one."""
-        p = tuple(path)
-        while True:
-            if p in self.values:
-                line, col = self.values[p]
-                return line + self.line_offset, col
-            if not p:
-                return 1 + self.line_offset, 1
-            p = p[:-1]
-
-    def key(self, path: JsonPath) -> Pos:
-        """Position of the key that names ``path`` (falls back to the value)."""
-        p = tuple(path)
-        if p in self.keys:
-            line, col = self.keys[p]
-            return line + self.line_offset, col
-        return self.value(p)
 
 
 @dataclass(frozen=True, slots=True)

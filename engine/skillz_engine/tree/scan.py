@@ -15,6 +15,7 @@ from pathlib import Path
 
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
 from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE
+from skillz_engine.tree.paths import is_inside
 
 IGNORED_DIRS = frozenset({"node_modules", "__pycache__", "venv", ".venv"})
 SWAP_SUFFIXES = (".swp", ".swo", ".swx", "~", ".bak", ".tmp", ".orig", ".rej")
@@ -52,15 +53,6 @@ class Found:
         p = self.skill_md or self.manifest
         assert p is not None
         return p
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        rp = path.resolve()
-    except OSError:
-        return False
-    rr = root.resolve()
-    return rp == rr or rr in rp.parents
 
 
 def _manifests_in(names: set[str]) -> list[str]:
@@ -114,7 +106,7 @@ def scan_dir(
             )
         if (manifests or has_skill) and d != root:
             for m in [d / n for n in manifests] + ([d / SKILL_FILE] if has_skill else []):
-                if m.is_symlink() and not _inside(m, root):
+                if m.is_symlink() and not is_inside(m, root):
                     diags.append(
                         Diagnostic(
                             display_path(m),
@@ -151,7 +143,7 @@ def scan_dir(
             if not is_dir:
                 continue
             p = Path(e.path)
-            if e.is_symlink() and not _inside(p, root):
+            if e.is_symlink() and not is_inside(p, root):
                 diags.append(
                     Diagnostic(
                         display_path(p),

@@ -38,7 +38,8 @@ def load(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def _registry() -> Any:
+def registry() -> Any:
+    """A ``referencing`` registry of every bundled schema by its ``$id``: ``$ref``s resolve offline."""
     from referencing import Registry, Resource
 
     resources = []
@@ -106,5 +107,5 @@ def validator(name: str) -> Validator:
     from jsonschema import Draft202012Validator
 
     cls: Any = Draft202012Validator
-    v: Validator = cls(inline_refs(load(name), name), registry=_registry())
+    v: Validator = cls(inline_refs(load(name), name), registry=registry())
     return v

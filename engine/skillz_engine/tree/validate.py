@@ -1,200 +1,51 @@
-"""Validation: schema checks mapped to positions, kind detection, the Rust Skillz format, and
-the per-entry semantic checks (names, paths that stay inside the entry, files that exist)."""
+"""Validation: kind detection, the Rust Skillz format, and the per-entry semantic checks (names,
+paths that stay inside the entry, files that exist). The schema checks are
+:mod:`~skillz_engine.tree.schemacheck`'s (``schema_diagnostics`` and ``did_you_mean`` are
+re-exported here for the callers that import them from this module)."""
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from skillz_engine.tree.diagnostics import Diagnostic, Severity
-from skillz_engine.tree.kinds import KIND_NAMES as ALL_KINDS
+from skillz_engine.tree.diagnostics import Diagnostic
+from skillz_engine.tree.kinds import KIND_NAMES
 from skillz_engine.tree.parse import Document, JsonPath
+from skillz_engine.tree.paths import (
+    ABSOLUTE,
+    CONTROL,
+    EMPTY,
+    LOOP,
+    NOT_DIR,
+    NOT_FILE,
+    NOT_FOUND,
+    OUTSIDE,
+    PARENT,
+    PathEscape,
+    safe_join,
+)
+from skillz_engine.tree.schemacheck import did_you_mean, schema_diagnostics, type_name
 
 if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError
-
     from skillz_engine.tree.model import EntrySpec
+
+__all__ = [
+    "ENTRY_NAME",
+    "SKILL_NAME",
+    "check_entry_name",
+    "detect_kind",
+    "did_you_mean",
+    "entry_path",
+    "errors_of",
+    "is_legacy",
+    "schema_diagnostics",
+    "skill_name_problem",
+]
 
 ENTRY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SKILL_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-
-_RANGE = {
-    "minLength",
-    "maxLength",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-    "minProperties",
-    "maxProperties",
-}
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"Did you mean {close[0]!r}?" if close else None
-
-
-def _type_name(value: Any) -> str:
-    return {
-        dict: "a mapping",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
-def _leaf_errors(error: ValidationError) -> list[ValidationError]:
-    """For oneOf/anyOf, the errors of the alternative that came closest; else the error itself."""
-    if error.validator in ("oneOf", "anyOf") and error.context:
-        from jsonschema.exceptions import best_match, relevance
-
-        best = best_match(error.context, key=relevance)
-        # only descend when the closest alternative fails on something specific
-        if (
-            best is not None
-            and best.validator not in ("oneOf", "anyOf", "not", "if")
-            and (
-                len(best.absolute_path) > len(error.absolute_path)
-                or best.validator
-                in (
-                    "required",
-                    "additionalProperties",
-                    "type",
-                    "enum",
-                    "const",
-                    "pattern",
-                )
-            )
-        ):
-            return [best]
-    return [error]
-
-
-def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) -> list[Diagnostic]:
-    path: JsonPath = tuple(error.absolute_path)
-    v = error.validator
-    inst = error.instance
-    if v == "additionalProperties" and isinstance(inst, dict):
-        allowed = set((error.schema.get("properties") or {}) if isinstance(error.schema, dict) else {})
-        patterns = list(
-            (error.schema.get("patternProperties") or {}) if isinstance(error.schema, dict) else {}
-        )
-        out = []
-        for key in inst:
-            if key in allowed or any(re.search(p, key) for p in patterns):
-                continue
-            hint = did_you_mean(key, allowed) or (
-                f"Allowed keys here: {', '.join(sorted(allowed))}." if allowed else None
-            )
-            out.append(
-                doc.diag(
-                    (*path, key),
-                    "SKZ110",
-                    f"unknown key {key!r}",
-                    hint=hint,
-                    severity=Severity.WARNING,
-                    at_key=True,
-                )
-            )
-        return out
-    if v == "required":
-        missing = re.findall(r"'([^']+)' is a required property", error.message)
-        key = missing[0] if missing else str(error.validator_value)
-        where = "the manifest" if not path else f"`{doc.diag(path, '', '').json_path}`"
-        return [
-            doc.diag(
-                path,
-                "SKZ102",
-                f"missing required key {key!r} in {where}",
-                hint=f"Add `{key}:`.",
-            )
-        ]
-    if v == "type":
-        expected = error.validator_value
-        exp = " or ".join(expected) if isinstance(expected, list) else str(expected)
-        return [doc.diag(path, "SKZ103", f"expected {exp}, got {_type_name(inst)}")]
-    if v in ("enum", "const"):
-        raw: Any = error.validator_value
-        choices: list[Any] = list(raw) if v == "enum" else [raw]
-        hint = did_you_mean(str(inst), [str(c) for c in choices]) or (
-            f"Use one of: {', '.join(map(str, choices))}."
-        )
-        return [doc.diag(path, "SKZ104", f"{inst!r} is not allowed here", hint=hint)]
-    if v in ("pattern", "format"):
-        desc = error.schema.get("description") if isinstance(error.schema, dict) else None
-        hint = desc if isinstance(desc, str) and desc else None
-        if (
-            isinstance(inst, str)
-            and ("\x00" in inst or inst.startswith(("/", "\\")) or ".." in re.split(r"[\\/]", inst))
-            and "relative" in (hint or "").lower()
-        ):
-            return [
-                doc.diag(
-                    path,
-                    "SKZ203",
-                    f"path {inst!r} must stay inside the entry directory",
-                    hint="Use a path relative to the entry, without `..`, e.g. `main.py`.",
-                )
-            ]
-        shown = inst if not isinstance(inst, str) or len(inst) < 80 else inst[:77] + "..."
-        return [doc.diag(path, "SKZ105", f"{shown!r} is not in the expected form", hint=hint)]
-    if v in ("minLength", "maxLength") and isinstance(inst, str):
-        n = len(inst)
-        if v == "minLength" and n == 0:
-            return [doc.diag(path, "SKZ106", "must not be empty")]
-        word = "too short" if v == "minLength" else "too long"
-        bound = "at least" if v == "minLength" else "at most"
-        limit = error.validator_value
-        return [doc.diag(path, "SKZ106", f"{word}: {n} characters, {bound} {limit}")]
-    if v in _RANGE:
-        return [doc.diag(path, "SKZ106", error.message)]
-    if v in ("oneOf", "anyOf", "not"):
-        desc = error.schema.get("description") if isinstance(error.schema, dict) else None
-        hint = desc.split(".")[0] + "." if isinstance(desc, str) and desc else None
-        return [
-            doc.diag(
-                path, "SKZ107", f"value does not match any allowed form: {error.message[:160]}", hint=hint
-            )
-        ]
-    return [doc.diag(path, "SKZ100", error.message)]
-
-
-def schema_diagnostics(doc: Document, schema_name: str) -> list[Diagnostic]:
-    """Every schema problem of ``doc`` against schema ``schema_name``, each with its position."""
-    from skillz_engine.tree import schemas
-
-    fast = schemas.fast_validator(schema_name)
-    if fast is not None:
-        try:
-            if fast.is_valid(doc.data):
-                return []
-        except Exception:  # e.g. an integer beyond 64 bits: let the Python validator judge
-            pass
-    v = schemas.validator(schema_name)
-    out: list[Diagnostic] = []
-    for error in v.iter_errors(doc.data):
-        for leaf in _leaf_errors(error):
-            out.extend(_schema_diag(doc, leaf, schemas.load(schema_name)))
-    # unique, stable order
-    seen: set[tuple[int, int, str, str]] = set()
-    unique = []
-    for d in sorted(out, key=lambda d: (d.line, d.col, d.code)):
-        k = (d.line, d.col, d.code, d.message)
-        if k not in seen:
-            seen.add(k)
-            unique.append(d)
-    return unique
-
 
 # --------------------------------------------------------------------------- kinds and legacy
 
@@ -214,7 +65,7 @@ def detect_kind(doc: Document, default: str | None = None) -> tuple[str | None, 
             doc.diag(
                 (),
                 "SKZ101",
-                f"a manifest must be a mapping of keys, got {_type_name(data)}",
+                f"a manifest must be a mapping of keys, got {type_name(data)}",
                 hint="Start with `kind: script` (or another kind) and `description: ...`.",
             )
         ]
@@ -225,11 +76,11 @@ def detect_kind(doc: Document, default: str | None = None) -> tuple[str | None, 
                 (),
                 "SKZ102",
                 "missing required key 'kind'",
-                hint=f"Add `kind:` with one of: {', '.join(ALL_KINDS)}.",
+                hint=f"Add `kind:` with one of: {', '.join(KIND_NAMES)}.",
             )
         ]
-    if not isinstance(kind, str) or kind not in ALL_KINDS:
-        hint = did_you_mean(str(kind), ALL_KINDS) or f"Use one of: {', '.join(ALL_KINDS)}."
+    if not isinstance(kind, str) or kind not in KIND_NAMES:
+        hint = did_you_mean(str(kind), KIND_NAMES) or f"Use one of: {', '.join(KIND_NAMES)}."
         return None, [doc.diag(("kind",), "SKZ104", f"unknown kind {kind!r}", hint=hint)]
     return kind, []
 
@@ -287,58 +138,58 @@ def check_entry_name(doc: Document, name: str, kind: str) -> list[Diagnostic]:
 # --------------------------------------------------------------------------- paths inside entries
 
 
+# what each refusal of paths.safe_join says about a path a manifest names: (code, message, hint);
+# `{rel}` is the path, `{dir}` the entry directory's name
+_ESCAPES: dict[str, tuple[str, str, str]] = {
+    EMPTY: ("SKZ203", "path {rel!r} must be relative to the entry directory",
+            "Name a file inside the entry, e.g. `main.py`."),
+    CONTROL: ("SKZ203", "path {rel!r} holds a control character",
+              "Remove the control character (NUL, newline, tab, ...) from the path."),
+    ABSOLUTE: ("SKZ203", "path {rel!r} must be relative to the entry directory",
+               "Name a file inside the entry, e.g. `main.py`."),
+    PARENT: ("SKZ203", "path {rel!r} leaves the entry directory",
+             "Files a manifest uses live inside its directory; copy the file in."),
+    OUTSIDE: ("SKZ203", "path {rel!r} resolves outside the entry (through a symlink)",
+              "Replace the symlink with the file itself."),
+    LOOP: ("SKZ203", "path {rel!r} is a symlink loop",
+           "Remove or fix the symlink that points back at itself."),
+}  # fmt: skip
+
+
 def entry_path(
-    spec: EntrySpec, path: JsonPath, rel: str, *, must_exist: bool = True, kind: str = "file"
+    spec: EntrySpec,
+    path: JsonPath,
+    rel: str,
+    *,
+    must_exist: bool = True,
+    kind: str = "file",
 ) -> tuple[Path | None, list[Diagnostic]]:
-    """Resolve a path a manifest names; it must stay inside the entry (symlinks included)."""
-    from skillz_engine.tree.parse import format_json_path
+    """Resolve a path a manifest names at ``path``; it must stay inside the entry (symlinks
+    included) and, with ``must_exist``, be an existing file (``kind="file"``) or directory
+    (``kind="dir"``)."""
+    want: Literal["any", "file", "dir"] = "any" if not must_exist else "dir" if kind == "dir" else "file"
+    try:
+        return safe_join(spec.dir, rel, kind=want, allow_hidden=True), []
+    except PathEscape as exc:
+        return None, [_escape_diag(spec, path, rel, kind, exc.reason)]
 
-    def diag(code: str, message: str, hint: str | None) -> Diagnostic:
-        line, col = spec.positions.value(path)
-        return Diagnostic(
-            spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint
-        )
 
-    if "\x00" in rel or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
-        return None, [
-            diag(
-                "SKZ203",
-                f"path {rel!r} must be relative to the entry directory",
-                "Name a file inside the entry, e.g. `main.py`.",
-            )
-        ]
-    if any(part == ".." for part in re.split(r"[\\/]", rel)):
-        return None, [
-            diag(
-                "SKZ203",
-                f"path {rel!r} leaves the entry directory",
-                "Files a manifest uses live inside its directory; copy the file in.",
-            )
-        ]
-    base = spec.dir.resolve()
-    target = (spec.dir / rel).resolve()
-    if target != base and base not in target.parents:
-        return None, [
-            diag(
-                "SKZ203",
-                f"path {rel!r} resolves outside the entry (through a symlink)",
-                "Replace the symlink with the file itself.",
-            )
-        ]
-    if must_exist:
-        if kind == "file" and not target.is_file():
-            candidates = [p.name for p in spec.dir.iterdir() if p.is_file()] if spec.dir.is_dir() else []
-            hint = did_you_mean(Path(rel).name, candidates) or "Create the file or fix the path."
-            return None, [diag("SKZ204", f"file {rel!r} does not exist in {spec.dir.name}/", hint)]
-        if kind == "dir" and not target.is_dir():
-            return None, [
-                diag(
-                    "SKZ204",
-                    f"directory {rel!r} does not exist in {spec.dir.name}/",
-                    "Create the directory or fix the path.",
-                )
-            ]
-    return target, []
+def _escape_diag(spec: EntrySpec, path: JsonPath, rel: str, kind: str, reason: str) -> Diagnostic:
+    where = spec.dir.name
+    if reason in _ESCAPES:
+        code, message, hint = _ESCAPES[reason]
+        return spec.diag(path, code, message.format(rel=rel), hint)
+    if kind == "dir":
+        what = "is not a directory" if reason == NOT_DIR else "does not exist"
+        return spec.diag(path, "SKZ204", f"directory {rel!r} {what} in {where}/",
+                         "Create the directory or fix the path.")  # fmt: skip
+    if reason == NOT_FILE:
+        return spec.diag(path, "SKZ204", f"{rel!r} in {where}/ is not a file",
+                         "Name a regular file, not a directory or a device.")  # fmt: skip
+    assert reason == NOT_FOUND, reason
+    candidates = [p.name for p in spec.dir.iterdir() if p.is_file()] if spec.dir.is_dir() else []
+    hint = did_you_mean(Path(rel).name, candidates) or "Create the file or fix the path."
+    return spec.diag(path, "SKZ204", f"file {rel!r} does not exist in {where}/", hint)
 
 
 def errors_of(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
