@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+
+from skillz_engine.engine import Engine, EngineOptions
+from skillz_engine.mcp.server import McpServer, build_server
+
+
+@asynccontextmanager
+async def served(
+    roots: Sequence[Path], options: EngineOptions | None = None, *, single_client: bool = False
+) -> AsyncIterator[tuple[Engine, McpServer]]:
+    """``roots`` served in process as ``serve`` does: an engine and its MCP server, closed after."""
+    async with Engine.open(roots, options) as engine:
+        server = build_server(engine, single_client=single_client)
+        try:
+            yield engine, server
+        finally:
+            await server.close()
 
 
 class Inbox:

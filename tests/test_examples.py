@@ -1,7 +1,7 @@
 """The shipped examples: they validate clean, and every one works end to end through an MCP client.
 
 ``example-tools/`` and ``example-skills/`` are roots of their own. Each test builds the live
-registry the way ``serve`` does (lenient tree, reloader, ``build_server``) and talks to it with the
+registry the way ``serve`` does (an ``Engine`` and its ``build_server``) and talks to it with the
 SDK's in-memory ``mcp.Client``, in both protocol eras: ``legacy`` (initialize handshake,
 2025-11-25) and ``auto`` (the 2026-07-28 per-request path). Expected outputs are real values,
 worked out by hand, not just "no error".
@@ -29,9 +29,8 @@ from mcp.shared.exceptions import MCPError
 
 from mcp import Client, types
 from skillz_engine.build.compile import Tree
-from skillz_engine.live.reload import Reloader
-from skillz_engine.mcp.server import build_server
 from skillz_engine.tree.scan import ignored_name
+from tests.mcp_helpers import served
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS_ROOT = REPO / "example-tools"
@@ -84,20 +83,18 @@ class Session:
 @asynccontextmanager
 async def connect(mode: str, *roots: Path) -> AsyncIterator[Session]:
     """Serve ``roots`` as ``serve`` does and connect one in-memory client in ``mode``."""
-    live = await Reloader(Tree(list(roots or (TOOLS_ROOT, SKILLS_ROOT)), lenient=True)).start()
-    server = build_server(live)
     session: Session | None = None
 
     async def on_log(params: types.LoggingMessageNotificationParams) -> None:
         assert session is not None
         session.logs.append(params)
 
-    try:
-        async with Client(server, mode=mode, logging_callback=on_log, log_level="debug") as client:
-            session = Session(client)
-            yield session
-    finally:
-        await live.close()
+    async with (
+        served(list(roots or (TOOLS_ROOT, SKILLS_ROOT))) as (_, server),
+        Client(server.server, mode=mode, logging_callback=on_log, log_level="debug") as client,
+    ):
+        session = Session(client)
+        yield session
 
 
 def text_of(result: types.CallToolResult) -> str:

@@ -2,7 +2,7 @@
 
 The tree: ``skills/skill-NNNN/SKILL.md`` (a description and a short body of generated words)
 with five ``kind: command`` tools nested under each skill's ``tools/``. One
-:class:`~skillz_engine.live.reload.Reloader` compiles it per disclosure mode; the numbers are engine
+:class:`~skillz_engine.engine.Engine` compiles it per disclosure mode; the numbers are engine
 time measured with ``perf_counter`` around the server's own handlers:
 
 * ``tools/list`` in ``search`` mode (only the built-ins are listed) — target < 5 ms; baseline: the
@@ -17,6 +17,7 @@ time measured with ``perf_counter`` around the server's own handlers:
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +92,12 @@ def run(ctx: Ctx) -> list[Row]:
 
 
 async def _measure(ctx: Ctx, root: Path, skills: int, tools: int) -> list[Row]:
-    from skillz_engine.build.compile import Tree
     from skillz_engine.builtins.search import index_of
+    from skillz_engine.engine import Engine, EngineOptions
     from skillz_engine.live.disclosure import active_skills
-    from skillz_engine.live.reload import Reloader
     from skillz_engine.mcp.fanout import Hub
-    from skillz_engine.mcp.server import _Handlers, tool_listing
+    from skillz_engine.mcp.handlers import Handlers
+    from skillz_engine.mcp.wire import tool_listing
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
     size = f"{skills} skills, {tools} tools"
@@ -104,103 +105,103 @@ async def _measure(ctx: Ctx, root: Path, skills: int, tools: int) -> list[Row]:
     handlers: dict[str, Any] = {}
     snaps: dict[str, Any] = {}
     trees: dict[str, Any] = {}
-    for mode in ("search", "all", "skills"):
-        t0 = time.perf_counter()
-        reloader = Reloader(Tree([root], lenient=True, config_overrides={"disclosure": mode}))
-        live = await reloader.start()
-        ctx.log(f"skills: {mode} mode compiled in {time.perf_counter() - t0:.1f} s")
-        snap = live.current
-        served = sum(1 for t in snap.tools.values() if t.owner)
-        if served != tools:
-            raise RuntimeError(f"the engine serves {served} skill tools, expected {tools}")
-        handlers[mode] = _Handlers(live, Hub(), None, None)
-        snaps[mode] = snap
-        trees[mode] = reloader.tree
+    async with AsyncExitStack() as stack:  # the engines stay open while they are measured
+        for mode in ("search", "all", "skills"):
+            t0 = time.perf_counter()
+            engine = await stack.enter_async_context(Engine.open([root], EngineOptions(disclosure=mode)))
+            ctx.log(f"skills: {mode} mode compiled in {time.perf_counter() - t0:.1f} s")
+            snap = engine.snapshot
+            served = sum(1 for t in snap.tools.values() if t.owner)
+            if served != tools:
+                raise RuntimeError(f"the engine serves {served} skill tools, expected {tools}")
+            handlers[mode] = Handlers(engine, Hub())
+            snaps[mode] = snap
+            trees[mode] = engine.tree
 
-    async def list_ms(mode: str) -> float:
-        t0 = time.perf_counter()
-        result = await handlers[mode].list_tools(None, None)  # search/all modes never read ctx
-        elapsed = (time.perf_counter() - t0) * 1000
-        if mode == "search" and any(t.name.startswith("skill-") for t in result.tools):
-            raise RuntimeError("search mode listed a skill tool")
-        return elapsed
+        async def list_ms(mode: str) -> float:
+            t0 = time.perf_counter()
+            result = await handlers[mode].list_tools(None, None)  # search/all modes never read ctx
+            elapsed = (time.perf_counter() - t0) * 1000
+            if mode == "search" and any(t.name.startswith("skill-") for t in result.tools):
+                raise RuntimeError("search mode listed a skill tool")
+            return elapsed
 
-    lists: dict[str, list[float]] = {"search": [], "all": []}
-    for r in range(reps + 1):
-        for mode in ("search", "all") if r % 2 else ("all", "search"):
-            v = await list_ms(mode)
+        lists: dict[str, list[float]] = {"search": [], "all": []}
+        for r in range(reps + 1):
+            for mode in ("search", "all") if r % 2 else ("all", "search"):
+                v = await list_ms(mode)
+                if r:
+                    lists[mode].append(v)
+        # skills mode: one client with 3 skills active (its listing memoised per active set)
+        snap = snaps["skills"]
+        names = sorted(s.name for s in snap.skills())
+        active = active_skills(snap, tuple(names[:3]))
+        per_session = []
+        for r in range(reps + 1):
+            t0 = time.perf_counter()
+            listing = tool_listing(snap, active)
             if r:
-                lists[mode].append(v)
-    # skills mode: one client with 3 skills active (its listing memoised per active set)
-    snap = snaps["skills"]
-    names = sorted(s.name for s in snap.skills())
-    active = active_skills(snap, tuple(names[:3]))
-    per_session = []
-    for r in range(reps + 1):
-        t0 = time.perf_counter()
-        listing = tool_listing(snap, active)
-        if r:
-            per_session.append((time.perf_counter() - t0) * 1000)
-    if len(listing) != len([t for t in snap.tools.values() if t.owner is None]) + 3 * TOOLS_PER_SKILL:
-        raise RuntimeError("skills mode listed the wrong tools")
+                per_session.append((time.perf_counter() - t0) * 1000)
+        if len(listing) != len([t for t in snap.tools.values() if t.owner is None]) + 3 * TOOLS_PER_SKILL:
+            raise RuntimeError("skills mode listed the wrong tools")
 
-    # search_tools: index built once per snapshot, then queries
-    snap = snaps["search"]
-    t0 = time.perf_counter()
-    index_of(snap)
-    build_ms = (time.perf_counter() - t0) * 1000
-    rebuilt = trees["search"].snapshot(snap)  # the next snapshot (as after an edit): same tools
-    t0 = time.perf_counter()
-    index_of(rebuilt)
-    rebuild_ms = (time.perf_counter() - t0) * 1000
-    tool = snap.tools["search_tools"]
-    local = LocalCallContext(snap, "search_tools")
-    await run_tool(tool, {"query": "warm up", "limit": 10}, local)  # argument validator compiled once
-    searches, naive = [], []
-    docs = [(t.name.lower(), t.description.lower()) for t in snap.tools.values()]
-    for r in range(reps):
-        q = QUERIES[r % len(QUERIES)]
+        # search_tools: index built once per snapshot, then queries
+        snap = snaps["search"]
         t0 = time.perf_counter()
-        res = await run_tool(tool, {"query": q, "limit": 10}, local)
-        searches.append((time.perf_counter() - t0) * 1000)
-        if res.is_error or not res.structured["results"]:
-            raise RuntimeError(f"search_tools found nothing for {q!r}")
+        index_of(snap)
+        build_ms = (time.perf_counter() - t0) * 1000
+        rebuilt = trees["search"].snapshot(snap)  # the next snapshot (as after an edit): same tools
         t0 = time.perf_counter()
-        words = q.split()
-        hits = [n for n, d in docs if any(w in n or w in d for w in words)]
-        naive.append((time.perf_counter() - t0) * 1000)
-        assert hits
-    list_search, list_all = summary_or_none(lists["search"]), summary_or_none(lists["all"])
-    search_s = summary_or_none(searches)
-    return [
-        Row(
-            TITLE,
-            f"tools/list search mode, {size}",
-            "ms",
-            list_search,
-            "tools/list all mode (memoised)",
-            list_all,
-            target="< 5 ms",
-            met=judge(ctx, list_search is not None and list_search.median < 5),
-            notes=f"{reps} calls of the handler; engine time, no transport",
-        ),
-        Row(
-            TITLE,
-            f"tools/list skills mode, 3 skills active, {size}",
-            "ms",
-            summary_or_none(per_session),
-            notes="one client's listing, memoised per (snapshot, active skills)",
-        ),
-        Row(
-            TITLE,
-            f"search_tools p50, {size}",
-            "ms",
-            search_s,
-            "naive substring scan",
-            summary_or_none(naive),
-            target="< 20 ms",
-            met=judge(ctx, search_s is not None and search_s.median < 20),
-            notes=f"{reps} queries through run_tool; index built once per snapshot: {build_ms:.0f} ms "
-            f"cold, {rebuild_ms:.0f} ms for the next snapshot (per-tool documents reused)",
-        ),
-    ]
+        index_of(rebuilt)
+        rebuild_ms = (time.perf_counter() - t0) * 1000
+        tool = snap.tools["search_tools"]
+        local = LocalCallContext(snap, "search_tools")
+        await run_tool(tool, {"query": "warm up", "limit": 10}, local)  # argument validator compiled once
+        searches, naive = [], []
+        docs = [(t.name.lower(), t.description.lower()) for t in snap.tools.values()]
+        for r in range(reps):
+            q = QUERIES[r % len(QUERIES)]
+            t0 = time.perf_counter()
+            res = await run_tool(tool, {"query": q, "limit": 10}, local)
+            searches.append((time.perf_counter() - t0) * 1000)
+            if res.is_error or not res.structured["results"]:
+                raise RuntimeError(f"search_tools found nothing for {q!r}")
+            t0 = time.perf_counter()
+            words = q.split()
+            hits = [n for n, d in docs if any(w in n or w in d for w in words)]
+            naive.append((time.perf_counter() - t0) * 1000)
+            assert hits
+        list_search, list_all = summary_or_none(lists["search"]), summary_or_none(lists["all"])
+        search_s = summary_or_none(searches)
+        return [
+            Row(
+                TITLE,
+                f"tools/list search mode, {size}",
+                "ms",
+                list_search,
+                "tools/list all mode (memoised)",
+                list_all,
+                target="< 5 ms",
+                met=judge(ctx, list_search is not None and list_search.median < 5),
+                notes=f"{reps} calls of the handler; engine time, no transport",
+            ),
+            Row(
+                TITLE,
+                f"tools/list skills mode, 3 skills active, {size}",
+                "ms",
+                summary_or_none(per_session),
+                notes="one client's listing, memoised per (snapshot, active skills)",
+            ),
+            Row(
+                TITLE,
+                f"search_tools p50, {size}",
+                "ms",
+                search_s,
+                "naive substring scan",
+                summary_or_none(naive),
+                target="< 20 ms",
+                met=judge(ctx, search_s is not None and search_s.median < 20),
+                notes=f"{reps} queries through run_tool; index built once per snapshot: {build_ms:.0f} ms "
+                f"cold, {rebuild_ms:.0f} ms for the next snapshot (per-tool documents reused)",
+            ),
+        ]

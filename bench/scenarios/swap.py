@@ -1,8 +1,8 @@
 """One changed entry in a 10,000-entry tree: engine time to rescan, recompile, assemble and swap.
 
-In-process, no watcher: a :class:`~skillz_engine.live.reload.Reloader` over the tree is started
+In-process, no watcher: an :class:`~skillz_engine.engine.Engine` over the tree is opened
 (a cold compile), then each sample rewrites one tool's ``manifest.yaml`` (new description) and
-times ``await reloader.apply([path])`` with ``perf_counter`` (the write itself is not timed); every
+times ``await engine.apply([path])`` with ``perf_counter`` (the write itself is not timed); every
 apply must report the tool list changed. Baseline: the full cold compile of the same tree in the
 same process (``Tree(...)``, ``full_scan()``, ``snapshot()``). Rounds interleave one cold compile
 with a few applies.
@@ -42,7 +42,7 @@ def run(ctx: Ctx) -> list[Row]:
 
 async def _measure(ctx: Ctx, n: int) -> Row:
     from skillz_engine.build.compile import Tree
-    from skillz_engine.live.reload import Reloader
+    from skillz_engine.engine import Engine
 
     info = ctx.tree(n, "mixed")
     targets = [p for p in info.manifests if p.parent.parent.name == "tools"]
@@ -59,30 +59,28 @@ async def _measure(ctx: Ctx, n: int) -> Row:
             raise Unavailable(f"cold compile served {len(snap.tools)} tools, expected {info.tools}")
         return elapsed * 1000
 
-    t0 = time.perf_counter()
-    reloader = Reloader(Tree([info.root], lenient=True))
-    live = await reloader.start()
-    ctx.log(f"  reloader started in {time.perf_counter() - t0:.1f} s ({len(live.current.tools)} tools)")
     applies: list[float] = []
     colds: list[float] = []
-    k = 0
-    for r in range(rounds + 1):  # round 0 is the warm-up
-        c = cold()
-        if r:
-            colds.append(c)
-        for _ in range(per_round):
-            path = targets[k % len(targets)]
-            k += 1
-            _edit(path, k)
-            t = time.perf_counter()
-            delta = await reloader.apply([path])
-            elapsed = (time.perf_counter() - t) * 1000
-            if delta is None or "tools" not in {c.value for c in delta.lists}:
-                raise Unavailable(f"apply({path.name}) did not report the tool list changed: {delta}")
+    t0 = time.perf_counter()
+    async with Engine.open([info.root]) as engine:
+        ctx.log(f"  engine opened in {time.perf_counter() - t0:.1f} s ({len(engine.snapshot.tools)} tools)")
+        k = 0
+        for r in range(rounds + 1):  # round 0 is the warm-up
+            c = cold()
             if r:
-                applies.append(elapsed)
-        ctx.log(f"  round {r + 1}/{rounds + 1}" + (" (warm-up)" if not r else ""))
-    await live.close()
+                colds.append(c)
+            for _ in range(per_round):
+                path = targets[k % len(targets)]
+                k += 1
+                _edit(path, k)
+                t = time.perf_counter()
+                delta = await engine.apply([path])
+                elapsed = (time.perf_counter() - t) * 1000
+                if delta is None or "tools" not in {c.value for c in delta.lists}:
+                    raise Unavailable(f"apply({path.name}) did not report the tool list changed: {delta}")
+                if r:
+                    applies.append(elapsed)
+            ctx.log(f"  round {r + 1}/{rounds + 1}" + (" (warm-up)" if not r else ""))
     e = summary_or_none(applies)
     row = Row(
         TITLE,

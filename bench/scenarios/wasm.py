@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
 from bench.core import Ctx, Row, judge, reason_of, summary_or_none
 from bench.procs import Unavailable
+
+if TYPE_CHECKING:
+    from skillz_engine.build.snapshot import Snapshot
 
 NAME = "wasm"
 TITLE = "wasm tool: warm call / restart"
@@ -90,20 +94,20 @@ async def _calls(ctx: Ctx) -> Row:
     import os
     import sys
 
-    from skillz_engine.build.compile import Tree
-    from skillz_engine.runtimes.base import LocalCallContext, run_tool
+    from skillz_engine.engine import Engine
 
     # the script side runs this venv's python3 directly, as servers in the other scenarios do (a
     # version-manager shim on PATH would add ~150 ms to every call)
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     root = ctx.work / "wasm-tree"
     _write_tree(root)
-    tree = Tree([root], lenient=True)
-    tree.full_scan()
-    snap = tree.snapshot()
-    for c in snap.entries.values():
-        if c.start is not None:
-            await c.start()
+    async with Engine.open([root]) as engine:  # compiled and started (the wasm module loaded) as served
+        return await _time_calls(ctx, engine.snapshot)
+
+
+async def _time_calls(ctx: Ctx, snap: Snapshot) -> Row:
+    from skillz_engine.runtimes.base import LocalCallContext, run_tool
+
     tools = {"wasm": snap.tools.get("echo-wasm"), "python": snap.tools.get("echo-py")}
     for side, tool in tools.items():
         if tool is None:

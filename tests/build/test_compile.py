@@ -142,7 +142,6 @@ def test_legacy_skillz_manifest_is_read_with_a_warning(tmp_path: Path, write) ->
 def test_per_snapshot_caches_never_mix_trees(tmp_path: Path, write) -> None:  # type: ignore[no-untyped-def]
     """Caches keyed per snapshot answer for that snapshot only, even at the same generation."""
     from skillz_engine.builtins.search import search
-    from skillz_engine.mcp.server import per_snapshot
 
     write("p/manifest.yaml", "kind: command\ndescription: alpha tool\nargv: [echo, a]\n", root=tmp_path / "a")
     write("q/manifest.yaml", "kind: command\ndescription: beta tool\nargv: [echo, b]\n", root=tmp_path / "b")
@@ -152,7 +151,7 @@ def test_per_snapshot_caches_never_mix_trees(tmp_path: Path, write) -> None:  # 
         tree.full_scan()
         snaps.append(tree.snapshot())
     assert snaps[0].generation == snaps[1].generation
-    assert [per_snapshot(s, "names", lambda s=s: sorted(s.tools)) for s in snaps] == [
+    assert [s.derived("names", lambda s=s: sorted(s.tools)) for s in snaps] == [
         sorted(snaps[0].tools),
         sorted(snaps[1].tools),
     ]

@@ -17,9 +17,11 @@ from skillz_engine.build.compile import Tree
 from skillz_engine.builtins import builtin_tools
 from skillz_engine.builtins.register import script_files
 from skillz_engine.builtins.writers import WriterError
-from skillz_engine.live.reload import Reloader
-from skillz_engine.mcp.server import SkillzServer, build_server
+from skillz_engine.engine import EngineOptions
+from skillz_engine.mcp.server import SkillzServer
+from skillz_engine.runtimes.base import LocalCallContext, run_tool
 from skillz_engine.tree.config import Config
+from tests.mcp_helpers import served
 
 pytestmark = [
     pytest.mark.anyio,
@@ -35,16 +37,9 @@ print(json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": {"greeting": f"%s
 
 
 @asynccontextmanager
-async def serving(root: Path, engine: bool = True, **config: Any) -> AsyncIterator[SkillzServer]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
-    live = await reloader.start()
-    server = build_server(live, engine=reloader if engine else None)
-    try:
-        yield server
-    finally:
-        await server.parked.close()
-        server.detach()
-        await live.close()
+async def serving(root: Path, **config: Any) -> AsyncIterator[SkillzServer]:
+    async with served([root], EngineOptions(config=config)) as (_, server):
+        yield server.server
 
 
 def text(result: types.CallToolResult) -> str:
@@ -128,9 +123,12 @@ async def test_a_manifest_that_does_not_compile_is_rolled_back(tmp_path: Path) -
 
 
 async def test_without_an_engine_and_read_only(tmp_path: Path) -> None:
-    async with serving(tmp_path, engine=False) as server, Client(server) as c:
-        res = await c.call_tool("register_script", register_args())
-        assert res.is_error and "needs a running engine" in text(res)
+    tree = Tree([tmp_path], lenient=True)  # compiled, with no engine behind the call
+    tree.full_scan()
+    snap = tree.snapshot()
+    local = LocalCallContext(snap, "register_script")
+    res = await run_tool(snap.tools["register_script"], register_args(), local)
+    assert res.is_error and "needs a running engine" in (res.text_content() or "")
     async with serving(tmp_path, readOnly=True) as server, Client(server) as c:
         assert "register_script" not in {t.name for t in (await c.list_tools()).tools}
     assert "register_script" not in {

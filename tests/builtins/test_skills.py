@@ -16,10 +16,9 @@ import pytest
 from mcp.client.subscriptions import ToolsListChanged
 
 from mcp import Client
-from skillz_engine.build.compile import Tree
-from skillz_engine.live.reload import Reloader
-from skillz_engine.mcp.server import SkillzServer, build_server
-from tests.mcp_helpers import Inbox, write
+from skillz_engine.engine import EngineOptions
+from skillz_engine.mcp.server import McpServer
+from tests.mcp_helpers import Inbox, served, write
 
 pytestmark = [
     pytest.mark.anyio,
@@ -73,16 +72,10 @@ def root(tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def serving(root: Path, single_client: bool = False, **config: Any) -> AsyncIterator[SkillzServer]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
-    live = await reloader.start()
-    assert not live.current.errors, live.current.errors
-    server = build_server(live, engine=reloader, single_client=single_client)
-    try:
+async def serving(root: Path, single_client: bool = False, **config: Any) -> AsyncIterator[McpServer]:
+    async with served([root], EngineOptions(config=config), single_client=single_client) as (engine, server):
+        assert not engine.snapshot.errors, engine.snapshot.errors
         yield server
-    finally:
-        server.detach()
-        await live.close()
 
 
 async def listed(c: Client) -> list[str]:
@@ -110,7 +103,7 @@ def is_list_changed(m: Any) -> bool:
 )
 async def test_tool_counts_per_disclosure_mode(root: Path, mode: str, expected: list[str]) -> None:
     """Each mode lists what it promises; every tool stays callable by name in every mode."""
-    async with serving(root, disclosure=mode) as server, Client(server, mode="legacy") as c:
+    async with serving(root, disclosure=mode) as server, Client(server.server, mode="legacy") as c:
         assert sorted(await listed(c)) == sorted(expected)
         assert not (await c.call_tool("fill-form", {})).is_error
 
@@ -120,8 +113,8 @@ async def test_activation_is_per_client_and_announced_to_that_client_only(root: 
     inbox_a, inbox_b = Inbox(), Inbox()
     async with (
         serving(root, disclosure="skills") as server,
-        Client(server, mode="legacy", message_handler=inbox_a.handler) as a,
-        Client(server, mode="legacy", message_handler=inbox_b.handler) as b,
+        Client(server.server, mode="legacy", message_handler=inbox_a.handler) as a,
+        Client(server.server, mode="legacy", message_handler=inbox_b.handler) as b,
     ):
         base = await listed(a)
         assert await listed(b) == base and "fill-form" not in base
@@ -142,7 +135,7 @@ async def test_activation_is_per_client_and_announced_to_that_client_only(root: 
 
 
 async def test_activation_result_carries_instructions(root: Path) -> None:
-    async with serving(root, disclosure="skills") as server, Client(server, mode="legacy") as c:
+    async with serving(root, disclosure="skills") as server, Client(server.server, mode="legacy") as c:
         res = await c.call_tool("activate_skill", {"name": "pdf"})
         text = res.content[0].text if isinstance(res.content[0], types.TextContent) else ""
         assert "# Skill: pdf" in text and "Run scripts/fill.py." in text
@@ -153,7 +146,7 @@ async def test_activation_result_carries_instructions(root: Path) -> None:
 
 async def test_bundles_and_dependency_chains(root: Path) -> None:
     """@bundles expand (nested @references included); deactivation undoes only what was activated."""
-    async with serving(root, disclosure="skills") as server, Client(server, mode="legacy") as c:
+    async with serving(root, disclosure="skills") as server, Client(server.server, mode="legacy") as c:
         out = await call(c, "activate_skill", name="@office")
         assert set(out["skills"]) == {"pdf", "files", "review"}
         assert set(out["active"]) == {"pdf", "files", "review", "git-basics"}
@@ -179,7 +172,7 @@ async def test_bundles_and_dependency_chains(root: Path) -> None:
 async def test_modern_http_like_requests_have_no_session(root: Path) -> None:
     """2026-07-28 requests without a single-client transport: activation answers with the tools,
     the list stays the shared one (lists must not vary per connection)."""
-    async with serving(root, disclosure="skills") as server, Client(server) as c:
+    async with serving(root, disclosure="skills") as server, Client(server.server) as c:
         base = await listed(c)
         out = await call(c, "activate_skill", name="pdf")
         assert "note" in out and out["listChanged"] is False
@@ -195,7 +188,7 @@ async def test_modern_single_client_gets_its_list_and_a_listen_event(root: Path)
     events = Inbox()
     async with (
         serving(root, single_client=True, disclosure="skills") as server,
-        Client(server) as c,
+        Client(server.server) as c,
         c.listen(tools_list_changed=True) as sub,
         anyio.create_task_group() as tg,
     ):
@@ -212,7 +205,7 @@ async def test_modern_single_client_gets_its_list_and_a_listen_event(root: Path)
 
 
 async def test_search_tools_ranks_by_skill_text_and_call_tool_runs(root: Path) -> None:
-    async with serving(root, disclosure="search") as server, Client(server, mode="legacy") as c:
+    async with serving(root, disclosure="search") as server, Client(server.server, mode="legacy") as c:
         out = await call(c, "search_tools", query="pdf forms", limit=3)
         top = out["results"][0]
         assert top["name"] == "fill-form" and top["skill"] == "pdf"
@@ -235,7 +228,7 @@ async def test_suggest_skill_through_sampling(root: Path) -> None:
             role="assistant", content=types.TextContent(type="text", text=answer), model="test-model"
         )
 
-    async with serving(root) as server, Client(server, mode="legacy", sampling_callback=sampling) as c:
+    async with serving(root) as server, Client(server.server, mode="legacy", sampling_callback=sampling) as c:
         out = await call(c, "suggest_skill", context="Look over this pull request")
         assert out["method"] == "sampling"
         assert out["suggestions"] == [
@@ -250,7 +243,7 @@ async def test_suggest_skill_through_sampling(root: Path) -> None:
 
 
 async def test_suggest_skill_ranks_locally_without_sampling(root: Path) -> None:
-    async with serving(root) as server, Client(server, mode="legacy") as c:
+    async with serving(root) as server, Client(server.server, mode="legacy") as c:
         out = await call(c, "suggest_skill", context="I need to fill in a PDF form", limit=2)
         assert out["method"] == "local" and "sampling" in out["note"]
         first = out["suggestions"][0]
@@ -261,19 +254,19 @@ async def test_skill_tool_for_tool_only_clients(root: Path) -> None:
     """`tool: true` (or skills.asTools) adds a tool named after the skill returning its
     instructions; calling it activates the skill for that client."""
     write(root / "skills" / "files" / "manifest.yaml", "kind: skill\ntool: true\n")
-    async with serving(root, disclosure="skills") as server, Client(server, mode="legacy") as c:
+    async with serving(root, disclosure="skills") as server, Client(server.server, mode="legacy") as c:
         names = await listed(c)
         assert "files" in names and "review" not in names
         res = await c.call_tool("files", {"task": "tidy up"})
         text = res.content[0].text if isinstance(res.content[0], types.TextContent) else ""
         assert "# Skill: files" in text and "Task: tidy up" in text
         assert "list-files" in await listed(c)
-    async with serving(root, skills={"asTools": True}) as server, Client(server, mode="legacy") as c:
+    async with serving(root, skills={"asTools": True}) as server, Client(server.server, mode="legacy") as c:
         assert {"files", "review", "pdf", "git-basics"} <= set(await listed(c))
 
 
 async def test_guide_lists_skills_and_bundles(root: Path) -> None:
-    async with serving(root) as server, Client(server, mode="legacy") as c:
+    async with serving(root) as server, Client(server.server, mode="legacy") as c:
         guide = await c.read_resource("skillz://guide")
         text = guide.contents[0].text if isinstance(guide.contents[0], types.TextResourceContents) else ""
         assert "- `pdf`: Fill PDF forms" in text and "- `@office`: pdf, @extra" in text
@@ -291,10 +284,10 @@ class ScopedList(types.Request[ScopedListParams, Literal["resources/list"]]):
 async def test_sep_2640_shape(root: Path) -> None:
     """The extension is declared; SKILL.md resources carry the front matter's name and
     description and a SHA-256 in `_meta`; `resources/list(uri="skill://")` lists only SKILL.md."""
-    async with serving(root) as server, Client(server) as modern:
+    async with serving(root) as server, Client(server.server) as modern:
         # 2026-07-28 carries SEP-2133 extensions (the SDK's handshake-era client drops them)
         assert "io.modelcontextprotocol/skills" in (modern.server_capabilities.extensions or {})
-    async with serving(root) as server, Client(server, mode="legacy") as c:
+    async with serving(root) as server, Client(server.server, mode="legacy") as c:
         listed_all = {r.uri: r for r in (await c.list_resources()).resources}
         skill_md = listed_all["skill://pdf/SKILL.md"]
         assert (skill_md.name, skill_md.description, skill_md.mime_type) == (

@@ -87,6 +87,27 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean" in capsys.readouterr().err.lower()
 
 
+def test_choice_lists_come_from_their_registries(capsys: pytest.CaptureFixture[str]) -> None:
+    """--format offers every reporter, --disclosure every mode, --port says the default port."""
+    from skillz_engine.cli.report import REPORTERS
+    from skillz_engine.tree.config import DEFAULT_PORT, DISCLOSURE_MODES
+
+    assert main(["validate", "--help"]) == 0
+    assert "{" + ",".join(REPORTERS) + "}" in capsys.readouterr().out
+    assert main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "{" + ",".join(DISCLOSURE_MODES) + "}" in out and f"default {DEFAULT_PORT};" in out
+    assert main(["serve", "--disclosure", "bogus"]) == 2
+
+
+def test_serve_strict_refuses_a_tree_with_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`serve --strict` reports the errors on stderr and exits 1 before anything is served."""
+    assert main(["serve", "--strict", str(_tree(tmp_path, bad=True))]) == 1
+    err = capsys.readouterr().err
+    assert "error SKZ103" in err and "1 entry checked: 2 errors" in err
+    assert not (tmp_path / ".skillz" / "audit.jsonl").exists()
+
+
 def test_schema_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     """`schema KIND` prints that schema; without KIND the union of all kinds."""
     assert main(["schema", "command"]) == 0
@@ -135,6 +156,9 @@ def test_list_and_call(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "call_tool" in capsys.readouterr().out
     assert main(["call", "call_tool", str(tmp_path), "--args", '{"tool_name": "nope"}']) == 1
     assert main(["call", "nope", str(tmp_path)]) == 2
+    assert "unknown tool 'nope'" in capsys.readouterr().err
+    assert main(["call", "list_tool", str(tmp_path)]) == 2
+    assert "unknown tool 'list_tool'; did you mean list_tools" in capsys.readouterr().err
     assert main(["call", "list_tools", str(tmp_path), "--args", "{bad"]) == 2
 
 

@@ -16,12 +16,11 @@ from pathlib import Path
 import mcp.types as types
 import pytest
 from mcp.shared.exceptions import MCPError
-from tests.mcp_helpers import Inbox
+from tests.mcp_helpers import Inbox, served
 
 from mcp import Client
-from skillz_engine.build.compile import Tree
-from skillz_engine.live.reload import Reloader
-from skillz_engine.mcp.server import SkillzServer, build_server
+from skillz_engine.engine import EngineOptions
+from skillz_engine.mcp.server import SkillzServer
 
 pytestmark = [
     pytest.mark.anyio,
@@ -34,14 +33,9 @@ PNG = (TREE / "resources" / "static-binary" / "red.png").read_bytes()
 
 @asynccontextmanager
 async def serving(tmp_path: Path) -> AsyncIterator[SkillzServer]:
-    reloader = Reloader(Tree([TREE], state_dir=tmp_path / "state"))
-    live = await reloader.start()
-    server = build_server(live)
-    try:
-        yield server
-    finally:
-        server.detach()
-        await live.close()
+    options = EngineOptions(lenient=False, state_dir=tmp_path / "state")
+    async with served([TREE], options) as (_, server):
+        yield server.server
 
 
 def only(result: types.CallToolResult) -> list[dict[str, object]]:

@@ -258,27 +258,19 @@ async def test_first_call_reports_install_progress_to_the_mcp_client(
     """Over MCP, a first call's install shows as progress notifications; the second shows none."""
     require("uv")
     from mcp import Client
-    from skillz_engine.live.reload import Reloader
-    from skillz_engine.mcp.server import build_server
+    from tests.mcp_helpers import served
 
     six_tool(make_tool, "sixer")
-    reloader = Reloader(Tree([tmp_path], lenient=True))
-    live = await reloader.start()
-    server = build_server(live)
     seen: list[str | None] = []
 
     async def on_progress(p: float, total: float | None, message: str | None) -> None:
         seen.append(message)
 
-    try:
-        async with Client(server, mode=mode) as c:
-            result = await c.call_tool("sixer", {}, progress_callback=on_progress)
-            assert not result.is_error, result
-            assert any(m and "installing 1 pip package" in m for m in seen), seen
-            seen.clear()
-            result = await c.call_tool("sixer", {}, progress_callback=on_progress)
-            assert not result.is_error
-            assert seen == []
-    finally:
-        server.detach()
-        await live.close()
+    async with served([tmp_path]) as (_, server), Client(server.server, mode=mode) as c:
+        result = await c.call_tool("sixer", {}, progress_callback=on_progress)
+        assert not result.is_error, result
+        assert any(m and "installing 1 pip package" in m for m in seen), seen
+        seen.clear()
+        result = await c.call_tool("sixer", {}, progress_callback=on_progress)
+        assert not result.is_error
+        assert seen == []

@@ -8,7 +8,7 @@ import socket
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ToolsListChanged
 
 from mcp import Client, ClientSession
-from skillz_engine.build.compile import Tree
+from skillz_engine.engine import Engine, EngineOptions
 from skillz_engine.errors import UsageError
-from skillz_engine.live.reload import Reloader
 from skillz_engine.mcp.http import DEFAULT_ORIGINS, build_app, origin_allowed, serve_http
-from skillz_engine.state.store import AuditLog
 from tests.mcp_helpers import Inbox, write
 
 pytestmark = [
@@ -61,7 +59,7 @@ def root(tmp_path: Path) -> Path:
 @dataclass
 class Served:
     base: str
-    reloader: Reloader
+    engine: Engine
     app: Any
 
     @property
@@ -71,30 +69,27 @@ class Served:
 
 @asynccontextmanager
 async def http_app(
-    root: Path, *, token: str | None = TOKEN, origins: list[str] | None = None, audit: AuditLog | None = None
+    root: Path, *, token: str | None = TOKEN, origins: list[str] | None = None
 ) -> AsyncIterator[Served]:
     """build_app under uvicorn on 127.0.0.1, port 0, inside the test's task group."""
-    reloader = Reloader(Tree([root], lenient=True))
-    live = await reloader.start()
-    app = build_app(
-        live, token=token, allowed_origins=origins or list(DEFAULT_ORIGINS), host="127.0.0.1", audit=audit
-    )
-    web = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+    async with Engine.open([root]) as engine:
+        allowed = origins or list(DEFAULT_ORIGINS)
+        app = build_app(engine, token=token, allowed_origins=allowed, host="127.0.0.1")
+        web = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+            )
         )
-    )
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(web.serve)
-        with anyio.fail_after(10):
-            while not web.started:
-                await anyio.sleep(0.01)
-        port = web.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield Served(f"http://127.0.0.1:{port}", reloader, app)
-        finally:
-            web.should_exit = True
-    await live.close()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(web.serve)
+            with anyio.fail_after(10):
+                while not web.started:
+                    await anyio.sleep(0.01)
+            port = web.servers[0].sockets[0].getsockname()[1]
+            try:
+                yield Served(f"http://127.0.0.1:{port}", engine, app)
+            finally:
+                web.should_exit = True
 
 
 def auth(token: str = TOKEN) -> dict[str, str]:
@@ -231,12 +226,15 @@ async def test_legacy_sse_endpoint(root: Path) -> None:
         assert isinstance(res.content[0], types.TextContent) and res.content[0].text.strip() == "old school"
         await wait_sessions(srv.base, 1)
         manifest = write(root / "tools" / "sse-added" / "manifest.yaml", ECHO.format(description="New"))
-        await srv.reloader.apply([manifest])
+        await srv.engine.apply([manifest])
         await inbox.wait_for(is_tools_changed)
         assert "sse-added" in [t.name for t in (await s.list_tools()).tools]
 
 
 # --------------------------------------------------------------------------- serve_http end to end
+
+
+HTTP_ENGINE = EngineOptions(watch=True, audit="required")  # as `serve --transport http` opens it
 
 
 @asynccontextmanager
@@ -249,10 +247,12 @@ async def running(root: Path, **kw: Any) -> AsyncIterator[str]:
         announced.append(text)
         ready.set()
 
+    async def serve() -> None:
+        async with Engine.open([root], HTTP_ENGINE) as engine:
+            await serve_http(engine, host="127.0.0.1", port=0, announce=announce, **kw)
+
     async with anyio.create_task_group() as tg:
-        tg.start_soon(
-            lambda: serve_http(Tree([root], lenient=True), host="127.0.0.1", port=0, announce=announce, **kw)
-        )
+        tg.start_soon(serve)
         with anyio.fail_after(15):
             await ready.wait()
         yield announced[0]
@@ -383,5 +383,6 @@ async def test_serve_http_reports_a_busy_port(root: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(UsageError, match="in use"):
-            await serve_http(Tree([root], lenient=True), host="127.0.0.1", port=port, watch=False)
+            async with Engine.open([root], replace(HTTP_ENGINE, watch=False)) as engine:
+                await serve_http(engine, host="127.0.0.1", port=port)
     assert not (root / ".skillz" / "server.json").exists()

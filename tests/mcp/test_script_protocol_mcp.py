@@ -22,12 +22,11 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.memory import create_client_server_memory_streams
 
 from mcp import Client, ClientSession, StdioServerParameters
-from skillz_engine.build.compile import Tree
-from skillz_engine.live.reload import Reloader
-from skillz_engine.mcp.server import SkillzServer, build_server
+from skillz_engine.engine import EngineOptions
+from skillz_engine.mcp.server import McpServer
 from tests.mcp.test_http import auth, http_app
 from tests.mcp.test_server import ENGINE_DIR
-from tests.mcp_helpers import Inbox, write
+from tests.mcp_helpers import Inbox, served, write
 
 pytestmark = [
     pytest.mark.anyio,
@@ -100,16 +99,9 @@ def root(tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def serving(root: Path, **config: Any) -> AsyncIterator[SkillzServer]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
-    live = await reloader.start()
-    server = build_server(live)
-    try:
+async def serving(root: Path, **config: Any) -> AsyncIterator[McpServer]:
+    async with served([root], EngineOptions(config=config)) as (_, server):
         yield server
-    finally:
-        await server.parked.close()
-        server.detach()
-        await live.close()
 
 
 async def gone(pid: int, within: float) -> bool:
@@ -147,7 +139,7 @@ async def test_elicitation_sampling_roots_progress_and_logs_in_both_eras(root: P
 
     async with (
         serving(root) as server,
-        Client(server, mode=mode, logging_callback=on_log, log_level="info", **CALLBACKS) as c,
+        Client(server.server, mode=mode, logging_callback=on_log, log_level="info", **CALLBACKS) as c,
     ):
         out = payload(await c.call_tool("ask", {}, progress_callback=on_progress))
         assert out["name"]["result"] == {"action": "accept", "content": {"name": "Ada"}}
@@ -180,7 +172,7 @@ async def test_elicitation_sampling_roots_progress_and_logs_in_both_eras(root: P
 async def test_a_client_without_the_capabilities_gets_errors_not_a_hang(root: Path, mode: str) -> None:
     """Without elicitation/sampling/roots support the script gets JSON-RPC errors (roots/list falls
     back to the configured roots) and finishes."""
-    async with serving(root) as server, Client(server, mode=mode) as c:
+    async with serving(root) as server, Client(server.server, mode=mode) as c:
         with anyio.fail_after(20):
             out = payload(await c.call_tool("ask", {}))
     assert out["name"]["error"]["code"] == -32000
@@ -196,7 +188,7 @@ async def test_input_required_rounds_with_the_low_level_session(root: Path) -> N
     server_ = None
     async with serving(root) as server:
         server_ = server
-        async with Client(server, **CALLBACKS) as c:
+        async with Client(server.server, **CALLBACKS) as c:
             session: ClientSession = c.session
             res = await session.call_tool("ask", {}, allow_input_required=True)
             rounds = 0
@@ -229,7 +221,7 @@ async def test_input_required_rounds_with_the_low_level_session(root: Path) -> N
 async def test_a_parked_call_that_is_never_resumed_expires_and_its_process_dies(root: Path) -> None:
     """The client never retries: after the park timeout the script's process is killed and the
     state is forgotten."""
-    async with serving(root) as server, Client(server, **CALLBACKS) as c:
+    async with serving(root) as server, Client(server.server, **CALLBACKS) as c:
         server.parked.timeout = 0.5
         res = await c.session.call_tool("ask", {}, allow_input_required=True)
         assert isinstance(res, types.InputRequiredResult)
@@ -253,7 +245,7 @@ async def test_legacy_session_over_memory_streams(root: Path) -> None:
         create_client_server_memory_streams() as (client, (read, write_)),
         anyio.create_task_group() as tg,
     ):
-        tg.start_soon(lambda: server.run(read, write_, server.create_initialization_options()))
+        tg.start_soon(lambda: server.server.run(read, write_, server.server.create_initialization_options()))
         async with ClientSession(client[0], client[1], **CALLBACKS) as s:
             await s.initialize()
             out = payload(await s.call_tool("ask", {}))
@@ -272,7 +264,7 @@ async def test_client_cancellation_kills_the_script_within_a_second(root: Path, 
     entry = root / "tools" / "hang"
     write(entry / "manifest.yaml", "kind: script\ndescription: Hangs\nentry: main.sh\n")
     write(entry / "main.sh", HANG)
-    async with serving(root) as server, Client(server, mode=mode) as c:
+    async with serving(root) as server, Client(server.server, mode=mode) as c:
         with anyio.move_on_after(1.0) as scope:
             await c.call_tool("hang", {})
         assert scope.cancelled_caught
@@ -299,7 +291,7 @@ async def test_memory_builtin_shares_the_store_with_scripts(root: Path, mode: st
     """The model's memory tool has its own namespace and can read what a tool's script stored."""
     write(root / "tools" / "memo" / "manifest.yaml", "kind: script\ndescription: Remembers\nentry: main.py\n")
     write(root / "tools" / "memo" / "main.py", MEMO)
-    async with serving(root) as server, Client(server, mode=mode) as c:
+    async with serving(root) as server, Client(server.server, mode=mode) as c:
         assert not (await c.call_tool("memo", {})).is_error
         tool = await c.call_tool("memory", {"action": "get", "key": "seen", "namespace": "memo"})
         assert tool.structured_content == {"value": {"n": 1}}
@@ -316,10 +308,12 @@ async def test_memory_builtin_shares_the_store_with_scripts(root: Path, mode: st
 async def test_memory_backend_from_config(root: Path, tmp_path: Path) -> None:
     """memory.url names the sqlite file; an unavailable backend is a clear refusal."""
     db = tmp_path / "elsewhere" / "mem.sqlite"
-    async with serving(root, memory={"backend": "sqlite", "url": str(db)}) as server, Client(server) as c:
+    sqlite = {"backend": "sqlite", "url": str(db)}
+    async with serving(root, memory=sqlite) as server, Client(server.server) as c:
         await c.call_tool("memory", {"action": "set", "key": "k", "value": 1})
     assert db.is_file()
-    async with serving(root, memory={"backend": "redis", "url": "redis://x"}) as server, Client(server) as c:
+    redis = {"backend": "redis", "url": "redis://x"}
+    async with serving(root, memory=redis) as server, Client(server.server) as c:
         res = await c.call_tool("memory", {"action": "list"})
         assert res.is_error and "'redis' is not available" in str(res.content[0])
 
@@ -338,7 +332,7 @@ async def test_a_call_that_ends_while_parked_gives_its_result_to_the_retry(root:
     not an unknown-state error."""
     write(root / "tools" / "impatient" / "manifest.yaml", MANIFEST.replace("Asks the client", "Impatient"))
     write(root / "tools" / "impatient" / "main.py", IMPATIENT)
-    async with serving(root) as server, Client(server, **CALLBACKS) as c:
+    async with serving(root) as server, Client(server.server, **CALLBACKS) as c:
         first = await c.session.call_tool("impatient", {}, allow_input_required=True)
         assert isinstance(first, types.InputRequiredResult) and first.request_state
         call = server.parked.calls[first.request_state]
@@ -417,7 +411,10 @@ async def test_waiting_for_the_client_does_not_count_against_the_timeout(root: P
         await anyio.sleep(1.5)
         return types.ElicitResult(action="accept", content={"name": "Ada"})
 
-    async with serving(root) as server, Client(server, mode=mode, elicitation_callback=slow_person) as c:
+    async with (
+        serving(root) as server,
+        Client(server.server, mode=mode, elicitation_callback=slow_person) as c,
+    ):
         with anyio.fail_after(20):
             answered = await c.call_tool("slow-ask", {})
             busy = await c.call_tool("slow-ask", {"work": 1.5})

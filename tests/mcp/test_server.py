@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,10 @@ from mcp.shared.exceptions import MCPError
 import skillz_engine
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from skillz_engine.build.compile import Tree
-from skillz_engine.live.reload import Reloader, watch
-from skillz_engine.mcp.server import (
-    DEFAULT_INSTRUCTIONS,
-    SkillzServer,
-    build_server,
-    debounce_ms,
-    stdio_audit,
-)
+from skillz_engine.engine import Engine, EngineOptions, debounce_ms
+from skillz_engine.mcp.server import DEFAULT_INSTRUCTIONS, McpServer
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH
-from skillz_engine.state.store import AuditLog
-from tests.mcp_helpers import Inbox, write
+from tests.mcp_helpers import Inbox, served, write
 
 pytestmark = [
     pytest.mark.anyio,
@@ -93,18 +86,9 @@ def root(tmp_path: Path) -> Path:
     return r
 
 
-@asynccontextmanager
-async def serving(
-    root: Path, audit: AuditLog | None = None, **config: Any
-) -> AsyncIterator[tuple[Reloader, SkillzServer]]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
-    live = await reloader.start()
-    server = build_server(live, audit=audit)
-    try:
-        yield reloader, server
-    finally:
-        server.detach()
-        await live.close()
+def serving(root: Path, options: EngineOptions | None = None, **config: Any) -> Any:
+    """The tree at ``root`` served in process (``config``: skillz.yaml overrides)."""
+    return served([root], replace(options or EngineOptions(), config=config))
 
 
 def method_is(name: str) -> Callable[[Any], bool]:
@@ -116,7 +100,7 @@ async def pump(sub: Any, inbox: Inbox) -> None:
         inbox.put(event)
 
 
-async def wait_registered(server: SkillzServer, n: int) -> None:
+async def wait_registered(server: McpServer, n: int) -> None:
     with anyio.fail_after(10):
         while len(server.hub.legacy) != n:
             await anyio.sleep(0.01)
@@ -132,7 +116,7 @@ def names(result: types.ListToolsResult) -> list[str]:
 @pytest.mark.parametrize("mode", MODES)
 async def test_capabilities_and_instructions(root: Path, mode: str) -> None:
     """Both eras see listChanged/subscribe capabilities and the default instructions."""
-    async with serving(root) as (_, server), Client(server, mode=mode) as c:
+    async with serving(root) as (_, server), Client(server.server, mode=mode) as c:
         assert c.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
         caps = c.server_capabilities
         assert caps.tools is not None and caps.tools.list_changed
@@ -146,10 +130,9 @@ async def test_capabilities_and_instructions(root: Path, mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 async def test_tools_list_shows_entries_with_schemas_and_builtins(root: Path, mode: str) -> None:
     """tools/list: the built-ins, then the entry tools in snapshot order, with their schemas."""
-    async with serving(root) as (reloader, server), Client(server, mode=mode) as c:
+    async with serving(root) as (engine, server), Client(server.server, mode=mode) as c:
         listed = (await c.list_tools()).tools
-        assert reloader.live is not None
-        assert [t.name for t in listed] == list(reloader.live.current.tools)
+        assert [t.name for t in listed] == list(engine.snapshot.tools)
         by_name = {t.name: t for t in listed}
         assert {"list_tools", "search_tools", "call_tool", "echo", "fail"} <= set(by_name)
         assert by_name["echo"].description == "Echo text back"
@@ -162,7 +145,7 @@ async def test_tools_list_shows_entries_with_schemas_and_builtins(root: Path, mo
 @pytest.mark.parametrize("mode", MODES)
 async def test_call_tool_and_errors(root: Path, mode: str) -> None:
     """A call returns the tool's text; a failing tool is isError; an unknown tool is INVALID_PARAMS."""
-    async with serving(root) as (_, server), Client(server, mode=mode) as c:
+    async with serving(root) as (_, server), Client(server.server, mode=mode) as c:
         ok = await c.call_tool("echo", {"text": "hello"})
         assert not ok.is_error
         assert isinstance(ok.content[0], types.TextContent) and ok.content[0].text.strip() == "hello"
@@ -180,7 +163,7 @@ async def test_call_tool_and_errors(root: Path, mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 async def test_search_tools_and_call_tool_builtins(root: Path, mode: str) -> None:
     """search_tools finds entry tools and call_tool runs them through the client."""
-    async with serving(root) as (_, server), Client(server, mode=mode) as c:
+    async with serving(root) as (_, server), Client(server.server, mode=mode) as c:
         found = await c.call_tool("search_tools", {"query": "echo text"})
         assert not found.is_error
         assert found.structured_content is not None
@@ -196,7 +179,7 @@ async def test_search_tools_and_call_tool_builtins(root: Path, mode: str) -> Non
 async def test_builtin_and_entry_resources(root: Path, mode: str) -> None:
     """skillz://guide, skillz://diagnostics, skillz://tools/{name} and file resources are readable."""
     not_found = -32002 if mode == "legacy" else types.INVALID_PARAMS
-    async with serving(root) as (_, server), Client(server, mode=mode) as c:
+    async with serving(root) as (_, server), Client(server.server, mode=mode) as c:
         uris = [str(r.uri) for r in (await c.list_resources()).resources]
         assert {"skillz://guide", "skillz://diagnostics", "notes://todo", "docs:///intro.md"} <= set(uris)
         templates = [t.uri_template for t in (await c.list_resource_templates()).resource_templates]
@@ -221,7 +204,7 @@ async def test_builtin_and_entry_resources(root: Path, mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 async def test_prompts_get_and_completion(root: Path, mode: str) -> None:
     """prompts/list + get render arguments; bad calls are INVALID_PARAMS; completion suggests values."""
-    async with serving(root) as (_, server), Client(server, mode=mode) as c:
+    async with serving(root) as (_, server), Client(server.server, mode=mode) as c:
         prompts = (await c.list_prompts()).prompts
         greet = next(p for p in prompts if p.name == "greet")
         assert greet.arguments and greet.arguments[0].name == "who" and greet.arguments[0].required
@@ -269,7 +252,7 @@ async def test_script_log_progress_and_nested_call_reach_the_client(root: Path, 
 
     async with (
         serving(root) as (_, server),
-        Client(server, mode=mode, logging_callback=on_log, log_level="info") as c,
+        Client(server.server, mode=mode, logging_callback=on_log, log_level="info") as c,
     ):
         result = await c.call_tool("busy", {}, progress_callback=on_progress)
         assert not result.is_error, result
@@ -293,7 +276,7 @@ async def test_nested_calls_are_depth_limited(root: Path) -> None:
     """A tool that calls itself is stopped at MAX_CALL_DEPTH with an error result, not a crash."""
     write(root / "tools" / "loop" / "manifest.yaml", "kind: script\ndescription: Recurses\nentry: main.py\n")
     write(root / "tools" / "loop" / "main.py", LOOP)
-    async with serving(root) as (_, server), Client(server) as c:
+    async with serving(root) as (_, server), Client(server.server) as c:
         result = await c.call_tool("loop", {})
         assert isinstance(result.content[0], types.TextContent)
         assert f"deeper than {MAX_CALL_DEPTH}" in result.content[0].text
@@ -301,7 +284,7 @@ async def test_nested_calls_are_depth_limited(root: Path) -> None:
 
 async def test_search_disclosure_lists_only_builtins(root: Path) -> None:
     """With disclosure: search only the built-ins are listed, yet every tool stays callable."""
-    async with serving(root, disclosure="search") as (_, server), Client(server) as c:
+    async with serving(root, disclosure="search") as (_, server), Client(server.server) as c:
         assert names(await c.list_tools()) == [
             "list_tools",
             "search_tools",
@@ -325,9 +308,9 @@ async def test_list_changed_reaches_both_eras_on_add_change_delete(root: Path) -
     """Adding, changing and deleting a manifest notifies a legacy session and a 2026 listener."""
     inbox, events = Inbox(), Inbox()
     async with (
-        serving(root) as (reloader, server),
-        Client(server, mode="legacy", message_handler=inbox.handler) as legacy,
-        Client(server) as modern,
+        serving(root) as (engine, server),
+        Client(server.server, mode="legacy", message_handler=inbox.handler) as legacy,
+        Client(server.server) as modern,
         modern.listen(tools_list_changed=True) as sub,
         anyio.create_task_group() as tg,
     ):
@@ -344,7 +327,7 @@ async def test_list_changed_reaches_both_eras_on_add_change_delete(root: Path) -
             inbox.clear()
             events.clear()
             change()
-            delta = await reloader.apply([added])
+            delta = await engine.apply([added])
             assert delta is not None
             await inbox.wait_for(method_is("notifications/tools/list_changed"))
             await events.wait_for(lambda e: isinstance(e, ToolsListChanged))
@@ -359,14 +342,12 @@ async def test_list_changed_through_the_real_watcher(root: Path) -> None:
     """The watcher (watchfiles) picks up a new manifest and both eras are told."""
     inbox, events = Inbox(), Inbox()
     async with (
-        serving(root) as (reloader, server),
-        Client(server, mode="legacy", message_handler=inbox.handler) as legacy,
-        Client(server) as modern,
+        serving(root, EngineOptions(watch=True, debounce_ms=20)) as (_, server),
+        Client(server.server, mode="legacy", message_handler=inbox.handler) as legacy,
+        Client(server.server) as modern,
         modern.listen(tools_list_changed=True) as sub,
         anyio.create_task_group() as tg,
     ):
-        stop = anyio.Event()
-        tg.start_soon(reloader.run, watch(reloader.tree.roots, debounce_ms=20, stop_event=stop))
         tg.start_soon(pump, sub, events)
         await wait_registered(server, 1)
         manifest = root / "tools" / "watched" / "manifest.yaml"
@@ -379,7 +360,6 @@ async def test_list_changed_through_the_real_watcher(root: Path) -> None:
         await events.wait_for(lambda e: isinstance(e, ToolsListChanged))
         assert "watched" in names(await legacy.list_tools())
         assert "watched" in names(await modern.list_tools())
-        stop.set()
         tg.cancel_scope.cancel()
 
 
@@ -387,16 +367,16 @@ async def test_resources_updated_for_subscribed_file(root: Path) -> None:
     """Editing a subscribed file resource sends resources/updated (legacy) and ResourceUpdated (2026)."""
     inbox, events = Inbox(), Inbox()
     async with (
-        serving(root) as (reloader, server),
-        Client(server, mode="legacy", message_handler=inbox.handler) as legacy,
-        Client(server) as modern,
+        serving(root) as (engine, server),
+        Client(server.server, mode="legacy", message_handler=inbox.handler) as legacy,
+        Client(server.server) as modern,
         modern.listen(resource_subscriptions=["notes://todo"]) as sub,
         anyio.create_task_group() as tg,
     ):
         tg.start_soon(pump, sub, events)
         await legacy.subscribe_resource("notes://todo")
         todo = write(root / "resources" / "todo" / "todo.md", "- buy milk\n- call mum\n")
-        await reloader.apply([todo])
+        await engine.apply([todo])
         got = await inbox.wait_for(method_is("notifications/resources/updated"))
         assert got.params.uri == "notes://todo"
         await events.wait_for(lambda e: isinstance(e, ResourceUpdated) and e.uri == "notes://todo")
@@ -404,7 +384,7 @@ async def test_resources_updated_for_subscribed_file(root: Path) -> None:
         assert isinstance(content, types.TextResourceContents) and "call mum" in content.text
         await legacy.unsubscribe_resource("notes://todo")
         inbox.clear()
-        await reloader.apply([write(todo, "- done\n")])
+        await engine.apply([write(todo, "- done\n")])
         await events.wait_for(lambda e: isinstance(e, ResourceUpdated) and e.uri == "notes://todo")
         assert not [
             m
@@ -423,12 +403,12 @@ async def test_bad_edit_logs_diagnostics_and_keeps_serving_stale_entry(root: Pat
         logs.put(params)
 
     async with (
-        serving(root) as (reloader, server),
-        Client(server, mode="legacy", logging_callback=on_log) as legacy,
+        serving(root) as (engine, server),
+        Client(server.server, mode="legacy", logging_callback=on_log) as legacy,
     ):
         await wait_registered(server, 1)
         manifest = write(root / "tools" / "echo" / "manifest.yaml", "kind: command\ndescription: [oops\n")
-        await reloader.apply([manifest])
+        await engine.apply([manifest])
         entry = await logs.wait_for(lambda p: p.logger == "skillz-engine")
         assert entry.level == "warning"
         assert "error" in entry.data["message"] and "echo" in entry.data["message"]
@@ -441,7 +421,7 @@ async def test_bad_edit_logs_diagnostics_and_keeps_serving_stale_entry(root: Pat
         report = json.loads(diags.text)
         assert report["errors"] >= 1 and "echo" in report["stale"]
         logs.clear()
-        await reloader.apply([write(manifest, echo_manifest())])
+        await engine.apply([write(manifest, echo_manifest())])
         fixed = await logs.wait_for(lambda p: p.logger == "skillz-engine")
         assert fixed.level == "info" and fixed.data["diagnostics"] == []
 
@@ -466,10 +446,10 @@ async def test_logging_set_level_filters_tool_logs_and_diagnostics(root: Path) -
         inbox.put(params)
 
     async with (
-        serving(root) as (reloader, server),
-        Client(server, mode="legacy", logging_callback=lambda p: collect(quiet, p)) as q,
-        Client(server, mode="legacy", logging_callback=lambda p: collect(chatty, p)) as c,
-        Client(server, logging_callback=lambda p: collect(modern, p), log_level="warning") as m,
+        serving(root) as (engine, server),
+        Client(server.server, mode="legacy", logging_callback=lambda p: collect(quiet, p)) as q,
+        Client(server.server, mode="legacy", logging_callback=lambda p: collect(chatty, p)) as c,
+        Client(server.server, logging_callback=lambda p: collect(modern, p), log_level="warning") as m,
     ):
         assert q.server_capabilities.logging is not None
         assert (await q.set_logging_level("warning")).model_dump(exclude_none=True) == {}
@@ -487,7 +467,7 @@ async def test_logging_set_level_filters_tool_logs_and_diagnostics(root: Path) -
         chatty.clear()
         await q.set_logging_level("error")
         manifest = write(root / "tools" / "echo" / "manifest.yaml", "kind: command\ndescription: [oops\n")
-        await reloader.apply([manifest])  # a warning-level diagnostics log
+        await engine.apply([manifest])  # a warning-level diagnostics log
         await chatty.wait_for(lambda p: p.logger == "skillz-engine" and p.level == "warning")
         await anyio.sleep(0.1)
         assert quiet.items == []
@@ -496,12 +476,12 @@ async def test_logging_set_level_filters_tool_logs_and_diagnostics(root: Path) -
 async def test_legacy_registry_follows_connections(root: Path) -> None:
     """The hub registers each handshake-era connection and forgets it when it closes."""
     async with serving(root) as (_, server):
-        async with Client(server, mode="legacy") as one, Client(server, mode="legacy") as two:
+        async with Client(server.server, mode="legacy") as one, Client(server.server, mode="legacy") as two:
             await wait_registered(server, 2)
             await one.list_tools()
             await two.list_tools()
         await wait_registered(server, 0)
-        async with Client(server) as modern:
+        async with Client(server.server) as modern:
             await modern.list_tools()
             assert len(server.hub.legacy) == 0
 
@@ -516,8 +496,8 @@ async def test_audit_records_calls_with_session_and_redaction(
         "kind: command\ndescription: Leaks\n"
         'secrets: [SKILLZ_TEST_SECRET]\nargv: ["sh", "-c", "echo secret=$SKILLZ_TEST_SECRET >&2; exit 1"]\n',
     )
-    audit = AuditLog(tmp_path / "audit.jsonl")
-    async with serving(root, audit) as (_, server), Client(server, mode="legacy") as c:
+    audited = EngineOptions(audit="optional", state_dir=tmp_path)  # the log: tmp_path/audit.jsonl
+    async with serving(root, audited) as (_, server), Client(server.server, mode="legacy") as c:
         leaked = await c.call_tool("leaky", {})
         assert leaked.is_error  # the client sees the tool's own output ...
         await c.call_tool("echo", {"text": "x"})
@@ -535,23 +515,31 @@ async def test_audit_records_calls_with_session_and_redaction(
     assert all(r["method"] == "tools/call" and r["session"] for r in records)
 
 
-def test_stdio_audit_is_skipped_with_one_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A state dir that cannot be created disables the audit log with a warning, not a crash."""
+async def test_audit_policy_optional_warns_once_required_raises(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A state dir that cannot be created disables an optional audit log with a warning, not a
+    crash (stdio); a required one (HTTP) fails the engine before anything is served."""
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a directory")
     root = tmp_path / "tree"
     root.mkdir()
-    assert stdio_audit(Tree([root], state_dir=blocker / ".skillz")) is None
+    blocked = blocker / ".skillz"
+    async with Engine.open([root], EngineOptions(audit="optional", state_dir=blocked)) as engine:
+        assert engine.audit is None
     assert capsys.readouterr().err.count("warning: no audit log") == 1
-    ok = stdio_audit(Tree([root]))
-    assert ok is not None and (root / ".skillz" / ".gitignore").exists()
+    async with Engine.open([root], EngineOptions(audit="optional")) as engine:
+        assert engine.audit is not None and (root / ".skillz" / ".gitignore").exists()
+    with pytest.raises(OSError):
+        async with Engine.open([root], EngineOptions(audit="required", state_dir=blocked)):
+            pass
 
 
 def test_debounce_is_read_from_config(tmp_path: Path) -> None:
     """watch.debounce accepts durations with units; the default is 50 ms."""
-    assert debounce_ms(Tree([tmp_path])) == 50
-    assert debounce_ms(Tree([tmp_path], config_overrides={"watch": {"debounce": "200ms"}})) == 200
-    assert debounce_ms(Tree([tmp_path], config_overrides={"watch": {"debounce": 0.1}})) == 100
+    assert debounce_ms(Tree([tmp_path]).config) == 50
+    assert debounce_ms(Tree([tmp_path], config_overrides={"watch": {"debounce": "200ms"}}).config) == 200
+    assert debounce_ms(Tree([tmp_path], config_overrides={"watch": {"debounce": 0.1}}).config) == 100
 
 
 # --------------------------------------------------------------------------- real stdio subprocess

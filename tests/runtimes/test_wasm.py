@@ -16,10 +16,10 @@ import pytest
 from mcp import Client
 from skillz_engine.build.compile import Tree
 from skillz_engine.live.reload import Reloader
-from skillz_engine.mcp.server import build_server
 from skillz_engine.runtimes import wasm, wasmbuild
 from skillz_engine.runtimes.base import LocalCallContext, Services, run_tool
 from tests.conftest import IN_CI, Call, MakeTool, require
+from tests.mcp_helpers import served
 
 pytestmark = pytest.mark.anyio
 DATA = Path(__file__).resolve().parents[1] / "data" / "wasm"
@@ -358,64 +358,50 @@ WAT_TOOL = (DATA / "echo.wat").read_text()
 async def test_build_tool_through_a_real_client(tmp_path: Path, mode: str) -> None:
     root = tmp_path / "tree"
     root.mkdir()
-    reloader = Reloader(Tree([root], lenient=True))
-    live = await reloader.start()
-    server = build_server(live, engine=reloader)
-    try:
-        async with Client(server, mode=mode) as c:
-            assert "build_tool" in [t.name for t in (await c.list_tools()).tools]
-            result = await c.call_tool(
-                "build_tool",
-                {
-                    "name": "echo-back",
-                    "language": "wat",
-                    "code": WAT_TOOL,
-                    "description": "Echo the arguments",
-                    "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
-                },
-            )
-            assert not result.is_error, result
-            assert (root / "tools" / "echo-back" / "module.wat").read_text() == WAT_TOOL
-            called = await c.call_tool("echo-back", {"q": "hi"})
-            assert not called.is_error and json.loads(called.content[0].text) == {"q": "hi"}  # type: ignore[union-attr]
-            again = await c.call_tool("build_tool", {"name": "echo-back", "language": "wat", "code": WAT_TOOL,
-                                                     "description": "x"})  # fmt: skip
-            assert again.is_error and "overwrite" in again.content[0].text  # type: ignore[union-attr]
-            broken = await c.call_tool(
-                "build_tool",
-                {"name": "bad", "language": "wat", "code": "(module (func (i32.nope)))", "description": "x"},
-            )
-            assert broken.is_error and "nope" in broken.content[0].text  # type: ignore[union-attr]
-            assert not (root / "tools" / "bad").exists()
-    finally:
-        server.detach()
-        await live.close()
+    async with served([root]) as (_, server), Client(server.server, mode=mode) as c:
+        assert "build_tool" in [t.name for t in (await c.list_tools()).tools]
+        result = await c.call_tool(
+            "build_tool",
+            {
+                "name": "echo-back",
+                "language": "wat",
+                "code": WAT_TOOL,
+                "description": "Echo the arguments",
+                "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+            },
+        )
+        assert not result.is_error, result
+        assert (root / "tools" / "echo-back" / "module.wat").read_text() == WAT_TOOL
+        called = await c.call_tool("echo-back", {"q": "hi"})
+        assert not called.is_error and json.loads(called.content[0].text) == {"q": "hi"}  # type: ignore[union-attr]
+        again = await c.call_tool("build_tool", {"name": "echo-back", "language": "wat", "code": WAT_TOOL,
+                                                 "description": "x"})  # fmt: skip
+        assert again.is_error and "overwrite" in again.content[0].text  # type: ignore[union-attr]
+        broken = await c.call_tool(
+            "build_tool",
+            {"name": "bad", "language": "wat", "code": "(module (func (i32.nope)))", "description": "x"},
+        )
+        assert broken.is_error and "nope" in broken.content[0].text  # type: ignore[union-attr]
+        assert not (root / "tools" / "bad").exists()
 
 
 async def test_build_tool_c_error_returns_the_compiler_message_and_writes_nothing(tmp_path: Path) -> None:
     require("clang", "C wasm tools are built with clang --target=wasm32-wasi")
     root = tmp_path / "tree"
     root.mkdir()
-    reloader = Reloader(Tree([root], lenient=True))
-    live = await reloader.start()
-    server = build_server(live, engine=reloader)
-    try:
-        async with Client(server, mode="legacy") as c:
-            bad = await c.call_tool("build_tool", {"name": "cbad", "language": "c", "description": "x",
-                                                   "code": "int main(void) { return nope; }\n"})  # fmt: skip
-            text = bad.content[0].text  # type: ignore[union-attr]
-            assert bad.is_error and "cbad/main.c:1:25" in text and "undeclared identifier 'nope'" in text
-            assert not (root / "tools" / "cbad").exists()
-            code = (DATA / "probe.c").read_text()
-            good = await c.call_tool("build_tool", {"name": "cprobe", "language": "c", "description": "probe",
-                                                    "code": code})  # fmt: skip
-            assert not good.is_error, good
-            assert good.structured_content is not None and good.structured_content["built"] == "compiled"
-            out = await c.call_tool("cprobe", {"z": 1})
-            assert json.loads(out.content[0].text)["input"] == {"z": 1}  # type: ignore[union-attr]
-    finally:
-        server.detach()
-        await live.close()
+    async with served([root]) as (_, server), Client(server.server, mode="legacy") as c:
+        bad = await c.call_tool("build_tool", {"name": "cbad", "language": "c", "description": "x",
+                                               "code": "int main(void) { return nope; }\n"})  # fmt: skip
+        text = bad.content[0].text  # type: ignore[union-attr]
+        assert bad.is_error and "cbad/main.c:1:25" in text and "undeclared identifier 'nope'" in text
+        assert not (root / "tools" / "cbad").exists()
+        code = (DATA / "probe.c").read_text()
+        good = await c.call_tool("build_tool", {"name": "cprobe", "language": "c", "description": "probe",
+                                                "code": code})  # fmt: skip
+        assert not good.is_error, good
+        assert good.structured_content is not None and good.structured_content["built"] == "compiled"
+        out = await c.call_tool("cprobe", {"z": 1})
+        assert json.loads(out.content[0].text)["input"] == {"z": 1}  # type: ignore[union-attr]
 
 
 async def test_build_tool_is_off_when_read_only(tmp_path: Path) -> None:

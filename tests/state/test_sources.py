@@ -13,11 +13,11 @@ import pytest
 
 from mcp import Client
 from skillz_engine.build.compile import Tree
-from skillz_engine.live.reload import Reloader
-from skillz_engine.mcp.server import SkillzServer, build_server
+from skillz_engine.engine import Engine, EngineOptions
+from skillz_engine.mcp.server import SkillzServer
 from skillz_engine.state.sources import PINS_FILE, Source, SourceError, clone_dir, fetch
 from tests.conftest import require
-from tests.mcp_helpers import write
+from tests.mcp_helpers import served, write
 
 pytestmark = [
     pytest.mark.anyio,
@@ -85,32 +85,25 @@ def upstream(tmp_path: Path) -> Upstream:
 
 
 @asynccontextmanager
-async def serving(root: Path, **config: Any) -> AsyncIterator[tuple[Reloader, SkillzServer]]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
-    live = await reloader.start()
-    server = build_server(live, engine=reloader)
-    try:
-        yield reloader, server
-    finally:
-        server.detach()
-        await live.close()
+async def serving(root: Path, **config: Any) -> AsyncIterator[tuple[Engine, SkillzServer]]:
+    async with served([root], EngineOptions(config=config)) as (engine, server):
+        yield engine, server.server
 
 
-def skills_of(reloader: Reloader) -> dict[str, str]:
-    assert reloader.live is not None
-    snap = reloader.live.current
+def skills_of(engine: Engine) -> dict[str, str]:
+    snap = engine.snapshot
     return {s.name: s.description for s in snap.skills() if s.key in snap.entries}
 
 
 async def test_add_skill_repo_pins_mounts_and_updates(tmp_path: Path, upstream: Upstream) -> None:
     root = tmp_path / "home"
     write(root / "tools" / "echo" / "manifest.yaml", "kind: command\ndescription: Echo.\nargv: [echo]\n")
-    async with serving(root) as (reloader, server), Client(server, mode="legacy") as c:
+    async with serving(root) as (engine, server), Client(server, mode="legacy") as c:
         res = await c.call_tool("add_skill_repo", {"url": upstream.url, "rev": "v1"})
         assert not res.is_error, res.content
         out = res.structured_content
         assert out is not None and out["served"] == {"skill": ["alpha"]} and out["ref"] == "tag"
-        assert skills_of(reloader) == {"alpha": "Alpha, first version."}
+        assert skills_of(engine) == {"alpha": "Alpha, first version."}
         assert "alpha" in [p.name for p in (await c.list_prompts()).prompts]
         pins = json.loads((root / ".skillz" / PINS_FILE).read_text())
         assert pins == {"sources": [{"url": upstream.url, "rev": "v1"}]}
@@ -120,7 +113,7 @@ async def test_add_skill_repo_pins_mounts_and_updates(tmp_path: Path, upstream: 
         assert not res.is_error and out is not None
         assert out["served"] == {"skill": ["alpha", "beta", "gamma"]}
         assert out["errors"] == 1 and out["diagnostics"][0]["code"] == "SKZ102"  # broken: reported
-        assert skills_of(reloader) == {
+        assert skills_of(engine) == {
             "alpha": "Alpha, second version.",
             "beta": "Beta skill.",
             "gamma": "A skill at the repository root.",
@@ -128,15 +121,14 @@ async def test_add_skill_repo_pins_mounts_and_updates(tmp_path: Path, upstream: 
         notes = await c.read_resource("skill://beta/references/NOTES.md")
         assert notes.contents[0].text == "notes\n"  # type: ignore[union-attr]
         assert json.loads((root / ".skillz" / PINS_FILE).read_text())["sources"][0]["rev"] == "v2"
-        assert reloader.live is not None
-        [err] = reloader.live.current.errors  # the broken skill, reported in skillz://diagnostics
+        [err] = engine.snapshot.errors  # the broken skill, reported in skillz://diagnostics
         assert err.code == "SKZ102" and err.path.endswith("broken/SKILL.md")
 
 
 async def test_add_skill_repo_failures_change_nothing(tmp_path: Path, upstream: Upstream) -> None:
     root = tmp_path / "home"
     root.mkdir()
-    async with serving(root) as (reloader, server), Client(server, mode="legacy") as c:
+    async with serving(root) as (engine, server), Client(server, mode="legacy") as c:
         for args, words in [
             ({"url": "http://example.com/x.git"}, "https:// or file://"),
             ({"url": "ext::sh -c touch% /tmp/pwned"}, "https:// or file://"),
@@ -148,25 +140,24 @@ async def test_add_skill_repo_failures_change_nothing(tmp_path: Path, upstream: 
             res = await c.call_tool("add_skill_repo", args)
             assert res.is_error and words in str(res.content[0]), (args, res.content)
         assert not (root / ".skillz" / PINS_FILE).exists()
-        assert skills_of(reloader) == {}
+        assert skills_of(engine) == {}
 
 
 async def test_branch_pin_warns_and_no_rev_pins_the_commit(tmp_path: Path, upstream: Upstream) -> None:
     root = tmp_path / "home"
     root.mkdir()
-    async with serving(root) as (reloader, server), Client(server, mode="legacy") as c:
+    async with serving(root) as (engine, server), Client(server, mode="legacy") as c:
         res = await c.call_tool("add_skill_repo", {"url": upstream.url, "rev": "main"})
         out = res.structured_content
         assert out is not None and out["ref"] == "branch" and "moves" in out["notes"][0]
-        assert reloader.live is not None
-        codes = [d.code for d in reloader.live.current.diagnostics]
+        codes = [d.code for d in engine.snapshot.diagnostics]
         assert "SKZ602" in codes
         # the branch moved: calling again fetches it anew (same pin, same clone directory)
         upstream.commit({"skills/delta/SKILL.md": skill_md("delta", "Delta, on main only.")}, "v3")
         res = await c.call_tool("add_skill_repo", {"url": upstream.url, "rev": "main"})
         out = res.structured_content
         assert out is not None and "delta" in out["served"]["skill"]
-        assert skills_of(reloader)["delta"] == "Delta, on main only."
+        assert skills_of(engine)["delta"] == "Delta, on main only."
         head = upstream.repo.head.commit.hexsha
         res = await c.call_tool("add_skill_repo", {"url": upstream.url, "path": "skills"})
         out = res.structured_content
@@ -181,21 +172,20 @@ async def test_sources_in_config_fetch_on_start_and_follow_a_rev_change(
     root = tmp_path / "home"
     v1 = upstream.repo.commit("v1").hexsha
     config = write(root / "skillz.yaml", f"sources:\n  - url: {upstream.url}\n    rev: {v1}\n")
-    async with serving(root) as (reloader, _):
-        assert skills_of(reloader) == {"alpha": "Alpha, first version."}
+    async with serving(root) as (engine, _):
+        assert skills_of(engine) == {"alpha": "Alpha, first version."}
         assert (clone_dir(root / ".skillz", upstream.url, v1) / ".git").is_dir()
         write(config, f"sources:\n  - url: {upstream.url}\n    rev: v2\n    path: skills\n")
-        await reloader.apply([config])
-        assert skills_of(reloader) == {"alpha": "Alpha, second version.", "beta": "Beta skill."}
+        await engine.apply([config])
+        assert skills_of(engine) == {"alpha": "Alpha, second version.", "beta": "Beta skill."}
         # an unreachable pin is an error on its line in skillz.yaml; the rest is served
         bad = (tmp_path / "gone.git").as_uri()
         pins = f"  - url: {upstream.url}\n    rev: v2\n    path: skills\n  - url: {bad}\n    rev: v1\n"
         write(config, "sources:\n" + pins)
-        await reloader.apply([config])
-        assert reloader.live is not None
-        [d] = [d for d in reloader.live.current.diagnostics if d.code == "SKZ601"]
+        await engine.apply([config])
+        [d] = [d for d in engine.snapshot.diagnostics if d.code == "SKZ601"]
         assert (d.line, d.col, d.severity.value) == (5, 5, "error") and "cannot be fetched" in d.message
-        assert "beta" in skills_of(reloader)
+        assert "beta" in skills_of(engine)
 
 
 def test_validate_reports_unfetched_sources_without_network(tmp_path: Path) -> None:

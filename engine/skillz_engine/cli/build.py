@@ -1,6 +1,7 @@
 """``skillz-engine build``: the slow ahead-of-time work of every entry, before a client waits for it.
 
-The tree is scanned as ``serve`` does (lenient). Every compiled entry whose runtime offers a build
+parse (roots, ``--only``, ``--force``) -> build (an engine that compiles the tree once, lenient as
+``serve`` is, with nothing started) -> execute: every compiled entry whose runtime offers a build
 hook (``getattr(runtime, "build", None)``, see :mod:`skillz_engine.runtimes.base`) gets it called,
 one entry after the other: dependency environments are installed, wasm modules compiled. Hooks
 are idempotent, so a second build with nothing changed reports everything as cached.
@@ -8,12 +9,16 @@ are idempotent, so a second build with nothing changed reports everything as cac
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from skillz_engine.build.compile import Tree
+from skillz_engine.cli.roots import existing_roots, state_dir_of
+from skillz_engine.engine import Engine, EngineOptions
+from skillz_engine.errors import ExitCode, UsageError
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 
 
@@ -49,28 +54,59 @@ class BuildReport:
         return any(d.is_error for d in self.diagnostics)
 
 
+def run(args: argparse.Namespace) -> int:
+    import anyio
+
+    from skillz_engine.cli.report import text
+
+    roots = existing_roots(args.roots)
+    options = EngineOptions(live=False, state_dir=state_dir_of(args.state_dir), cache=True)
+    tty = sys.stderr.isatty()
+
+    def on_progress(name: str, message: str) -> None:
+        if tty:
+            print(f"  {name}: {message}", file=sys.stderr, flush=True)
+
+    def on_entry(entry: EntryBuild) -> None:
+        print(entry.line(), file=sys.stderr, flush=True)
+
+    async def go() -> tuple[BuildReport, int]:
+        async with Engine.open(roots, options) as engine:
+            only = args.only or ()
+            report = await build_tree(
+                engine, only=only, force=args.force, on_entry=on_entry, on_progress=on_progress
+            )
+            return report, len(engine.tree.results)
+
+    report, entries = anyio.run(go)
+    failed = sum(1 for e in report.entries if e.failed)
+    n = len(report.entries)
+    print(f"built {n} {'entry' if n == 1 else 'entries'}, {failed} failed", file=sys.stderr, flush=True)
+    if report.diagnostics:
+        text(report.diagnostics, sys.stdout, entries)
+    return ExitCode.MANIFEST_ERRORS if report.failed else ExitCode.OK
+
+
 async def build_tree(
-    tree: Tree,
+    engine: Engine,
     *,
     only: Iterable[str] = (),
     force: bool = False,
     on_entry: Callable[[EntryBuild], None] | None = None,
     on_progress: Callable[[str, str], None] | None = None,
 ) -> BuildReport:
-    """Run the build hook of every entry of ``tree`` (a full scan is done first).
+    """Run the build hook of every entry of the tree ``engine`` compiled.
 
     ``only`` limits the build to entries with those names (the manifest errors reported are
     limited to them too). ``force`` rebuilds what is already built. ``on_progress(name, message)``
     sees each progress message as it happens, ``on_entry`` each finished entry.
     """
-    tree.full_scan()
+    tree = engine.tree
     wanted = set(only)
     if wanted:
         known = {r.spec.name for r in tree.results.values() if r.spec is not None}
         missing = sorted(wanted - known)
         if missing:
-            from skillz_engine.errors import UsageError
-
             raise UsageError(f"no entry named {', '.join(missing)} in the tree")
     services = tree.compiler.services
     if force:

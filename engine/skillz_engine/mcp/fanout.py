@@ -22,7 +22,7 @@ import logging
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, cast, get_args
+from typing import Any, Literal, cast, get_args, overload
 
 import anyio
 from mcp.server.context import ServerRequestContext
@@ -128,9 +128,7 @@ class ServerCallContext:
 
     @property
     def session_id(self) -> str:
-        conn = connection_of(self._ctx)
-        sid = getattr(conn, "session_id", None)
-        return str(sid) if sid else f"conn-{id(conn):x}"
+        return session_label(self._ctx)
 
     @property
     def client_capabilities(self) -> Mapping[str, Any]:
@@ -238,6 +236,23 @@ class ServerCallContext:
 def connection_of(ctx: ServerRequestContext[Any, Any]) -> Any:
     """The SDK ``Connection`` behind a request (no public accessor in mcp 2.3; FastMCP does the same)."""
     return ctx.session._connection  # private in mcp 2.3.0, see the docstring
+
+
+@overload
+def session_label(ctx: ServerRequestContext[Any, Any], fallback: Literal[True] = True) -> str: ...
+@overload
+def session_label(ctx: ServerRequestContext[Any, Any], fallback: bool) -> str | None: ...
+def session_label(ctx: ServerRequestContext[Any, Any], fallback: bool = True) -> str | None:
+    """Who is calling: the transport's session id (``Mcp-Session-Id``) when it has one; else, with
+    ``fallback``, ``conn-<hex>`` naming the connection object itself (stdio, in-memory), else ``None``.
+
+    The fallback names a connection only while it lives, so it is right for per-connection state
+    and audit lines, and wrong where an identity must survive a reconnect (parked calls)."""
+    conn = connection_of(ctx)
+    sid = getattr(conn, "session_id", None)
+    if sid:
+        return str(sid)
+    return f"conn-{id(conn):x}" if fallback else None
 
 
 class Hub:

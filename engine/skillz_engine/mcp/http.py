@@ -1,4 +1,8 @@
-"""HTTP transport: one Starlette app serving the live snapshot (endpoints in docs/clients.md).
+"""HTTP transport: one Starlette app serving an engine (endpoints in docs/clients.md).
+
+Rules: the transport serves the engine it is given (its watcher, state directory and audit log are
+the engine's); every route but ``/health`` is behind the bearer token and the Origin check;
+``server.json`` says where the server listens for exactly as long as it does.
 
 Routes:
 
@@ -39,15 +43,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from skillz_engine import __version__
-from skillz_engine.build.compile import Tree
+from skillz_engine.engine import Engine
 from skillz_engine.errors import UsageError
-from skillz_engine.live.registry import LiveRegistry
-from skillz_engine.live.reload import Reloader
-from skillz_engine.live.reload import watch as watch_tree
-from skillz_engine.mcp.server import build_server, debounce_ms
-from skillz_engine.state.store import AuditLog, Store
-from skillz_engine.tree.config import Config
-from skillz_engine.tree.model import EngineHandle
+from skillz_engine.mcp.server import build_server
+from skillz_engine.tree.config import DEFAULT_PORT, Config
 
 DEFAULT_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -132,17 +131,10 @@ def security_settings(host: str, origins: Sequence[str]) -> TransportSecuritySet
     )
 
 
-def build_app(
-    live: LiveRegistry,
-    *,
-    token: str | None,
-    allowed_origins: list[str],
-    host: str,
-    audit: AuditLog | None,
-    engine: EngineHandle | None = None,
-) -> Starlette:
-    """The Starlette app; ``app.state.mcp_server`` is the MCP server (``.hub`` its fan-out)."""
-    server = build_server(live, audit=audit, engine=engine)
+def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], host: str) -> Starlette:
+    """The Starlette app over ``engine``; ``app.state.mcp_server`` is its :class:`McpServer`."""
+    mcp = build_server(engine)
+    server = mcp.server
     security = security_settings(host, allowed_origins)
     manager = StreamableHTTPSessionManager(app=server, security_settings=security)
     sse = SseServerTransport("/message", security_settings=security)
@@ -152,14 +144,14 @@ def build_app(
         return Guard(app, token=token, origins=allowed_origins)
 
     async def health(request: Request) -> JSONResponse:
-        snap = live.current
+        snap = engine.snapshot
         return JSONResponse(
             {
                 "ok": True,
                 "generation": snap.generation,
                 "tools": len(snap.tools),
                 "errors": len(snap.errors),
-                "sessions": len(server.hub.legacy),
+                "sessions": len(mcp.hub.legacy),
             }
         )
 
@@ -183,9 +175,7 @@ def build_app(
             async with manager.run():
                 yield
         finally:
-            server.detach()
-            with anyio.CancelScope(shield=True):
-                await server.parked.close()  # parked 2026-07-28 calls: kill their processes
+            await mcp.close()  # parked 2026-07-28 calls: kill their processes
 
     app = Starlette(
         routes=[
@@ -196,7 +186,7 @@ def build_app(
         ],
         lifespan=lifespan,
     )
-    app.state.mcp_server = server
+    app.state.mcp_server = mcp
     return app
 
 
@@ -237,28 +227,20 @@ def announcement(url: str, token: str | None, token_file: str | None) -> str:
 
 
 async def serve_http(
-    tree: Tree,
+    engine: Engine,
     *,
     host: str = "127.0.0.1",
-    port: int = 8765,
+    port: int = DEFAULT_PORT,
     auth: bool = True,
-    watch: bool = True,
     announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve ``tree`` over HTTP until cancelled or signalled; the watcher runs all along."""
-    store = Store(tree.state_dir)
-    store.ensure()
-    token = store.token() if auth else None
-    reloader = Reloader(tree)
-    live = await reloader.start()
-    app = build_app(
-        live,
-        token=token,
-        allowed_origins=allowed_origins(tree.config),
-        host=host,
-        audit=store.audit_log(redact=[token]),
-        engine=reloader,
-    )
+    """Serve ``engine`` over HTTP until cancelled or signalled.
+
+    The engine must have its state directory (``audit="required"``): the token and ``server.json``
+    live there. ``server.json`` exists while the port is bound, and is removed on the way out."""
+    store = engine.store
+    token = engine.token() if auth else None
+    app = build_app(engine, token=token, allowed_origins=allowed_origins(engine.config), host=host)
     config = uvicorn.Config(
         app,
         host=host,
@@ -269,8 +251,6 @@ async def serve_http(
     )
     web = _Uvicorn(config)
     done = anyio.Event()
-    stop = anyio.Event()  # stops the watcher thread promptly (cancelling alone waits for its timeout)
-    ms = debounce_ms(tree)
 
     async def run_web() -> None:
         try:
@@ -281,9 +261,7 @@ async def serve_http(
         finally:
             done.set()
 
-    async def serving(tg: anyio.abc.TaskGroup) -> None:
-        if watch:
-            tg.start_soon(reloader.run, watch_tree(tree.roots, debounce_ms=ms, stop_event=stop))
+    async def serving() -> None:
         bound = web.servers[0].sockets[0].getsockname()[1]
         url = f"http://{_url_host(host)}:{bound}/mcp"
         token_file = str(store.token_file) if auth else None
@@ -299,17 +277,14 @@ async def serve_http(
                 while not web.started and not done.is_set():
                     await anyio.sleep(0.01)
                 if web.started:  # else reported below, outside the task group (no ExceptionGroup)
-                    await serving(tg)
+                    await serving()
             finally:
-                stop.set()
                 web.should_exit = True
                 with anyio.CancelScope(shield=True), anyio.move_on_after(SHUTDOWN_GRACE + 5):
                     await done.wait()
                 tg.cancel_scope.cancel()
     finally:
         store.remove_server_json()
-        with anyio.CancelScope(shield=True):
-            await live.close()
     if not web.started:
         raise UsageError(f"cannot serve HTTP on {host}:{port}: the address is in use or not permitted")
     if signal.SIGINT in getattr(web, "signals", ()):

@@ -42,7 +42,7 @@ from mcp.shared.exceptions import MCPError
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.live.sessions import Activations
-from skillz_engine.mcp.fanout import ServerCallContext, connection_of
+from skillz_engine.mcp.fanout import ServerCallContext, session_label
 from skillz_engine.runtimes.base import call_nested
 from skillz_engine.tree.model import Args, EngineHandle, ToolResult
 
@@ -174,7 +174,7 @@ class ParkedCalls:
             oldest.scope.cancel()
             self.forget(oldest.state)
         state = f"skz-{secrets.token_urlsafe(16)}"
-        call = ParkedCall(self, state, tool, _session_of(ctx), ctx)
+        call = ParkedCall(self, state, tool, session_label(ctx, fallback=False), ctx)
         self.calls[state] = call
         task = asyncio.get_running_loop().create_task(call.drive(lambda: invoke(call)))
         self._tasks.add(task)
@@ -187,7 +187,7 @@ class ParkedCalls:
         if (
             call is None
             or call.tool != tool
-            or (call.session is not None and call.session != _session_of(ctx))
+            or (call.session is not None and call.session != session_label(ctx, fallback=False))
         ):
             raise MCPError(
                 code=types.INVALID_PARAMS,
@@ -204,11 +204,6 @@ class ParkedCalls:
             call.scope.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
-
-
-def _session_of(ctx: Ctx) -> str | None:
-    sid = getattr(connection_of(ctx), "session_id", None)
-    return str(sid) if sid else None
 
 
 async def run_parked(

@@ -136,6 +136,11 @@ class AuditLog:
         self._always = [v for v in redact if v]  # e.g. the server's own bearer token
         self.failed: str | None = None  # the first write error, if any (later ones are dropped)
 
+    def redact_also(self, value: str) -> None:
+        """Redact ``value`` from every later line too (a bearer token made after the log was opened)."""
+        if value and value not in self._always:
+            self._always.append(value)
+
     def line(self, record: AuditRecord | Mapping[str, Any]) -> str:
         """The redacted JSON line ``append`` writes (without the newline)."""
         if isinstance(record, AuditRecord):

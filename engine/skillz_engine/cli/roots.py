@@ -1,0 +1,37 @@
+"""Which tree roots a command works on: the ones named, else ``$SKILLZ_HOME`` or ``~/.skillz``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from skillz_engine.errors import UsageError
+
+
+def default_root() -> Path:
+    home = os.environ.get("SKILLZ_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".skillz"
+
+
+def roots_of(values: Sequence[str] | None) -> list[Path]:
+    """The roots named on the command line, else the default root (not checked)."""
+    return [Path(v).expanduser() for v in values] if values else [default_root()]
+
+
+def existing_roots(values: Sequence[str] | None) -> list[Path]:
+    """The roots of a command that serves or builds them: each must be a directory; the default
+    root is created when it is what the user gets by naming none."""
+    roots = roots_of(values)
+    for r in roots:
+        if not r.is_dir():
+            if r == default_root() and not values:
+                r.mkdir(parents=True, exist_ok=True)
+            else:
+                raise UsageError(f"{r}: not a directory")
+    return roots
+
+
+def state_dir_of(value: str | None) -> Path | None:
+    """``--state-dir``, resolved (``None``: the tree's own)."""
+    return Path(value).expanduser().resolve() if value else None
