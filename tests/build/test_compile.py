@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skillz_engine.build.compile import Tree
 from skillz_engine.tree.parse import MAX_MANIFEST_BYTES
+from tests.conftest import open_tree
 
 PROMPT = "kind: prompt\ndescription: ok\nmessages:\n  - role: user\n    content: hi\n"
 
 
 def _snap(root: Path, lenient: bool = True):  # type: ignore[no-untyped-def]
-    tree = Tree([root], lenient=lenient)
+    tree = open_tree([root], lenient=lenient)
     tree.full_scan()
     return tree.snapshot()
 
@@ -105,7 +105,7 @@ def test_duplicate_names_across_roots(tmp_path: Path, write) -> None:  # type: i
     """Two roots exposing one prompt name: the first wins, the second is an error at its manifest."""
     write("p/manifest.yaml", PROMPT, root=tmp_path / "a")
     write("p/manifest.yaml", PROMPT, root=tmp_path / "b")
-    tree = Tree([tmp_path / "a", tmp_path / "b"])
+    tree = open_tree([tmp_path / "a", tmp_path / "b"])
     tree.full_scan()
     snap = tree.snapshot()
     assert snap.prompts["p"].entry == (tmp_path / "a/p").resolve().as_posix()
@@ -148,7 +148,7 @@ def test_per_snapshot_caches_never_mix_trees(tmp_path: Path, write) -> None:  # 
     write("q/manifest.yaml", "kind: command\ndescription: beta tool\nargv: [echo, b]\n", root=tmp_path / "b")
     snaps = []
     for root in ("a", "b"):
-        tree = Tree([tmp_path / root])
+        tree = open_tree([tmp_path / root])
         tree.full_scan()
         snaps.append(tree.snapshot())
     assert snaps[0].generation == snaps[1].generation

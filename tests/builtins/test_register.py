@@ -13,13 +13,13 @@ import pytest
 import yaml
 
 from mcp import Client
-from skillz_engine.build.compile import Tree
 from skillz_engine.builtins import builtin_tools
 from skillz_engine.builtins.register import script_files
 from skillz_engine.builtins.writers import WriterError
 from skillz_engine.live.reload import Reloader
 from skillz_engine.mcp.server import SkillzServer, build_server
 from skillz_engine.tree.config import Config
+from tests.conftest import open_tree
 
 pytestmark = [
     pytest.mark.anyio,
@@ -36,7 +36,7 @@ print(json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": {"greeting": f"%s
 
 @asynccontextmanager
 async def serving(root: Path, engine: bool = True, **config: Any) -> AsyncIterator[SkillzServer]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
+    reloader = Reloader(open_tree([root], lenient=True, config_overrides=config))
     live = await reloader.start()
     server = build_server(live, engine=reloader if engine else None)
     try:
@@ -184,7 +184,7 @@ async def test_dependencies_go_through_the_runtimes_build_hook(
             res = await c.call_tool("register_script", args)
             assert not res.is_error and "installed on its first call" in text(res)
 
-        async def build(spec: Any, services: Any, progress: Any) -> list[Any]:
+        async def build(spec: Any, services: Any, progress: Any, options: Any) -> list[Any]:
             built.append((spec.name, spec.data.get("dependencies")))
             progress("installing six")
             return []
@@ -196,7 +196,7 @@ async def test_dependencies_go_through_the_runtimes_build_hook(
 
         from skillz_engine.tree.diagnostics import Diagnostic, Severity
 
-        async def failing(spec: Any, services: Any, progress: Any) -> list[Any]:
+        async def failing(spec: Any, services: Any, progress: Any, options: Any) -> list[Any]:
             return [Diagnostic(str(spec.dir), 1, 1, "SKZ999", Severity.ERROR, "pip failed: no six", "$", "")]
 
         monkeypatch.setattr(runtime, "build", failing, raising=False)

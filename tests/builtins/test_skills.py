@@ -16,9 +16,9 @@ import pytest
 from mcp.client.subscriptions import ToolsListChanged
 
 from mcp import Client
-from skillz_engine.build.compile import Tree
 from skillz_engine.live.reload import Reloader
 from skillz_engine.mcp.server import SkillzServer, build_server
+from tests.conftest import open_tree
 from tests.mcp_helpers import Inbox, write
 
 pytestmark = [
@@ -74,7 +74,7 @@ def root(tmp_path: Path) -> Path:
 
 @asynccontextmanager
 async def serving(root: Path, single_client: bool = False, **config: Any) -> AsyncIterator[SkillzServer]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
+    reloader = Reloader(open_tree([root], lenient=True, config_overrides=config))
     live = await reloader.start()
     assert not live.current.errors, live.current.errors
     server = build_server(live, engine=reloader, single_client=single_client)

@@ -22,11 +22,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ToolsListChanged
 
 from mcp import Client, ClientSession
-from skillz_engine.build.compile import Tree
 from skillz_engine.errors import UsageError
 from skillz_engine.live.reload import Reloader
 from skillz_engine.mcp.http import DEFAULT_ORIGINS, build_app, origin_allowed, serve_http
 from skillz_engine.state.store import AuditLog
+from tests.conftest import open_tree
 from tests.mcp_helpers import Inbox, write
 
 pytestmark = [
@@ -74,7 +74,7 @@ async def http_app(
     root: Path, *, token: str | None = TOKEN, origins: list[str] | None = None, audit: AuditLog | None = None
 ) -> AsyncIterator[Served]:
     """build_app under uvicorn on 127.0.0.1, port 0, inside the test's task group."""
-    reloader = Reloader(Tree([root], lenient=True))
+    reloader = Reloader(open_tree([root], lenient=True))
     live = await reloader.start()
     app = build_app(
         live, token=token, allowed_origins=origins or list(DEFAULT_ORIGINS), host="127.0.0.1", audit=audit
@@ -251,7 +251,9 @@ async def running(root: Path, **kw: Any) -> AsyncIterator[str]:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(
-            lambda: serve_http(Tree([root], lenient=True), host="127.0.0.1", port=0, announce=announce, **kw)
+            lambda: serve_http(
+                open_tree([root], lenient=True), host="127.0.0.1", port=0, announce=announce, **kw
+            )
         )
         with anyio.fail_after(15):
             await ready.wait()
@@ -383,5 +385,5 @@ async def test_serve_http_reports_a_busy_port(root: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(UsageError, match="in use"):
-            await serve_http(Tree([root], lenient=True), host="127.0.0.1", port=port, watch=False)
+            await serve_http(open_tree([root], lenient=True), host="127.0.0.1", port=port, watch=False)
     assert not (root / ".skillz" / "server.json").exists()

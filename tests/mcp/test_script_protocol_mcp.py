@@ -22,9 +22,9 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.memory import create_client_server_memory_streams
 
 from mcp import Client, ClientSession, StdioServerParameters
-from skillz_engine.build.compile import Tree
 from skillz_engine.live.reload import Reloader
 from skillz_engine.mcp.server import SkillzServer, build_server
+from tests.conftest import open_tree
 from tests.mcp.test_http import auth, http_app
 from tests.mcp.test_server import ENGINE_DIR
 from tests.mcp_helpers import Inbox, write
@@ -101,7 +101,7 @@ def root(tmp_path: Path) -> Path:
 
 @asynccontextmanager
 async def serving(root: Path, **config: Any) -> AsyncIterator[SkillzServer]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
+    reloader = Reloader(open_tree([root], lenient=True, config_overrides=config))
     live = await reloader.start()
     server = build_server(live)
     try:

@@ -18,7 +18,6 @@ from mcp.shared.exceptions import MCPError
 
 import skillz_engine
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
-from skillz_engine.build.compile import Tree
 from skillz_engine.live.reload import Reloader, watch
 from skillz_engine.mcp.server import (
     DEFAULT_INSTRUCTIONS,
@@ -29,6 +28,7 @@ from skillz_engine.mcp.server import (
 )
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH
 from skillz_engine.state.store import AuditLog
+from tests.conftest import open_tree
 from tests.mcp_helpers import Inbox, write
 
 pytestmark = [
@@ -97,7 +97,7 @@ def root(tmp_path: Path) -> Path:
 async def serving(
     root: Path, audit: AuditLog | None = None, **config: Any
 ) -> AsyncIterator[tuple[Reloader, SkillzServer]]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
+    reloader = Reloader(open_tree([root], lenient=True, config_overrides=config))
     live = await reloader.start()
     server = build_server(live, audit=audit)
     try:
@@ -541,17 +541,17 @@ def test_stdio_audit_is_skipped_with_one_warning(tmp_path: Path, capsys: pytest.
     blocker.write_text("a file, not a directory")
     root = tmp_path / "tree"
     root.mkdir()
-    assert stdio_audit(Tree([root], state_dir=blocker / ".skillz")) is None
+    assert stdio_audit(open_tree([root], state_dir=blocker / ".skillz")) is None
     assert capsys.readouterr().err.count("warning: no audit log") == 1
-    ok = stdio_audit(Tree([root]))
+    ok = stdio_audit(open_tree([root]))
     assert ok is not None and (root / ".skillz" / ".gitignore").exists()
 
 
 def test_debounce_is_read_from_config(tmp_path: Path) -> None:
     """watch.debounce accepts durations with units; the default is 50 ms."""
-    assert debounce_ms(Tree([tmp_path])) == 50
-    assert debounce_ms(Tree([tmp_path], config_overrides={"watch": {"debounce": "200ms"}})) == 200
-    assert debounce_ms(Tree([tmp_path], config_overrides={"watch": {"debounce": 0.1}})) == 100
+    assert debounce_ms(open_tree([tmp_path])) == 50
+    assert debounce_ms(open_tree([tmp_path], config_overrides={"watch": {"debounce": "200ms"}})) == 200
+    assert debounce_ms(open_tree([tmp_path], config_overrides={"watch": {"debounce": 0.1}})) == 100
 
 
 # --------------------------------------------------------------------------- real stdio subprocess

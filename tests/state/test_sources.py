@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from mcp import Client
-from skillz_engine.build.compile import Tree
 from skillz_engine.live.reload import Reloader
 from skillz_engine.mcp.server import SkillzServer, build_server
 from skillz_engine.state.sources import PINS_FILE, Source, SourceError, clone_dir, fetch
-from tests.conftest import require
+from tests.conftest import open_tree, require
 from tests.mcp_helpers import write
 
 pytestmark = [
@@ -86,7 +85,7 @@ def upstream(tmp_path: Path) -> Upstream:
 
 @asynccontextmanager
 async def serving(root: Path, **config: Any) -> AsyncIterator[tuple[Reloader, SkillzServer]]:
-    reloader = Reloader(Tree([root], lenient=True, config_overrides=config))
+    reloader = Reloader(open_tree([root], lenient=True, config_overrides=config))
     live = await reloader.start()
     server = build_server(live, engine=reloader)
     try:
@@ -201,7 +200,7 @@ async def test_sources_in_config_fetch_on_start_and_follow_a_rev_change(
 def test_validate_reports_unfetched_sources_without_network(tmp_path: Path) -> None:
     root = tmp_path / "home"
     write(root / "skillz.yaml", "sources:\n  - url: https://example.invalid/skills.git\n    rev: v1\n")
-    tree = Tree([root])
+    tree = open_tree([root])
     tree.full_scan()
     snap = tree.snapshot()
     [d] = [d for d in snap.diagnostics if d.code == "SKZ601"]

@@ -76,13 +76,21 @@ def _validate_targets(paths: Sequence[str]) -> tuple[list[Path], set[Path] | Non
     return unique, (only if files_only else None)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _open_tree(roots: Sequence[Path], **options: Any) -> Any:
+    """A tree as every command opens it: with the built-ins and the git sources."""
     from skillz_engine.build.compile import Tree
+    from skillz_engine.builtins import catalog
+    from skillz_engine.state.sources import GitSources
+
+    return Tree(roots, builtins=catalog(), sources=GitSources(), **options)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
     from skillz_engine.cli.report import REPORTERS
     from skillz_engine.tree.diagnostics import display_path
 
     roots, only = _validate_targets(args.paths)
-    tree = Tree(roots, lenient=False)
+    tree = _open_tree(roots, lenient=False)
     tree.full_scan()
     snap = tree.snapshot()
     diags = list(snap.diagnostics)
@@ -101,8 +109,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _tree_for_serve(args: argparse.Namespace) -> Any:
-    from skillz_engine.build.compile import Tree
-
     roots = _roots(args.roots)
     for r in roots:
         if not r.is_dir():
@@ -116,7 +122,7 @@ def _tree_for_serve(args: argparse.Namespace) -> Any:
     if args.read_only:
         overrides["readOnly"] = True
     state = Path(args.state_dir).expanduser().resolve() if args.state_dir else None
-    return Tree(roots, lenient=True, state_dir=state, config_overrides=overrides, cache=True)
+    return _open_tree(roots, lenient=True, state_dir=state, config_overrides=overrides, cache=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -189,9 +195,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _snapshot(roots: Sequence[str] | None) -> Any:
-    from skillz_engine.build.compile import Tree
-
-    tree = Tree(_roots(roots), lenient=True)
+    tree = _open_tree(_roots(roots), lenient=True)
     tree.full_scan()
     return tree.snapshot()
 
@@ -262,12 +266,11 @@ def _read_args(raw: str | None) -> Any:
 def cmd_call(args: argparse.Namespace) -> int:
     import anyio
 
-    from skillz_engine.build.compile import Tree
     from skillz_engine.live.reload import Reloader
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
     arguments = _read_args(args.args)
-    reloader = Reloader(Tree(_roots(args.roots), lenient=True))
+    reloader = Reloader(_open_tree(_roots(args.roots), lenient=True))
     sink: list[tuple[str, Any]] = []
 
     async def go() -> Any:

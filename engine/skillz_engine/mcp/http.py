@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from skillz_engine import __version__
 from skillz_engine.build.compile import Tree
+from skillz_engine.build.contract import EngineHandle
 from skillz_engine.errors import UsageError
 from skillz_engine.live.registry import LiveRegistry
 from skillz_engine.live.reload import Reloader
@@ -47,7 +48,6 @@ from skillz_engine.live.reload import watch as watch_tree
 from skillz_engine.mcp.server import build_server, debounce_ms
 from skillz_engine.state.store import AuditLog, Store
 from skillz_engine.tree.config import Config
-from skillz_engine.tree.model import EngineHandle
 
 DEFAULT_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")

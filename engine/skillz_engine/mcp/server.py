@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from skillz_engine import __version__
 from skillz_engine.build.compile import Tree
+from skillz_engine.build.contract import EngineHandle
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import ToolNotFound
 from skillz_engine.live.disclosure import active_skills, visible_tools
@@ -40,7 +41,7 @@ from skillz_engine.mcp.fanout import Hub, ServerCallContext, connection_of, set_
 from skillz_engine.mcp.parked import ParkedCall, ParkedCalls, ParkingCallContext, run_parked
 from skillz_engine.runtimes.base import run_tool
 from skillz_engine.state.store import AuditLog, AuditRecord, Store
-from skillz_engine.tree.model import EngineHandle, PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
+from skillz_engine.tree.model import PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
 from skillz_engine.units import parse_duration
 
 log = logging.getLogger("skillz_engine.mcp.server")
