@@ -92,6 +92,7 @@ def run(ctx: Ctx) -> list[Row]:
 
 async def _measure(ctx: Ctx, root: Path, skills: int, tools: int) -> list[Row]:
     from skillz_engine.build.compile import Tree
+    from skillz_engine.builtins import catalog
     from skillz_engine.builtins.search import index_of
     from skillz_engine.live.disclosure import active_skills
     from skillz_engine.live.reload import Reloader
@@ -106,7 +107,9 @@ async def _measure(ctx: Ctx, root: Path, skills: int, tools: int) -> list[Row]:
     trees: dict[str, Any] = {}
     for mode in ("search", "all", "skills"):
         t0 = time.perf_counter()
-        reloader = Reloader(Tree([root], lenient=True, config_overrides={"disclosure": mode}))
+        reloader = Reloader(
+            Tree([root], builtins=catalog(), lenient=True, config_overrides={"disclosure": mode})
+        )
         live = await reloader.start()
         ctx.log(f"skills: {mode} mode compiled in {time.perf_counter() - t0:.1f} s")
         snap = live.current

@@ -42,6 +42,7 @@ def run(ctx: Ctx) -> list[Row]:
 
 async def _measure(ctx: Ctx, n: int) -> Row:
     from skillz_engine.build.compile import Tree
+    from skillz_engine.builtins import catalog
     from skillz_engine.live.reload import Reloader
 
     info = ctx.tree(n, "mixed")
@@ -51,7 +52,7 @@ async def _measure(ctx: Ctx, n: int) -> Row:
 
     def cold() -> float:
         t0 = time.perf_counter()
-        tree = Tree([info.root], lenient=True)
+        tree = Tree([info.root], builtins=catalog(), lenient=True)
         tree.full_scan()
         snap = tree.snapshot()
         elapsed = time.perf_counter() - t0
@@ -60,7 +61,7 @@ async def _measure(ctx: Ctx, n: int) -> Row:
         return elapsed * 1000
 
     t0 = time.perf_counter()
-    reloader = Reloader(Tree([info.root], lenient=True))
+    reloader = Reloader(Tree([info.root], builtins=catalog(), lenient=True))
     live = await reloader.start()
     ctx.log(f"  reloader started in {time.perf_counter() - t0:.1f} s ({len(live.current.tools)} tools)")
     applies: list[float] = []

@@ -91,6 +91,7 @@ async def _calls(ctx: Ctx) -> Row:
     import sys
 
     from skillz_engine.build.compile import Tree
+    from skillz_engine.builtins import catalog
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
     # the script side runs this venv's python3 directly, as servers in the other scenarios do (a
@@ -98,7 +99,7 @@ async def _calls(ctx: Ctx) -> Row:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     root = ctx.work / "wasm-tree"
     _write_tree(root)
-    tree = Tree([root], lenient=True)
+    tree = Tree([root], builtins=catalog(), lenient=True)
     tree.full_scan()
     snap = tree.snapshot()
     for c in snap.entries.values():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from skillz_engine.build.compile import Tree
+from skillz_engine.builtins import catalog
 from skillz_engine.tree.parse import MAX_MANIFEST_BYTES
 from tests.conftest import open_tree
 
@@ -158,3 +160,20 @@ def test_per_snapshot_caches_never_mix_trees(tmp_path: Path, write) -> None:  # 
     ]
     assert search(snaps[0], "alpha")[0][0].name == "p"
     assert search(snaps[1], "beta")[0][0].name == "q"
+
+
+def test_builtins_and_runtimes_are_what_the_caller_passes(tmp_path: Path, write) -> None:  # type: ignore[no-untyped-def]
+    """The build layer knows no built-in and no runtime module: a bare tree serves entries only,
+    loading each kind's runtime by the kind registry's name; the catalog adds the built-ins,
+    filtered by the tree's configuration."""
+    write("prompts/p/manifest.yaml", PROMPT)
+    write("skillz.yaml", "builtins:\n  disabled: [memory]\n")
+    bare = Tree([tmp_path])
+    bare.full_scan()
+    snap = bare.snapshot()
+    assert list(snap.tools) == [] and list(snap.prompts) == ["p"] and snap.resources == {}
+    full = open_tree([tmp_path])
+    full.full_scan()
+    snap = full.snapshot()
+    assert "search_tools" in snap.tools and "memory" not in snap.tools and "skillz://guide" in snap.resources
+    assert snap.builtins is catalog()

@@ -113,11 +113,17 @@ class Reloader:
             return snap
 
     async def run(self, batches: AsyncIterable[Iterable[Path]]) -> None:
-        async for batch in batches:
-            try:
-                await self.apply(batch)
-            except Exception:  # the watcher must survive anything a tree can do
-                log.exception("reload failed")
+        """Apply every batch until ``batches`` ends; meanwhile, stop the entries the swaps
+        replaced as soon as their readers have left (:meth:`LiveRegistry.retire`)."""
+        assert self.live is not None, "call start() first"
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.live.retire)
+            async for batch in batches:
+                try:
+                    await self.apply(batch)
+                except Exception:  # the watcher must survive anything a tree can do
+                    log.exception("reload failed")
+            tg.cancel_scope.cancel()
 
 
 def _make_filter(roots: list[Path]) -> Callable[[object, str], bool]:
