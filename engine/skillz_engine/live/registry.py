@@ -56,11 +56,16 @@ class LiveRegistry:
     def __init__(self, first: Snapshot) -> None:
         self._current = first
         self._inflight: dict[int, int] = {}
-        self._drained = anyio.Event()  # set, then replaced, whenever a generation's last reader leaves
+        self._drained = anyio.Event()  # see _wake()
         self._retiring: list[_Retiring] = []
         self._listeners: list[Listener] = []
         self._generation_event = anyio.Event()
         self._lock = anyio.Lock()
+
+    def _wake(self) -> None:
+        """Wake :meth:`retire`: a generation's last reader left, or there is more to retire."""
+        event, self._drained = self._drained, anyio.Event()
+        event.set()
 
     @property
     def current(self) -> Snapshot:
@@ -89,8 +94,7 @@ class LiveRegistry:
                 self._inflight[gen] = left
             else:
                 del self._inflight[gen]
-                event, self._drained = self._drained, anyio.Event()
-                event.set()
+                self._wake()
 
     def inflight(self, below: int | None = None) -> int:
         return sum(n for g, n in self._inflight.items() if below is None or g < below)
@@ -113,6 +117,7 @@ class LiveRegistry:
             if gone:
                 deadline = anyio.current_time() + DRAIN_TIMEOUT
                 self._retiring.append(_Retiring(new.generation, gone, deadline))
+                self._wake()  # its deadline may be the next one
         await self._stop_due()
         return delta
 
