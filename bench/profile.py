@@ -90,11 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# profile {a.what}, {a.size} entries ({mix})\n")
         if a.what == "compile":
             from skillz_engine.build.compile import Tree
+            from skillz_engine.builtins import catalog
 
-            Tree([info.root], lenient=True)  # imports outside the measurement
+            Tree([info.root], builtins=catalog(), lenient=True)  # imports outside the measurement
 
             def go() -> None:
-                t = Tree([info.root], lenient=True)
+                t = Tree([info.root], builtins=catalog(), lenient=True)
                 t.full_scan()
                 t.snapshot()
 
@@ -103,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             import anyio
 
             from skillz_engine.build.compile import Tree
+            from skillz_engine.builtins import catalog
             from skillz_engine.live.reload import Reloader
 
             async def prepare() -> Reloader:
-                r = Reloader(Tree([info.root], lenient=True))
+                r = Reloader(Tree([info.root], builtins=catalog(), lenient=True))
                 await r.start()
                 return r
 

@@ -20,7 +20,9 @@ import pytest
 
 from skillz_engine.build.compile import Tree
 from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.builtins import catalog
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
+from skillz_engine.state.sources import GitSources
 from skillz_engine.tree.model import ToolResult
 
 MakeTool = Callable[..., Path]
@@ -38,6 +40,12 @@ def require(binary: str, why: str = "") -> str:
             pytest.fail(f"{message} (CI must install it)")
         pytest.skip(message)
     return path
+
+
+def open_tree(roots: list[Path], **options: Any) -> Tree:
+    """A tree as the engine opens it: with the built-ins and the git sources (a bare ``Tree``
+    has neither)."""
+    return Tree(roots, builtins=catalog(), sources=GitSources(), **options)
 
 
 @pytest.fixture
@@ -81,7 +89,7 @@ def snapshot(tmp_path: Path) -> Callable[[], Snapshot]:
     """Compile ``tmp_path`` into a snapshot (call it after writing the tools)."""
 
     def build() -> Snapshot:
-        tree = Tree([tmp_path])
+        tree = open_tree([tmp_path])
         tree.full_scan()
         return tree.snapshot()
 

@@ -60,11 +60,12 @@ def run(ctx: Ctx) -> list[Row]:
 
 async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
     from skillz_engine.build.compile import Tree
+    from skillz_engine.builtins import catalog
     from skillz_engine.isolation.command import BASE_VARS
     from skillz_engine.isolation.programs import resolve_program
     from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
-    tree = Tree([root])
+    tree = Tree([root], builtins=catalog())
     tree.full_scan()
     snap = tree.snapshot()
     failed: dict[str, str] = {}

@@ -42,6 +42,7 @@ def run(ctx: Ctx) -> list[Row]:
 
 async def _measure(ctx: Ctx, n: int) -> Row:
     from skillz_engine.build.compile import Tree
+    from skillz_engine.builtins import catalog
     from skillz_engine.engine import Engine
 
     info = ctx.tree(n, "mixed")
@@ -51,7 +52,7 @@ async def _measure(ctx: Ctx, n: int) -> Row:
 
     def cold() -> float:
         t0 = time.perf_counter()
-        tree = Tree([info.root], lenient=True)
+        tree = Tree([info.root], builtins=catalog(), lenient=True)
         tree.full_scan()
         snap = tree.snapshot()
         elapsed = time.perf_counter() - t0

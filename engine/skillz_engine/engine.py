@@ -44,11 +44,13 @@ import anyio
 from skillz_engine.build.compile import Tree
 from skillz_engine.build.diff import Delta
 from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.builtins import catalog
 from skillz_engine.errors import ManifestError, ToolNotFound
 from skillz_engine.live.registry import LiveRegistry
 from skillz_engine.live.reload import Reloader
 from skillz_engine.live.reload import watch as watch_tree
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
+from skillz_engine.state.sources import GitSources
 from skillz_engine.state.store import AuditLog, AuditRecord, Store
 from skillz_engine.tree.config import DISCLOSURE_MODES, Config
 from skillz_engine.tree.diagnostics import Diagnostic
@@ -171,7 +173,13 @@ class Engine:
         """Open an engine on ``roots`` (see the module docstring); closed when the block ends."""
         o = options if options is not None else EngineOptions()
         tree = Tree(
-            roots, lenient=o.lenient, state_dir=o.state_dir, config_overrides=o.overrides(), cache=o.cache
+            roots,
+            lenient=o.lenient,
+            state_dir=o.state_dir,
+            config_overrides=o.overrides(),
+            cache=o.cache,
+            builtins=catalog(),
+            sources=GitSources(),
         )
         if o.strict:
             tree.full_scan()

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from skillz_engine.build.compile import Tree
+from skillz_engine.builtins import catalog
 from skillz_engine.tree.parse import MAX_MANIFEST_BYTES
+from tests.conftest import open_tree
 
 PROMPT = "kind: prompt\ndescription: ok\nmessages:\n  - role: user\n    content: hi\n"
 
 
 def _snap(root: Path, lenient: bool = True):  # type: ignore[no-untyped-def]
-    tree = Tree([root], lenient=lenient)
+    tree = open_tree([root], lenient=lenient)
     tree.full_scan()
     return tree.snapshot()
 
@@ -105,7 +107,7 @@ def test_duplicate_names_across_roots(tmp_path: Path, write) -> None:  # type: i
     """Two roots exposing one prompt name: the first wins, the second is an error at its manifest."""
     write("p/manifest.yaml", PROMPT, root=tmp_path / "a")
     write("p/manifest.yaml", PROMPT, root=tmp_path / "b")
-    tree = Tree([tmp_path / "a", tmp_path / "b"])
+    tree = open_tree([tmp_path / "a", tmp_path / "b"])
     tree.full_scan()
     snap = tree.snapshot()
     assert snap.prompts["p"].entry == (tmp_path / "a/p").resolve().as_posix()
@@ -147,7 +149,7 @@ def test_per_snapshot_caches_never_mix_trees(tmp_path: Path, write) -> None:  # 
     write("q/manifest.yaml", "kind: command\ndescription: beta tool\nargv: [echo, b]\n", root=tmp_path / "b")
     snaps = []
     for root in ("a", "b"):
-        tree = Tree([tmp_path / root])
+        tree = open_tree([tmp_path / root])
         tree.full_scan()
         snaps.append(tree.snapshot())
     assert snaps[0].generation == snaps[1].generation
@@ -157,3 +159,20 @@ def test_per_snapshot_caches_never_mix_trees(tmp_path: Path, write) -> None:  # 
     ]
     assert search(snaps[0], "alpha")[0][0].name == "p"
     assert search(snaps[1], "beta")[0][0].name == "q"
+
+
+def test_builtins_and_runtimes_are_what_the_caller_passes(tmp_path: Path, write) -> None:  # type: ignore[no-untyped-def]
+    """The build layer knows no built-in and no runtime module: a bare tree serves entries only,
+    loading each kind's runtime by the kind registry's name; the catalog adds the built-ins,
+    filtered by the tree's configuration."""
+    write("prompts/p/manifest.yaml", PROMPT)
+    write("skillz.yaml", "builtins:\n  disabled: [memory]\n")
+    bare = Tree([tmp_path])
+    bare.full_scan()
+    snap = bare.snapshot()
+    assert list(snap.tools) == [] and list(snap.prompts) == ["p"] and snap.resources == {}
+    full = open_tree([tmp_path])
+    full.full_scan()
+    snap = full.snapshot()
+    assert "search_tools" in snap.tools and "memory" not in snap.tools and "skillz://guide" in snap.resources
+    assert snap.builtins is catalog()

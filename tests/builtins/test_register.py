@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from mcp import Client
-from skillz_engine.build.compile import Tree
 from skillz_engine.builtins import builtin_tools
 from skillz_engine.builtins.register import script_files
 from skillz_engine.builtins.writers import WriterError
@@ -21,6 +20,7 @@ from skillz_engine.engine import EngineOptions
 from skillz_engine.mcp.server import SkillzServer
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
 from skillz_engine.tree.config import Config
+from tests.conftest import open_tree
 from tests.mcp_helpers import served
 
 pytestmark = [
@@ -123,7 +123,7 @@ async def test_a_manifest_that_does_not_compile_is_rolled_back(tmp_path: Path) -
 
 
 async def test_without_an_engine_and_read_only(tmp_path: Path) -> None:
-    tree = Tree([tmp_path], lenient=True)  # compiled, with no engine behind the call
+    tree = open_tree([tmp_path], lenient=True)  # compiled, with no engine behind the call
     tree.full_scan()
     snap = tree.snapshot()
     local = LocalCallContext(snap, "register_script")
@@ -182,7 +182,7 @@ async def test_dependencies_go_through_the_runtimes_build_hook(
             res = await c.call_tool("register_script", args)
             assert not res.is_error and "installed on its first call" in text(res)
 
-        async def build(spec: Any, services: Any, progress: Any) -> list[Any]:
+        async def build(spec: Any, services: Any, progress: Any, options: Any) -> list[Any]:
             built.append((spec.name, spec.data.get("dependencies")))
             progress("installing six")
             return []
@@ -194,7 +194,7 @@ async def test_dependencies_go_through_the_runtimes_build_hook(
 
         from skillz_engine.tree.diagnostics import Diagnostic, Severity
 
-        async def failing(spec: Any, services: Any, progress: Any) -> list[Any]:
+        async def failing(spec: Any, services: Any, progress: Any, options: Any) -> list[Any]:
             return [Diagnostic(str(spec.dir), 1, 1, "SKZ999", Severity.ERROR, "pip failed: no six", "$", "")]
 
         monkeypatch.setattr(runtime, "build", failing, raising=False)

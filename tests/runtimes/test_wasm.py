@@ -14,11 +14,10 @@ import anyio
 import pytest
 
 from mcp import Client
-from skillz_engine.build.compile import Tree
 from skillz_engine.live.reload import Reloader
 from skillz_engine.runtimes import wasm, wasmbuild
-from skillz_engine.runtimes.base import LocalCallContext, Services, run_tool
-from tests.conftest import IN_CI, Call, MakeTool, require
+from skillz_engine.runtimes.base import BuildOptions, LocalCallContext, Services, run_tool
+from tests.conftest import IN_CI, Call, MakeTool, open_tree, require
 from tests.mcp_helpers import served
 
 pytestmark = pytest.mark.anyio
@@ -131,12 +130,12 @@ async def test_cancelling_the_call_stops_the_module(make_tool: MakeTool, snapsho
 async def test_wat_source_syntax_error_is_a_diagnostic(make_tool: MakeTool, tmp_path: Path) -> None:
     d = make_tool("broken", "kind: wasm\ndescription: broken\nbuild: {language: wat, source: main.wat}\n")
     (d / "main.wat").write_text('(module (func (export "_start") (i32.bogus)))\n')
-    tree = Tree([tmp_path], lenient=True)
+    tree = open_tree([tmp_path], lenient=True)
     tree.full_scan()
     snap = tree.snapshot()
     runtime = wasm.WasmRuntime()
     diags = await runtime.build(
-        snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None
+        snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None, BuildOptions()
     )
     assert [(Path(x.path).name, x.line, x.code) for x in diags] == [("main.wat", 1, "SKZ531")]
     assert "i32.bogus" in diags[0].message
@@ -153,7 +152,7 @@ async def test_a_restart_loads_the_compiled_module_from_the_cache(
     async def serve_once() -> dict[str, int]:
         fresh_engine()
         before = stats()
-        reloader = Reloader(Tree([tmp_path], lenient=True, cache=True))
+        reloader = Reloader(open_tree([tmp_path], lenient=True, cache=True))
         live = await reloader.start()  # Compiled.start loads the module (make-before-break)
         snap = live.current
         result = await run_tool(snap.tools["echo"], {"n": 1}, LocalCallContext(snap, "echo"))
@@ -181,7 +180,7 @@ async def test_the_skillz_layout_loads(tmp_path: Path) -> None:
     (d / "src.rs").write_text("fn main() {}\n")
     manifest = {"name": "echoer", "description": "Echo", "tool_type": "wasm", "input_schema": {"type": ""}}
     (d / "manifest.json").write_text(json.dumps(manifest))
-    tree = Tree([tmp_path], lenient=True)
+    tree = open_tree([tmp_path], lenient=True)
     tree.full_scan()
     snap = tree.snapshot()
     assert [x.code for x in snap.diagnostics] == ["SKZ401"]
@@ -228,12 +227,12 @@ async def test_c_compiler_errors_point_at_the_source(make_tool: MakeTool, tmp_pa
     require("clang", "C wasm tools are built with clang --target=wasm32-wasi")
     d = make_tool("bad", "kind: wasm\ndescription: bad\nbuild: {language: c, source: main.c}\n")
     (d / "main.c").write_text("int main(void) {\n    return missing;\n}\n")
-    tree = Tree([tmp_path], lenient=True)
+    tree = open_tree([tmp_path], lenient=True)
     tree.full_scan()
     snap = tree.snapshot()
     assert "bad" in snap.tools  # compile is side-effect free: the build waits for `build` or a call
     diags = await wasm.WasmRuntime().build(
-        snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None
+        snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None, BuildOptions()
     )
     assert [(Path(x.path).name, x.line, x.col, x.code) for x in diags] == [("main.c", 2, 12, "SKZ531")]
     assert "missing" in diags[0].message
@@ -256,17 +255,17 @@ async def test_rust_tool_with_serde_json_builds_ahead_of_time_and_runs(
         """,
     )
     shutil.copy(DATA / "wordcount.rs", d / "src.rs")
-    tree = Tree([tmp_path], lenient=True)
+    tree = open_tree([tmp_path], lenient=True)
     tree.full_scan()
     snap = tree.snapshot()
     spec = snap.specs[d.as_posix()]
     services = Services(tree.config, tree.state_dir)
     said: list[str] = []
     before = stats()
-    assert await wasm.WasmRuntime().build(spec, services, said.append) == []
+    assert await wasm.WasmRuntime().build(spec, services, said.append, BuildOptions()) == []
     assert any("cargo build" in m for m in said)
     assert stats().get("built", 0) == before.get("built", 0) + 1
-    assert await wasm.WasmRuntime().build(spec, services, said.append) == []  # idempotent
+    assert await wasm.WasmRuntime().build(spec, services, said.append, BuildOptions()) == []  # idempotent
     assert stats().get("built", 0) == before.get("built", 0) + 1
     result = await run_tool(
         snap.tools["wordcount"], {"text": "one two  three"}, LocalCallContext(snap, "wordcount")
@@ -282,11 +281,11 @@ async def test_rust_compiler_errors_point_at_the_source(make_tool: MakeTool, tmp
     require_rust()
     d = make_tool("oops", "kind: wasm\ndescription: oops\nbuild: {language: rust, source: src.rs}\n")
     (d / "src.rs").write_text('fn main() {\n    let n: u32 = "text";\n}\n')
-    tree = Tree([tmp_path], lenient=True)
+    tree = open_tree([tmp_path], lenient=True)
     tree.full_scan()
     snap = tree.snapshot()
     diags = await wasm.WasmRuntime().build(
-        snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None
+        snap.specs[d.as_posix()], Services(tree.config, tree.state_dir), lambda m: None, BuildOptions()
     )
     assert [(Path(x.path).name, x.line, x.code) for x in diags] == [("src.rs", 2, "SKZ531")]
     assert "mismatched types" in diags[0].message
@@ -341,7 +340,7 @@ async def test_a_bad_dependency_is_a_manifest_diagnostic(make_tool: MakeTool, tm
         'build: {language: rust, source: src.rs, dependencies: ["serde@latest"]}\n',
     )
     (d / "src.rs").write_text("fn main() {}\n")
-    tree = Tree([tmp_path], lenient=True)
+    tree = open_tree([tmp_path], lenient=True)
     tree.full_scan()
     snap = tree.snapshot()
     assert [(x.code, x.line) for x in snap.diagnostics] == [("SKZ532", 3)]
@@ -405,7 +404,7 @@ async def test_build_tool_c_error_returns_the_compiler_message_and_writes_nothin
 
 
 async def test_build_tool_is_off_when_read_only(tmp_path: Path) -> None:
-    reloader = Reloader(Tree([tmp_path], lenient=True, config_overrides={"readOnly": True}))
+    reloader = Reloader(open_tree([tmp_path], lenient=True, config_overrides={"readOnly": True}))
     live = await reloader.start()
     assert "build_tool" not in live.current.tools
     await live.close()

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from mcp import Client
-from skillz_engine.build.compile import Tree
 from skillz_engine.engine import Engine, EngineOptions
 from skillz_engine.mcp.server import SkillzServer
 from skillz_engine.state.sources import PINS_FILE, Source, SourceError, clone_dir, fetch
-from tests.conftest import require
+from tests.conftest import open_tree, require
 from tests.mcp_helpers import served, write
 
 pytestmark = [
@@ -191,7 +190,7 @@ async def test_sources_in_config_fetch_on_start_and_follow_a_rev_change(
 def test_validate_reports_unfetched_sources_without_network(tmp_path: Path) -> None:
     root = tmp_path / "home"
     write(root / "skillz.yaml", "sources:\n  - url: https://example.invalid/skills.git\n    rev: v1\n")
-    tree = Tree([root])
+    tree = open_tree([root])
     tree.full_scan()
     snap = tree.snapshot()
     [d] = [d for d in snap.diagnostics if d.code == "SKZ601"]

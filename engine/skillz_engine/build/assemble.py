@@ -1,13 +1,20 @@
 """Assemble a :class:`Snapshot` from a tree's entry results: stale reuse, built-ins, unique names,
-and the checks that span entries (references that must resolve, bundle cycles)."""
+and the checks that span entries (references that must resolve, bundle cycles).
+
+A pure function of its arguments: the built-ins arrive as data (:class:`Builtins`), like the
+entry results, so assembling depends on nothing above the build layer."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from skillz_engine.build.compiler import EntryResult
+from skillz_engine.build.snapshot import Builtins, Snapshot
+from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, sort_key
 from skillz_engine.tree.model import (
     Compiled,
@@ -18,10 +25,7 @@ from skillz_engine.tree.model import (
     ToolDef,
 )
 from skillz_engine.tree.parse import JsonPath, format_json_path
-from skillz_engine.build.snapshot import Snapshot
-
-if TYPE_CHECKING:
-    from skillz_engine.build.compile import Tree
+from skillz_engine.tree.validate import did_you_mean
 
 
 def _at(
@@ -40,14 +44,28 @@ def _name_path(spec: EntrySpec) -> JsonPath:
     return ("name",) if "name" in spec.data else ()
 
 
-def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
-    from skillz_engine.builtins import builtin_resources, builtin_templates, builtin_tools
+def assemble(
+    results: Iterable[EntryResult],
+    *,
+    generation: int,
+    roots: tuple[Path, ...],
+    config: Config,
+    state_dir: Path | None = None,
+    diagnostics: Iterable[Diagnostic] = (),
+    builtins: Builtins | None = None,
+    previous: Snapshot | None = None,
+) -> Snapshot:
+    """The snapshot of ``results`` (in listing order) beside ``builtins``.
 
-    diags: list[Diagnostic] = [*tree.config_diags, *tree.scan_diags, *tree.source_diags]
+    ``diagnostics`` are the tree's own (configuration, scan, sources). With ``previous`` (serve's
+    lenient mode), an entry that no longer compiles keeps its version from ``previous``, stale.
+    """
+    builtins = builtins or Builtins()
+    diags: list[Diagnostic] = list(diagnostics)
     entries: dict[str, Compiled] = {}
     specs: dict[str, EntrySpec] = {}
-    for key in tree.sorted_keys():
-        r = tree.results[key]
+    for r in results:
+        key = r.found.key
         diags.extend(r.diagnostics)
         if r.compiled is not None:
             entries[key] = r.compiled
@@ -55,7 +73,7 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
             continue
         if r.spec is not None:
             specs[key] = r.spec
-        if tree.lenient and previous is not None and key in previous.entries:
+        if previous is not None and key in previous.entries:
             old = previous.entries[key]
             entries[key] = dataclasses.replace(old, state="stale")
             specs[key] = old.spec
@@ -71,10 +89,10 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
                 )
             )
 
-    tools: dict[str, ToolDef] = {t.name: t for t in builtin_tools(tree.config)}
+    tools: dict[str, ToolDef] = {t.name: t for t in builtins.tools_for(config)}
     prompts: dict[str, PromptDef] = {}
-    resources: dict[str, ResourceDef] = {r.uri: r for r in builtin_resources()}
-    templates: list[ResourceTemplateDef] = list(builtin_templates())
+    resources: dict[str, ResourceDef] = {r.uri: r for r in builtins.resources}
+    templates: list[ResourceTemplateDef] = list(builtins.templates)
     template_names = {t.uri_template for t in templates}
     where: dict[tuple[str, str], EntrySpec] = {}
 
@@ -123,9 +141,9 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
     diags.extend(_references(specs, tools))
     unique = sorted(set(diags), key=sort_key)
     return Snapshot(
-        generation=tree.generation,
-        roots=tree.roots,
-        config=tree.config,
+        generation=generation,
+        roots=roots,
+        config=config,
         entries=MappingProxyType(entries),
         specs=MappingProxyType(specs),
         tools=MappingProxyType(tools),
@@ -133,7 +151,8 @@ def assemble(tree: Tree, previous: Snapshot | None) -> Snapshot:
         resources=MappingProxyType(resources),
         templates=tuple(templates),
         diagnostics=tuple(unique),
-        state_dir=tree.state_dir,
+        state_dir=state_dir,
+        builtins=builtins,
     )
 
 
@@ -153,8 +172,6 @@ def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) ->
         for ref in s.refs:
             pool_of: Mapping[str, Any] = tools if ref.what == "tool" else pools[ref.what]
             if ref.name not in pool_of:
-                from skillz_engine.tree.validate import did_you_mean
-
                 code = "SKZ302" if s.kind == "bundle" else codes[ref.what]
                 hint = did_you_mean(ref.name, pool_of) or f"Create the {ref.what} or remove the reference."
                 out.append(_at(s, ref.path, code, f"{ref.what} {ref.name!r} does not exist", hint))

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from skillz_engine import __version__
+from skillz_engine.build.settings import ensure_state_dir
+from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.model import EntrySpec
 from skillz_engine.tree.parse import Positions
@@ -124,6 +126,11 @@ class SpecCache:
         self.path = path
         self.salt = salt
 
+    @staticmethod
+    def of(state_dir: Path, config: Config) -> SpecCache:
+        """The spec cache of a tree with this state directory and configuration."""
+        return SpecCache(state_dir / "cache" / "specs.json", salt(config.path))
+
     def load(self) -> dict[str, Cached]:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
@@ -156,10 +163,8 @@ class SpecCache:
                 for key, c in entries.items()
             },
         }
-        from skillz_engine.state.store import Store
-
         try:
-            Store(self.path.parent.parent).ensure()  # the state dir, with its .gitignore
+            ensure_state_dir(self.path.parent.parent)
             self.path.parent.mkdir(exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(prefix=".specs.", dir=self.path.parent)
             text = json.dumps(payload, separators=(",", ":"), default=str)  # the C encoder: one call

@@ -31,6 +31,33 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class Builtins:
+    """The built-in tools and resources a snapshot carries besides its entries.
+
+    Handed to the tree as data by whoever opens it (:func:`skillz_engine.builtins.catalog`), so
+    the build layer depends on no built-in. ``writers`` are the tools that write into the tree.
+    """
+
+    tools: tuple[ToolDef, ...] = ()
+    resources: tuple[ResourceDef, ...] = ()
+    templates: tuple[ResourceTemplateDef, ...] = ()
+    writers: frozenset[str] = frozenset()
+
+    def tools_for(self, config: Config) -> list[ToolDef]:
+        """The tools ``config`` switches on: ``builtins.enabled`` / ``builtins.disabled``, and no
+        writer when the tree is read-only."""
+        enabled = config.get("builtins", "enabled")
+        disabled = set(config.get("builtins", "disabled", default=()) or ())
+        return [
+            t
+            for t in self.tools
+            if (enabled is None or t.name in enabled)
+            and t.name not in disabled
+            and not (config.read_only and t.name in self.writers)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     generation: int
     roots: tuple[Path, ...]
@@ -47,6 +74,7 @@ class Snapshot:
     templates: tuple[ResourceTemplateDef, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     state_dir: Path | None = None
+    builtins: Builtins = field(default_factory=Builtins, compare=False, repr=False)  # the catalog it drew on
     created: float = field(default_factory=time.time)
     # data derived from this snapshot (listings, indexes, graphs): see derived(); never compared,
     # and a dataclasses.replace() copy starts empty

@@ -6,10 +6,16 @@ model's key-value memory); the writers ``register_script``, ``build_tool`` and `
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off;
 ``builtins.readOnly`` (``--read-only``) turns every writer off.
+
+The build layer knows none of them: whoever opens a tree passes :func:`catalog` to it
+(``Tree(roots, builtins=catalog())``) and every snapshot draws on that catalog.
 """
 
 from __future__ import annotations
 
+from functools import cache
+
+from skillz_engine.build.snapshot import Builtins
 from skillz_engine.builtins.build_tool import BUILD_TOOL
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
 from skillz_engine.builtins.memory import MEMORY
@@ -28,17 +34,15 @@ BUILTIN_NAMES = frozenset(t.name for t in ALL_TOOLS)
 WRITERS = frozenset(t.name for t in WRITER_TOOLS)
 
 
+@cache
+def catalog() -> Builtins:
+    """Every built-in tool, resource and resource template, for the trees an engine opens."""
+    return Builtins(ALL_TOOLS, tuple(builtin_resources()), tuple(builtin_templates()), WRITERS)
+
+
 def builtin_tools(config: Config) -> list[ToolDef]:
-    enabled = config.get("builtins", "enabled")
-    disabled = set(config.get("builtins", "disabled", default=()) or ())
-    out = []
-    for t in ALL_TOOLS:
-        if enabled is not None and t.name not in enabled:
-            continue
-        if t.name in disabled or (config.read_only and t.name in WRITERS):
-            continue
-        out.append(t)
-    return out
+    """The built-in tools ``config`` switches on."""
+    return catalog().tools_for(config)
 
 
-__all__ = ["BUILTIN_NAMES", "WRITERS", "builtin_resources", "builtin_templates", "builtin_tools"]
+__all__ = ["BUILTIN_NAMES", "WRITERS", "builtin_resources", "builtin_templates", "builtin_tools", "catalog"]

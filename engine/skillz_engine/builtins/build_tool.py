@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.builtins.writers import (
     WriterError,
     check_name,
@@ -24,7 +25,7 @@ from skillz_engine.builtins.writers import (
     serve_written,
     write_entry,
 )
-from skillz_engine.tree.model import Args, CallContext, ToolDef, ToolResult
+from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
 __all__ = ["BUILD_TOOL", "SOURCE_FILES"]
 

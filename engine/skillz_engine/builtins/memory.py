@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.state.memory import MemoryRefused, check_ttl, memory_for
-from skillz_engine.tree.model import Args, CallContext, ToolDef, ToolResult
+from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
 MODEL_NAMESPACE = "model"
 

@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
+from skillz_engine.build.contract import CallContext, EngineHandle
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.builtins.writers import WriterError, check_name, existing_entry, serve_written, write_entry
-from skillz_engine.tree.model import Args, CallContext, EngineHandle, ToolDef, ToolResult
+from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
 # interpreter -> the entry file's name (a script without interpreter runs by its #! line as `main`)
 ENTRY_FILES: Mapping[str, str] = {
@@ -130,15 +131,16 @@ async def _build(snap: Snapshot, engine: EngineHandle, name: str) -> list[str] |
     problems found (empty when it worked), or ``None`` when the runtime has no hook (the first
     call installs them then)."""
     from skillz_engine.runtimes import RUNTIMES
-    from skillz_engine.runtimes.base import Services
+    from skillz_engine.runtimes.base import Buildable, BuildOptions, Services
 
-    build = getattr(RUNTIMES.get("script"), "build", None)
+    runtime = RUNTIMES.get("script")
     found = existing_entry(snap, name)
     spec = next((s for s in snap.specs.values() if s.dir == found), None)
-    if build is None or spec is None:
+    if not isinstance(runtime, Buildable) or spec is None:
         return None
     steps: list[str] = []
-    diags = await build(spec, Services(snap.config, engine.state_dir, engine.roots), steps.append)
+    services = Services(snap.config, engine.state_dir, engine.roots)
+    diags = await runtime.build(spec, services, steps.append, BuildOptions())
     return [d.format() + (f" (hint: {d.hint})" if d.hint else "") for d in diags if d.is_error]
 
 

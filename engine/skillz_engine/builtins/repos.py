@@ -13,17 +13,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from skillz_engine.build.snapshot import Snapshot
-from skillz_engine.tree.model import Args, CallContext, ToolDef, ToolResult
+from skillz_engine.build.compile import Tree
+from skillz_engine.build.contract import CallContext
+from skillz_engine.build.snapshot import Builtins, Snapshot
+from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
 MAX_REPORTED = 20
 
 
-def _inventory(root: Path) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
-    """What a clone holds (names by kind) and its diagnostics, compiled leniently on the side."""
-    from skillz_engine.build.compile import Tree
-
-    tree = Tree([root], lenient=True, state_dir=root / ".skillz")
+def _inventory(root: Path, builtins: Builtins) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
+    """What a clone holds (names by kind) and its diagnostics, compiled leniently on the side,
+    beside the same built-ins as the served tree (a clash with one is reported)."""
+    tree = Tree([root], lenient=True, state_dir=root / ".skillz", builtins=builtins)
     tree.full_scan()
     snap = tree.snapshot()
     kinds: dict[str, list[str]] = {}
@@ -75,7 +76,7 @@ async def _add_skill_repo(args: Args, ctx: CallContext) -> ToolResult:
         fetched = await anyio.to_thread.run_sync(lambda: fetch(engine.state_dir, source, refresh=True))
     except SourceError as exc:
         return ToolResult.error(f"cannot add {url}: {exc}. Nothing was changed.")
-    kinds, diags = await anyio.to_thread.run_sync(_inventory, fetched.root)
+    kinds, diags = await anyio.to_thread.run_sync(_inventory, fetched.root, snap.builtins)
     if not kinds:
         return ToolResult.error(
             f"{url} at {rev or 'HEAD'} ({fetched.commit[:12]}) holds no skills or tools"

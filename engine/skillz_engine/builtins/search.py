@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.build.snapshot import Snapshot
-from skillz_engine.tree.model import Args, CallContext, ToolDef, ToolResult
+from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _K1, _B = 1.2, 0.75
@@ -119,21 +120,15 @@ def _skill_texts(snapshot: Snapshot) -> dict[str, list[str]]:
     return out
 
 
-_CACHE: dict[int, tuple[Snapshot, _Index]] = {}
-
-
 def index_of(snapshot: Snapshot) -> _Index:
-    """The BM25 index of one snapshot, built once (kept with its snapshot, compared by identity)."""
-    hit = _CACHE.get(id(snapshot))
-    idx = hit[1] if hit is not None and hit[0] is snapshot else None
-    if idx is None:
+    """The BM25 index of one snapshot, built once and kept with it (:meth:`Snapshot.derived`)."""
+
+    def build() -> _Index:
         tools = list(snapshot.tools.values())
         texts = _skill_texts(snapshot) if any(t.owner for t in tools) else {}
-        idx = _Index(tuple(t.name for t in tools), Bm25([_document(t, texts) for t in tools]))
-        if len(_CACHE) > 4:
-            _CACHE.clear()
-        _CACHE[id(snapshot)] = (snapshot, idx)
-    return idx
+        return _Index(tuple(t.name for t in tools), Bm25([_document(t, texts) for t in tools]))
+
+    return snapshot.derived((__name__, "index"), build)
 
 
 STOP_WORDS = frozenset(

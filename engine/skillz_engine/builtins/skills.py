@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.builtins.search import Bm25, query_terms, tokens
 from skillz_engine.errors import RuntimeFailure
@@ -33,7 +34,7 @@ from skillz_engine.live.disclosure import (
     visible_tools,
     why_active,
 )
-from skillz_engine.tree.model import Args, CallContext, EntrySpec, ToolDef, ToolResult
+from skillz_engine.tree.model import Args, EntrySpec, ToolDef, ToolResult
 
 NO_SESSION = (
     "This connection keeps no per-client state (a 2026-07-28 request over HTTP carries no session; "

@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from skillz_engine.build.contract import EngineHandle
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.kinds import KINDS
-from skillz_engine.tree.model import EngineHandle
 
 NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 

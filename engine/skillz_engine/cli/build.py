@@ -2,7 +2,7 @@
 
 parse (roots, ``--only``, ``--force``) -> build (an engine that compiles the tree once, lenient as
 ``serve`` is, with nothing started) -> execute: every compiled entry whose runtime offers a build
-hook (``getattr(runtime, "build", None)``, see :mod:`skillz_engine.runtimes.base`) gets it called,
+hook (a :class:`~skillz_engine.build.contract.Buildable` runtime) gets it called,
 one entry after the other: dependency environments are installed, wasm modules compiled. Hooks
 are idempotent, so a second build with nothing changed reports everything as cached.
 """
@@ -10,12 +10,12 @@ are idempotent, so a second build with nothing changed reports everything as cac
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from skillz_engine.build.contract import Buildable, BuildOptions
 from skillz_engine.cli.roots import existing_roots, state_dir_of
 from skillz_engine.engine import Engine, EngineOptions
 from skillz_engine.errors import ExitCode, UsageError
@@ -109,10 +109,7 @@ async def build_tree(
         if missing:
             raise UsageError(f"no entry named {', '.join(missing)} in the tree")
     services = tree.compiler.services
-    if force:
-        # "build.rebuilt": what was rebuilt already, so a shared environment is forced only once
-        extra = {**services.extra, "build.force": True, "build.rebuilt": set()}
-        services = dataclasses.replace(services, extra=extra)
+    options = BuildOptions(force=force)
     report = BuildReport()
     for d in tree.config_diags + tree.scan_diags:
         if d.is_error and not wanted:
@@ -130,8 +127,7 @@ async def build_tree(
         if not spec.enabled:
             continue
         runtime = tree.compiler.runtimes.get(spec.kind)
-        hook = getattr(runtime, "build", None)
-        if hook is None:
+        if not isinstance(runtime, Buildable):
             continue
         entry = EntryBuild(spec.name, spec.kind)
 
@@ -142,7 +138,7 @@ async def build_tree(
 
         started = time.monotonic()
         try:
-            entry.diagnostics = list(await hook(spec, services, progress))
+            entry.diagnostics = list(await runtime.build(spec, services, progress, options))
         except Exception as exc:  # a bug in a hook must not stop the other entries
             entry.diagnostics = [
                 Diagnostic(spec.display, 1, 1, "SKZ901", Severity.ERROR,

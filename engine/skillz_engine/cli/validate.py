@@ -63,11 +63,13 @@ def targets(paths: Sequence[str]) -> tuple[list[Path], set[Path] | None]:
 
 def run(args: argparse.Namespace) -> int:
     from skillz_engine.build.compile import Tree
+    from skillz_engine.builtins import catalog
     from skillz_engine.cli.report import REPORTERS
+    from skillz_engine.state.sources import GitSources
     from skillz_engine.tree.diagnostics import display_path
 
     roots, only = targets(args.paths)
-    tree = Tree(roots, lenient=False)
+    tree = Tree(roots, lenient=False, builtins=catalog(), sources=GitSources())
     tree.full_scan()
     snap = tree.snapshot()
     diags = list(snap.diagnostics)

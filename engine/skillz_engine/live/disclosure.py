@@ -11,7 +11,8 @@ Every tool stays callable by name in every mode (``tools/call``, ``call_tool``):
 decides what is *listed*, so a client with a stale list never loses a tool.
 
 The skill graph of a snapshot and each (snapshot, activations) answer are computed once and
-memoised, so a per-client ``tools/list`` costs a dictionary lookup after the first.
+kept with the snapshot (:meth:`Snapshot.derived`), so a per-client ``tools/list`` costs a
+dictionary lookup after the first.
 """
 
 from __future__ import annotations
@@ -35,16 +36,12 @@ class SkillGraph:
     builtins: tuple[ToolDef, ...]
 
 
-_GRAPHS: dict[int, tuple[Snapshot, SkillGraph]] = {}
-_ACTIVE: dict[tuple[int, tuple[str, ...]], tuple[Snapshot, frozenset[str]]] = {}
-_VISIBLE: dict[tuple[int, str, frozenset[str]], tuple[Snapshot, tuple[ToolDef, ...]]] = {}
-MEMO_SIZE = 256
-
-
 def graph_of(snapshot: Snapshot) -> SkillGraph:
-    hit = _GRAPHS.get(id(snapshot))
-    if hit is not None and hit[0] is snapshot:
-        return hit[1]
+    """The skills and bundles of ``snapshot`` (computed once per snapshot)."""
+    return snapshot.derived((__name__, "graph"), lambda: _graph(snapshot))
+
+
+def _graph(snapshot: Snapshot) -> SkillGraph:
     skills: dict[str, EntrySpec] = {}
     bundles: dict[str, EntrySpec] = {}
     for key, spec in snapshot.specs.items():
@@ -62,17 +59,13 @@ def graph_of(snapshot: Snapshot) -> SkillGraph:
         elif t.owner is not None:
             tools_of.setdefault(t.owner, []).append(t.name)
     always = frozenset(n for n, s in skills.items() if s.data.get("activation") == "always")
-    graph = SkillGraph(
+    return SkillGraph(
         MappingProxyType(skills),
         MappingProxyType(bundles),
         always,
         MappingProxyType({k: tuple(v) for k, v in tools_of.items()}),
         tuple(builtins),
     )
-    if len(_GRAPHS) > 8:
-        _GRAPHS.clear()
-    _GRAPHS[id(snapshot)] = (snapshot, graph)
-    return graph
 
 
 def bundle_skills(graph: SkillGraph, bundle: str) -> list[str]:
@@ -112,16 +105,12 @@ def expand(graph: SkillGraph, refs: Iterable[str]) -> frozenset[str]:
 
 def active_skills(snapshot: Snapshot, explicit: tuple[str, ...] = ()) -> frozenset[str]:
     """The skills active for a client that activated ``explicit`` (memoised per snapshot)."""
-    key = (id(snapshot), explicit)
-    hit = _ACTIVE.get(key)
-    if hit is not None and hit[0] is snapshot:
-        return hit[1]
-    graph = graph_of(snapshot)
-    value = expand(graph, (*sorted(graph.always), *explicit))
-    if len(_ACTIVE) > MEMO_SIZE:
-        _ACTIVE.clear()
-    _ACTIVE[key] = (snapshot, value)
-    return value
+
+    def make() -> frozenset[str]:
+        graph = graph_of(snapshot)
+        return expand(graph, (*sorted(graph.always), *explicit))
+
+    return snapshot.derived((__name__, "active", explicit), make)
 
 
 def why_active(graph: SkillGraph, skill: str, explicit: tuple[str, ...]) -> list[str]:
@@ -151,17 +140,13 @@ def visible_tools(snapshot: Snapshot, active: frozenset[str] | None = None) -> t
     mode = snapshot.config.disclosure
     if active is None:
         active = active_skills(snapshot)
-    key = (id(snapshot), mode, active if mode == "skills" else frozenset())
-    hit = _VISIBLE.get(key)
-    if hit is not None and hit[0] is snapshot:
-        return hit[1]
-    if mode == "search":
-        value = graph_of(snapshot).builtins
-    elif mode == "skills":
-        value = tuple(t for t in snapshot.tools.values() if t.owner is None or t.owner in active)
-    else:
-        value = tuple(snapshot.tools.values())
-    if len(_VISIBLE) > MEMO_SIZE:
-        _VISIBLE.clear()
-    _VISIBLE[key] = (snapshot, value)
-    return value
+    shown = active if mode == "skills" else frozenset()
+
+    def make() -> tuple[ToolDef, ...]:
+        if mode == "search":
+            return graph_of(snapshot).builtins
+        if mode == "skills":
+            return tuple(t for t in snapshot.tools.values() if t.owner is None or t.owner in shown)
+        return tuple(snapshot.tools.values())
+
+    return snapshot.derived((__name__, "visible", mode, shown), make)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 
-from skillz_engine.build.compile import EntryResult, Tree
+from skillz_engine.build.compile import Tree
 from skillz_engine.build.diff import Delta
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.live.registry import LiveRegistry
@@ -40,51 +40,41 @@ class Reloader:
         return self.live
 
     async def _build(self, previous: Snapshot | None) -> Snapshot:
-        snap = self.tree.snapshot(previous)
-        failed = await self._start_new(previous, snap)
-        if failed:
-            snap = self.tree.snapshot(previous)
-        return snap
+        """Start what is new, then assemble the snapshot that serves it (once)."""
+        await self._start_new(previous)
+        return self.tree.snapshot(previous)
 
-    async def _start_new(self, previous: Snapshot | None, snap: Snapshot) -> bool:
-        """Make-before-break: start the new snapshot's stateful entries; failures stay out."""
-        failed = False
-        for key, c in snap.entries.items():
-            if c.start is None or (previous is not None and previous.entries.get(key) is c):
+    async def _start_new(self, previous: Snapshot | None) -> None:
+        """Make-before-break: start every compiled entry ``previous`` does not already run. One
+        that fails to start is recorded on the tree, so the snapshot leaves it out (while
+        serving, its previous version stays, stale)."""
+        for key in list(self.tree.sorted_keys()):
+            c = self.tree.results[key].compiled
+            if c is None or c.start is None or (previous is not None and previous.entries.get(key) is c):
                 continue
             try:
                 await c.start()
             except Exception as exc:
-                failed = True
-                r = self.tree.results.get(key)
-                if r is not None:
-                    d = Diagnostic(
-                        c.spec.display,
-                        1,
-                        1,
-                        "SKZ502",
-                        Severity.ERROR,
-                        f"{c.spec.kind} {c.spec.name!r} failed to start: {exc}",
-                        hint="Fix the cause; the previous version (if any) stays live.",
-                    )
-                    self.tree.results[key] = EntryResult(
-                        r.found, r.fingerprint, r.spec, None, (*r.diagnostics, d)
-                    )
-        return failed
+                d = Diagnostic(
+                    c.spec.display,
+                    1,
+                    1,
+                    "SKZ502",
+                    Severity.ERROR,
+                    f"{c.spec.kind} {c.spec.name!r} failed to start: {exc}",
+                    hint="Fix the cause; the previous version (if any) stays live.",
+                )
+                self.tree.failed_to_start(key, d)
 
     async def apply(self, paths: Iterable[Path]) -> Delta | None:
         """Apply one batch of changed paths; ``None`` when nothing served changed."""
         assert self.live is not None, "call start() first"
         async with self._lock:
-            before = dict(self.tree.results)
+            revision = self.tree.revision
             full = self.tree.rescan(paths)
             if full and await self.fetch_sources():
                 self.tree.full_scan()
-            if (
-                not full
-                and before.keys() == self.tree.results.keys()
-                and all(before[k] is self.tree.results[k] for k in before)
-            ):
+            if not full and self.tree.revision == revision:
                 return None
             snap = await self._build(self.live.current)
             delta = await self.live.swap(snap)
@@ -101,39 +91,19 @@ class Reloader:
         return self.tree.state_dir
 
     async def reload(self, paths: Sequence[Path]) -> Snapshot:
-        """The :class:`~skillz_engine.tree.model.EngineHandle` of a running engine: apply ``paths``
+        """The :class:`~skillz_engine.build.contract.EngineHandle` of a running engine: apply ``paths``
         now and return the snapshot that serves them."""
         await self.apply(paths)
         assert self.live is not None
         return self.live.current
 
     async def fetch_sources(self) -> bool:
-        """Clone the git sources the tree pins but has not fetched (in a worker thread; a failure
+        """Fetch the git sources the tree pins but has not fetched (in a worker thread; a failure
         becomes an error diagnostic on the pin); returns whether the tree must be rescanned."""
-        missing = list(self.tree.missing_sources)
-        if not missing:
-            return False
-        import sys
-
-        from skillz_engine.state.sources import SourceError, fetch
-
-        changed = False
-        for s in missing:
-            if sys.stderr.isatty():  # long work shows progress on a terminal only
-                what = f"{s.url} at {s.rev or 'HEAD'}"
-                print(f"skillz-engine: fetching {what} ...", file=sys.stderr, flush=True)
-            try:
-                await anyio.to_thread.run_sync(fetch, self.tree.state_dir, s)
-                self.tree.source_failures.pop(s.ident, None)
-                changed = True
-            except SourceError as exc:
-                log.warning("source %s at %s: %s", s.url, s.rev, exc)
-                changed = changed or self.tree.source_failures.get(s.ident) != str(exc)
-                self.tree.source_failures[s.ident] = str(exc)
-        return changed
+        return await anyio.to_thread.run_sync(self.tree.fetch_sources)
 
     async def mount_sources(self) -> Snapshot:
-        """The :class:`~skillz_engine.tree.model.EngineHandle` hook for ``add_skill_repo``: re-read the
+        """The :class:`~skillz_engine.build.contract.EngineHandle` hook for ``add_skill_repo``: re-read the
         pins, mount the clones that exist as roots, and serve the result (one swap)."""
         assert self.live is not None, "call start() first"
         async with self._lock:
@@ -143,11 +113,17 @@ class Reloader:
             return snap
 
     async def run(self, batches: AsyncIterable[Iterable[Path]]) -> None:
-        async for batch in batches:
-            try:
-                await self.apply(batch)
-            except Exception:  # the watcher must survive anything a tree can do
-                log.exception("reload failed")
+        """Apply every batch until ``batches`` ends; meanwhile, stop the entries the swaps
+        replaced as soon as their readers have left (:meth:`LiveRegistry.retire`)."""
+        assert self.live is not None, "call start() first"
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.live.retire)
+            async for batch in batches:
+                try:
+                    await self.apply(batch)
+                except Exception:  # the watcher must survive anything a tree can do
+                    log.exception("reload failed")
+            tg.cancel_scope.cancel()
 
 
 def _make_filter(roots: list[Path]) -> Callable[[object, str], bool]:

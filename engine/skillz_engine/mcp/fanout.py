@@ -38,12 +38,13 @@ from mcp.server.subscriptions import (
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import LoggingLevel
 
+from skillz_engine.build.contract import EngineHandle
 from skillz_engine.build.diff import Change, Delta
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.live.sessions import Activations
 from skillz_engine.runtimes.base import call_nested
-from skillz_engine.tree.model import Args, EngineHandle, ToolResult
+from skillz_engine.tree.model import Args, ToolResult
 
 log = logging.getLogger("skillz_engine.mcp.server")
 
@@ -106,7 +107,9 @@ def _silenced(make: Callable[[], Any]) -> Any:
 
 
 class ServerCallContext:
-    """The core's :class:`~skillz_engine.tree.model.CallContext` for one MCP request."""
+    """The core's :class:`~skillz_engine.build.contract.CallContext` for one MCP request."""
+
+    questions_cost_round_trip = False  # a question is answered within the request
 
     def __init__(
         self,

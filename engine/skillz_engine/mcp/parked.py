@@ -39,12 +39,13 @@ import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
+from skillz_engine.build.contract import EngineHandle
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.live.sessions import Activations
 from skillz_engine.mcp.fanout import ServerCallContext, session_label
 from skillz_engine.runtimes.base import call_nested
-from skillz_engine.tree.model import Args, EngineHandle, ToolResult
+from skillz_engine.tree.model import Args, ToolResult
 
 log = logging.getLogger("skillz_engine.mcp.server")
 
@@ -237,10 +238,10 @@ async def run_parked(
 
 
 class ParkingCallContext:
-    """The :class:`~skillz_engine.tree.model.CallContext` of a modern call: questions to the client
+    """The :class:`~skillz_engine.build.contract.CallContext` of a modern call: questions to the client
     park the call; logs and progress go to its latest request."""
 
-    parks_questions = True  # a question costs the client a round trip (runtimes ask only when needed)
+    questions_cost_round_trip = True  # a question parks the call (runtimes ask only when needed)
 
     def __init__(
         self,

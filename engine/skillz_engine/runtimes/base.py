@@ -1,25 +1,15 @@
-"""The runtime contract: how an entry of one kind becomes served tools, prompts and resources.
+"""What every runtime shares: the contract it implements, and how a tool is run.
 
-A runtime is registered once, by kind, in :data:`skillz_engine.runtimes.RUNTIMES`. The compiler
-calls :meth:`Runtime.compile` for every new or changed entry; the result is a :class:`Compiled`
-holding :class:`ToolDef` / :class:`PromptDef` / :class:`ResourceDef` objects whose callables do the
-work at request time.
+The contract itself (:class:`Runtime`, :class:`Buildable`, :class:`Services`,
+:class:`CompileProblem`, :class:`CallContext`) is declared in :mod:`skillz_engine.build.contract`,
+below the runtimes, so the compiler needs none of them; it is re-exported here for the runtimes.
+This module adds what runs at request time for every kind: :func:`run_tool` (arguments checked,
+engine faults turned into ``isError``), nested calls, and :class:`LocalCallContext`.
 
-Rules every runtime follows:
-
-* ``compile`` is synchronous, fast and side-effect free: it may read the entry's own files
-  (templates, schemas) but never spawns processes, opens sockets or installs anything. Problems
-  it finds are raised as :class:`CompileProblem` (one or more diagnostics pointing into the
-  manifest); the entry then does not compile (while serving, its last good version stays).
-* Stateful runtimes (upstream MCP clients, wasm engines, Docker services) do their expensive
-  preparation in ``Compiled.start`` and release it in ``Compiled.stop``. ``start`` runs before the
-  swap; if it raises, the old version stays live and a diagnostic is recorded.
-* A tool that runs and fails returns ``ToolResult(is_error=True)`` with a message a model can act
-  on; it never raises for the tool's own failure. Exceptions are for engine faults.
-* Every run has a timeout (``limits.timeout``) and an output cap (``limits.output``); their defaults
-  live with the limits (:mod:`skillz_engine.isolation.limits`).
-* Cancellation (the awaiting scope is cancelled) must stop the work: kill the process group,
-  interrupt the engine, close the stream.
+Beyond the contract's rules, every tool run has a timeout (``limits.timeout``) and an output cap
+(``limits.output``), whose defaults live with the limits (:mod:`skillz_engine.isolation.limits`),
+and cancellation (the awaiting scope is cancelled) must stop the work: kill the process group,
+interrupt the engine, close the stream.
 """
 
 from __future__ import annotations
@@ -27,66 +17,46 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from skillz_engine.errors import RuntimeFailure, ToolNotFound
-from skillz_engine.tree.diagnostics import Diagnostic
-from skillz_engine.tree.model import (
-    Args,
+from skillz_engine.build.contract import (
+    Buildable,
+    BuildOptions,
     CallContext,
-    Compiled,
+    ClientActivations,
+    CompileProblem,
     EngineHandle,
-    EntrySpec,
-    ToolDef,
-    ToolInvoker,
-    ToolResult,
+    Runtime,
+    Services,
+    tool_def,
 )
+from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
-if TYPE_CHECKING:
-    from skillz_engine.build.snapshot import Snapshot
-    from skillz_engine.live.sessions import Activations
-    from skillz_engine.tree.config import Config
+__all__ = [
+    "BuildOptions",
+    "Buildable",
+    "CallContext",
+    "CompileProblem",
+    "EngineHandle",
+    "LocalCallContext",
+    "Runtime",
+    "Services",
+    "argument_errors",
+    "call_nested",
+    "run_tool",
+    "tool_def",
+]
 
 MAX_CALL_DEPTH = 8
 
 
-class CompileProblem(Exception):
-    """Raised by ``Runtime.compile`` with diagnostics about an entry.
-
-    With errors among them the entry does not compile. With warnings only, pass the entry's
-    ``compiled`` result too: it is served, and the warnings are reported.
-    """
-
-    def __init__(self, diagnostics: Sequence[Diagnostic], compiled: Compiled | None = None) -> None:
-        self.diagnostics = tuple(diagnostics)
-        self.compiled = compiled
-        super().__init__("; ".join(d.message for d in self.diagnostics))
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """Engine-wide services handed to runtimes at compile time."""
-
-    config: Config
-    state_dir: Path
-    roots: tuple[Path, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Runtime(Protocol):
-    """One kind of entry. See the module docstring for the rules."""
-
-    kind: str
-
-    def compile(self, spec: EntrySpec, services: Services) -> Compiled: ...
-
-
 @dataclass
 class LocalCallContext:
-    """A :class:`~skillz_engine.tree.model.CallContext` with no client behind it (CLI ``call``, tests).
+    """A :class:`~skillz_engine.build.contract.CallContext` with no client behind it (CLI ``call``, tests).
 
     Logs and progress go to ``sink`` (a list) so callers can show or assert them.
     """
@@ -99,7 +69,8 @@ class LocalCallContext:
     engine: EngineHandle | None = None
     session_id: str = "local"
     client_capabilities: Mapping[str, Any] = field(default_factory=dict)
-    activations: Activations | None = None
+    activations: ClientActivations | None = None
+    questions_cost_round_trip: bool = False
 
     async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
         raise RuntimeFailure("no MCP client is connected, so there is no model to sample")
@@ -120,7 +91,7 @@ class LocalCallContext:
         def child(tool: str) -> LocalCallContext:
             return LocalCallContext(
                 self.snapshot, tool, None, self.depth + 1, self.sink, self.engine, self.session_id,
-                self.client_capabilities, self.activations,
+                self.client_capabilities, self.activations, self.questions_cost_round_trip,
             )  # fmt: skip
 
         return await call_nested(self, name, arguments, child)
@@ -152,28 +123,13 @@ async def call_nested(
     return result
 
 
-def tool_def(spec: EntrySpec, invoke: ToolInvoker) -> ToolDef:
-    """The one tool an entry of a tool kind serves, with the manifest's shared tool keys."""
-    data = spec.data
-    return ToolDef(
-        name=spec.name,
-        description=spec.description,
-        input_schema=data.get("inputSchema") or {"type": "object"},
-        invoke=invoke,
-        title=data.get("title"),
-        output_schema=data.get("outputSchema"),
-        annotations=data.get("annotations"),
-        icons=data.get("icons"),
-        tags=tuple(data.get("tags") or ()),
-    )
-
-
 def _validator(schema: Mapping[str, Any]) -> Any:
     from jsonschema import Draft202012Validator
 
     return Draft202012Validator(dict(schema))
 
 
+# by definition digest (it changes with the schema), or by the schema itself for a tool with none
 _VALIDATORS: dict[str, Any] = {}
 
 
@@ -181,7 +137,7 @@ def argument_errors(tool: ToolDef, arguments: Any) -> list[str]:
     """Why ``arguments`` do not fit the tool's ``inputSchema`` (empty when they do)."""
     if not isinstance(arguments, Mapping):
         return [f"arguments must be an object, got {type(arguments).__name__}"]
-    key = tool.digest or tool.name
+    key = tool.digest or json.dumps(tool.input_schema, sort_keys=True, default=str)
     v = _VALIDATORS.get(key)
     if v is None:
         try:

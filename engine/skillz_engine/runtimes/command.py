@@ -29,13 +29,14 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Undefined
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.command import build_command, build_env
 from skillz_engine.isolation.process import run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
-from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult
+from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolResult
 from skillz_engine.tree.parse import JsonPath, format_json_path
 from skillz_engine.tree.templating import TemplateError, check_syntax, render, render_value
 

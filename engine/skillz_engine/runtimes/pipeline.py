@@ -23,11 +23,12 @@ from typing import Any
 
 import anyio
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.isolation.limits import DEFAULT_TIMEOUT
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.runtimes.results import from_json
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
-from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult
+from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolResult
 from skillz_engine.tree.parse import JsonPath, format_json_path, walk
 from skillz_engine.tree.templating import TemplateError, check_syntax, environment, render_value
 from skillz_engine.units import parse_duration

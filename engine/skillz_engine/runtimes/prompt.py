@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 from jinja2 import ChainableUndefined
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.runtimes.base import CompileProblem, Services
 from skillz_engine.runtimes.resource import (
     MAX_COMPLETIONS,
@@ -45,14 +46,7 @@ from skillz_engine.runtimes.resource import (
     read_inside_async,
 )
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
-from skillz_engine.tree.model import (
-    Args,
-    CallContext,
-    Compiled,
-    EntrySpec,
-    PromptArgument,
-    PromptDef,
-)
+from skillz_engine.tree.model import Args, Compiled, EntrySpec, PromptArgument, PromptDef
 from skillz_engine.tree.parse import JsonPath, format_json_path
 from skillz_engine.tree.templating import check_syntax, render
 from skillz_engine.tree.validate import entry_path

@@ -52,14 +52,15 @@ from urllib.parse import unquote, urlparse
 
 import anyio
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.isolation.command import build_command, build_env
 from skillz_engine.isolation.process import Child, Command, ProcessResult, run
 from skillz_engine.runtimes import results
-from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
+from skillz_engine.runtimes.base import BuildOptions, CompileProblem, Services, tool_def
 from skillz_engine.state.memory import MemoryRefused, check_ttl, memory_for
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
-from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult
+from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolResult
 
 if TYPE_CHECKING:
     from skillz_engine.isolation.deps import Activation, Plan
@@ -172,7 +173,7 @@ class ScriptRuntime:
         return Compiled(spec, tools=(tool,))
 
     async def build(
-        self, spec: EntrySpec, services: Services, progress: Callable[[str], None]
+        self, spec: EntrySpec, services: Services, progress: Callable[[str], None], options: BuildOptions
     ) -> list[Diagnostic]:
         """Install the entry's dependency environments ahead of time (``skillz-engine build``)."""
         try:
@@ -186,8 +187,7 @@ class ScriptRuntime:
             progress(message)
 
         try:
-            force = bool(services.extra.get("build.force"))
-            act = await script.activate(report, force=force, rebuilt=services.extra.get("build.rebuilt"))
+            act = await script.activate(report, force=options.force, rebuilt=options.rebuilt)
         except RuntimeFailure as exc:
             line, col = spec.positions.value(("dependencies",))
             message = f"installing the dependencies of {spec.name!r} failed: {exc}"
@@ -235,7 +235,7 @@ def _root_path(uri: str) -> str:
 
 async def _client_roots(ctx: CallContext) -> list[str] | None:
     """The client's roots for the context, when it offers them without a round trip."""
-    if "roots" not in ctx.client_capabilities or getattr(ctx, "parks_questions", False):
+    if "roots" not in ctx.client_capabilities or ctx.questions_cost_round_trip:
         return None
     try:
         with anyio.fail_after(ROOTS_TIMEOUT):

@@ -30,18 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.runtimes.base import CompileProblem, Services
 from skillz_engine.runtimes.resource import check_relative, contents, mime_for, read_inside_async
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
-from skillz_engine.tree.model import (
-    CallContext,
-    Compiled,
-    EntrySpec,
-    PromptDef,
-    ResourceDef,
-    ToolDef,
-    ToolResult,
-)
+from skillz_engine.tree.model import Compiled, EntrySpec, PromptDef, ResourceDef, ToolDef, ToolResult
 from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE, parse_skill_md
 from skillz_engine.tree.scan import ignored_name
 

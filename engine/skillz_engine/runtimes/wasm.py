@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.command import secret_names
 from skillz_engine.isolation.limits import Limits, limits_for
 from skillz_engine.runtimes import results
-from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
+from skillz_engine.runtimes.base import BuildOptions, CompileProblem, Services, tool_def
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
-from skillz_engine.tree.model import Args, CallContext, Compiled, EntrySpec, ToolResult
+from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolResult
 
 __all__ = ["DEFAULT_FUEL", "DEFAULT_MEMORY", "STATS", "TICK", "WasmRuntime", "shared_engine"]
 
@@ -428,7 +429,7 @@ class WasmRuntime:
         return Compiled(spec, tools=(tool_def(spec, tool.invoke),), start=tool.start)
 
     async def build(
-        self, spec: EntrySpec, services: Services, progress: Callable[[str], None]
+        self, spec: EntrySpec, services: Services, progress: Callable[[str], None], options: BuildOptions
     ) -> list[Diagnostic]:
         """Build the entry's module ahead of time and put its compiled form in the module cache
         (idempotent: nothing is done when both are current)."""
@@ -440,7 +441,7 @@ class WasmRuntime:
 
         from skillz_engine.runtimes import wasmbuild
 
-        if services.extra.get("build.force") and plan.build is not None:
+        if options.force and plan.build is not None:
             await anyio.to_thread.run_sync(wasmbuild.forget, services.state_dir, plan.build)
         tool = _WasmTool(spec, services, plan)
         before = (STATS["built"], STATS["compiled"])

@@ -11,6 +11,8 @@ in a temporary directory and renamed into place. Compiling never touches the net
 the clones that exist (:func:`mounted`) and reports the pins whose clone is missing; the engine
 fetches those (:func:`fetch`, in a worker thread) when it starts or when ``skillz.yaml`` changes.
 Updating is explicit: a new ``rev`` is a new clone; ``add_skill_repo`` again re-fetches a branch.
+:class:`GitSources` is what the engine hands a tree as its
+:class:`~skillz_engine.build.roots.SourceProvider`.
 
 GitPython is imported lazily, inside :func:`fetch`: ``validate`` never needs it.
 """
@@ -19,17 +21,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skillz_engine.build.roots import MountedSources
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
+
+log = logging.getLogger("skillz_engine.state.sources")
 
 PINS_FILE = "sources.json"
 MARKER = ".skillz-source.json"
@@ -245,6 +252,41 @@ def missing_diag(config: Config, state_dir: Path, s: Source, why: str | None = N
         if why
         else "`serve` fetches it when it starts (or when skillz.yaml changes).",
     )
+
+
+class GitSources:
+    """The git sources of a tree: mounts the clones that exist, and remembers the pins still
+    missing and why their last fetch failed (shown on the pin until a fetch works)."""
+
+    def __init__(self) -> None:
+        self.missing: list[Source] = []
+        self.failures: dict[tuple[str, str], str] = {}  # why a fetch failed, by pin
+
+    def mount(self, config: Config, state_dir: Path) -> MountedSources:
+        roots, diags, self.missing = mounted(config, state_dir)
+        why = self.failures.get
+        return MountedSources(
+            roots, (*diags, *(missing_diag(config, state_dir, s, why(s.ident)) for s in self.missing))
+        )
+
+    def fetch_missing(self, config: Config, state_dir: Path) -> bool:
+        """Clone every missing pin (blocking); whether anything changed: a clone appeared, or a
+        failure is new or different (its diagnostic must be shown)."""
+        changed = False
+        for s in list(self.missing):
+            if sys.stderr.isatty():  # long work shows progress on a terminal only
+                print(
+                    f"skillz-engine: fetching {s.url} at {s.rev or 'HEAD'} ...", file=sys.stderr, flush=True
+                )
+            try:
+                fetch(state_dir, s)
+                self.failures.pop(s.ident, None)
+                changed = True
+            except SourceError as exc:
+                log.warning("source %s at %s: %s", s.url, s.rev, exc)
+                changed = changed or self.failures.get(s.ident) != str(exc)
+                self.failures[s.ident] = str(exc)
+        return changed
 
 
 # --------------------------------------------------------------------------- fetching (network)

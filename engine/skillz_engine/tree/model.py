@@ -12,17 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.kinds import KINDS, Ref, from_document
 from skillz_engine.tree.parse import JsonPath, Positions, format_json_path
 from skillz_engine.tree.specs import Spec
 
-if TYPE_CHECKING:
-    from skillz_engine.build.snapshot import Snapshot
-    from skillz_engine.live.sessions import Activations
-
+JSON = Any
 Args = Mapping[str, Any]
 R = TypeVar("R", bound=Spec)
 
@@ -120,98 +117,14 @@ class ToolResult:
 
 # --------------------------------------------------------------------------- call context
 
-
-class CallContext(Protocol):
-    """What a running tool can reach of the request that called it.
-
-    The server implements it per request (both protocol eras); the CLI's ``call`` and tests use
-    :class:`skillz_engine.runtimes.base.LocalCallContext`. Every method must be safe to call when
-    the client does not support the feature (it then does nothing or raises ``RuntimeFailure``).
-    """
-
-    @property
-    def snapshot(self) -> Snapshot: ...
-
-    @property
-    def tool_name(self) -> str: ...
-
-    @property
-    def progress_token(self) -> str | int | None: ...
-
-    @property
-    def depth(self) -> int:
-        """Nesting depth of tool calls (0 for a client's call)."""
-        ...
-
-    async def log(self, level: str, data: Any, logger: str | None = None) -> None: ...
-
-    async def progress(
-        self, progress: float, total: float | None = None, message: str | None = None
-    ) -> None: ...
-
-    async def call_tool(self, name: str, arguments: Args) -> ToolResult:
-        """Call another tool of the same snapshot (nested; depth-limited)."""
-        ...
-
-    @property
-    def session_id(self) -> str:
-        """A key stable for one client connection (per-session state: activations, parked
-        calls); ``"local"`` outside a server."""
-        ...
-
-    @property
-    def client_capabilities(self) -> Mapping[str, Any]:
-        """The capabilities the client declared (MCP JSON, camelCase keys); empty when none."""
-        ...
-
-    @property
-    def engine(self) -> EngineHandle | None:
-        """The running engine, for built-ins that write into the tree; ``None`` when there is none."""
-        ...
-
-    @property
-    def activations(self) -> Activations | None:
-        """The skills and bundles this client activated (``activate_skill``); ``None`` when the
-        connection has no per-client state (a 2026-07-28 request over HTTP, or no server)."""
-        ...
-
-    async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``sampling/createMessage`` to the client: MCP params in, the result as JSON out.
-        Raises ``RuntimeFailure`` when the client cannot sample."""
-        ...
-
-    async def elicit(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``elicitation/create`` to the client: MCP params in, ``{action, content}`` out.
-        Raises ``RuntimeFailure`` when the client cannot elicit."""
-        ...
-
-    async def list_roots(self) -> list[dict[str, Any]]:
-        """The client's roots (``[{uri, name?}]``); raises ``RuntimeFailure`` when it has none to offer."""
-        ...
-
-
-class EngineHandle(Protocol):
-    """What built-in writers reach of the running engine: where to write, and how to make the
-    engine serve what they wrote before they return."""
-
-    @property
-    def roots(self) -> tuple[Path, ...]: ...
-
-    @property
-    def state_dir(self) -> Path: ...
-
-    async def reload(self, paths: Sequence[Path]) -> Snapshot:
-        """Apply these changed paths now, as the watcher would, and return the snapshot that
-        serves them (the watcher seeing the same paths later is a no-op)."""
-        ...
-
-    async def mount_sources(self) -> Snapshot:
-        """Re-read the git source pins (``skillz.yaml`` and the state dir), serve their clones as
-        extra roots (unmounting clones no longer pinned), and return the snapshot serving them."""
-        ...
-
-
-ToolInvoker = Callable[[Args, CallContext], Awaitable[ToolResult]]
+# A served callable runs against the request's context and snapshot. Their types, the
+# :class:`~skillz_engine.build.contract.CallContext` protocol and the
+# :class:`~skillz_engine.build.snapshot.Snapshot`, live in the build layer (they reach what is
+# built from these specs), so the model names them ``Context`` and ``SnapshotRef``: checked where
+# the callables are written (runtimes, built-ins) and called (the server, ``run_tool``).
+Context = Any
+SnapshotRef = Any
+ToolInvoker = Callable[[Args, Context], Awaitable[ToolResult]]
 
 
 # --------------------------------------------------------------------------- served shapes
@@ -261,7 +174,7 @@ class PromptArgument:
     values: tuple[str, ...] = ()  # completion values
 
 
-PromptRenderer = Callable[[Args, CallContext | None], Awaitable[list[dict[str, Any]]]]
+PromptRenderer = Callable[[Args, Context | None], Awaitable[list[dict[str, Any]]]]
 Completer = Callable[[str, str, Args], Sequence[str]]  # (argument, prefix, other args) -> values
 
 
@@ -279,7 +192,7 @@ class PromptDef:
     digest: str = ""
 
 
-ResourceReader = Callable[["Snapshot"], Awaitable[list[dict[str, Any]]]]  # -> MCP ResourceContents dicts
+ResourceReader = Callable[[SnapshotRef], Awaitable[list[dict[str, Any]]]]  # -> MCP ResourceContents dicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +212,7 @@ class ResourceDef:
     meta: Mapping[str, Any] | None = None  # the resource's `_meta` as listed
 
 
-TemplateReader = Callable[[str, Mapping[str, str], "Snapshot"], Awaitable[list[dict[str, Any]]]]
+TemplateReader = Callable[[str, Mapping[str, str], SnapshotRef], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,3 @@
+"""Specs -> an immutable snapshot: compile, cache, assemble, snapshot, diff."""
+
+from __future__ import annotations
