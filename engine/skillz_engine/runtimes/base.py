@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.errors import EngineError, RuntimeFailure, ToolNotFound
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.model import (
     Args,
@@ -55,7 +55,7 @@ DEFAULT_OUTPUT = 1 << 20  # bytes
 MAX_CALL_DEPTH = 8
 
 
-class CompileProblem(Exception):
+class CompileProblem(EngineError):
     """Raised by ``Runtime.compile`` with diagnostics about an entry.
 
     With errors among them the entry does not compile. With warnings only, pass the entry's
