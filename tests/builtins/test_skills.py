@@ -132,10 +132,14 @@ async def test_activation_is_per_client_and_announced_to_that_client_only(root: 
         await inbox_a.wait_for(is_list_changed)
         assert set(await listed(a)) == {*base, "fill-form", "list-files"}
         assert await listed(b) == base
-        await anyio.sleep(0.2)
-        assert not [m for m in inbox_b.items if is_list_changed(m)]
         # b activates something else; a's list does not move
-        await call(b, "activate_skill", name="review")
+        await call(b, "activate_skill", name="review")  # no tools: no list_changed for b either
+        assert set(await listed(a)) == {*base, "fill-form", "list-files"}
+        # the barrier: b's own list_changed comes after anything a's activation could have sent b
+        await call(b, "activate_skill", name="files")
+        await inbox_b.wait_for(is_list_changed)
+        assert len([m for m in inbox_b.items if is_list_changed(m)]) == 1
+        assert set(await listed(b)) == {*base, "list-files"}
         assert set(await listed(a)) == {*base, "fill-form", "list-files"}
         assert len(server.sessions) == 2
     assert len(server.sessions) == 0  # dropped with the connections
