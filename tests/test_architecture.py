@@ -26,8 +26,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "engine" / "skillz_engine"
 
 # top-level name under skillz_engine -> rank (a module may import only ranks <= its own)
 RANKS: Mapping[str, int] = {
-    "units": 0,
-    "tree": 1, "errors": 1, "__init__": 1,  # errors carry diagnostics; the package re-exports them
+    "units": 0, "errors": 0,  # errors imports nothing of the package; units' UnitError is an EngineError
+    "tree": 1, "__init__": 1,  # the package re-exports tree's diagnostics
     "build": 2,
     "isolation": 3, "state": 3,
     "runtimes": 4,

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 import yaml
+from mcp import Client, types
 from mcp.shared.exceptions import MCPError
 
-from mcp import Client, types
 from skillz_engine.build.compile import Tree
 from skillz_engine.tree.scan import ignored_name
 from tests.mcp_helpers import served

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from skillz_engine.errors import EngineError
 from skillz_engine.units import UnitError, parse_duration, parse_size
 
 
@@ -42,6 +43,8 @@ def test_bad_size(value: object) -> None:
 
 
 def test_unit_error_is_value_error() -> None:
-    """UnitError is a ValueError, so generic callers can catch it."""
-    with pytest.raises(ValueError, match="500ms"):
+    """UnitError is a ValueError, so generic callers can catch it, and an EngineError like every
+    error the engine raises on purpose."""
+    with pytest.raises(ValueError, match="500ms") as info:
         parse_duration("soon")
+    assert isinstance(info.value, EngineError)

@@ -45,7 +45,7 @@ from skillz_engine.build.compile import Tree
 from skillz_engine.build.diff import Delta
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.builtins import catalog
-from skillz_engine.errors import ManifestError, ToolNotFound
+from skillz_engine.errors import EngineError, ToolNotFound
 from skillz_engine.live.registry import LiveRegistry
 from skillz_engine.live.reload import Reloader
 from skillz_engine.live.reload import watch as watch_tree
@@ -100,12 +100,14 @@ class EngineOptions:
         return out
 
 
-class TreeHasErrors(ManifestError):
-    """A ``strict`` engine's tree has errors; ``entries`` is how many entries were checked."""
+class TreeHasErrors(EngineError):
+    """A ``strict`` engine's tree has errors: ``diagnostics`` says where, ``entries`` is how many
+    entries were checked."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic], entries: int) -> None:
-        super().__init__(diagnostics)
+        self.diagnostics = tuple(diagnostics)
         self.entries = entries
+        super().__init__(self.diagnostics[0].format() if self.diagnostics else "manifest errors")
 
 
 def debounce_ms(config: Config, default: int = DEFAULT_DEBOUNCE_MS) -> int:

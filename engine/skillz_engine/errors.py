@@ -1,23 +1,40 @@
 """The exception tree of skillz-engine.
 
-    EngineError                     anything the engine raises on purpose
-    ├── ManifestError               a tree does not compile; carries the diagnostics
-    ├── UsageError                  the command line or an argument is wrong (exit 2)
-    ├── ToolNotFound                a call names no tool of the current snapshot
-    └── RuntimeFailure              a runtime could not run a tool (not the tool's own error)
-        └── SandboxUnavailable      a manifest demands a sandbox this machine lacks
+Every error the engine raises on purpose derives from :class:`EngineError`, so a caller that must
+not crash (the CLI, a transport) can catch the engine's own failures and let real bugs through.
+Where an error used to be a ``ValueError`` and callers catch it as one, it still is one (shown in
+parentheses). Names without a module are defined here; the others where they are raised::
+
+    EngineError                                  anything the engine raises on purpose
+    ├── UsageError                               the command line or an argument is wrong (exit 2)
+    ├── engine.TreeHasErrors                     a strict engine's tree has errors (exit 1)
+    ├── ToolNotFound                             a call names no tool of the current snapshot
+    ├── units.UnitError (ValueError)             a duration or size that cannot be read
+    ├── tree.paths.PathEscape                    a relative path would leave its base
+    ├── tree.templating.TemplateError            a template failed to render
+    ├── build.contract.CompileProblem            diagnostics about an entry, raised at compile time
+    ├── runtimes.wasmbuild.BuildError            a WebAssembly build could not run or failed
+    ├── state.sources.SourceError                a skill repository cannot be fetched
+    ├── state.memory.MemoryRefused (ValueError)  a memory operation was refused (key, value, ttl)
+    └── RuntimeFailure                           a runtime could not run a tool (not the tool's error)
+        ├── SandboxUnavailable                   a manifest demands a sandbox this machine lacks
+        ├── isolation.installers.InstallError    a tool's environment could not be installed
+        └── builtins.writers.WriterError         a writer built-in refused or failed
+
+Outside the tree, on purpose: ``runtimes.script._RpcError`` and ``runtimes.wasm._PrepareError``
+are control flow inside one module (an error reply to a script's request; a failed preparation
+turned into diagnostics) and never reach a caller. ``tests/test_errors.py`` checks this drawing
+against the classes.
 
 A tool that runs and fails is not an exception: it is a ``ToolResult`` with ``is_error=True``.
+
+This module imports nothing of the package, so every layer, ``units`` included, may use it.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from skillz_engine.tree.diagnostics import Diagnostic
 
 
 class ExitCode(enum.IntEnum):
@@ -32,15 +49,6 @@ class ExitCode(enum.IntEnum):
 
 class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
-
-
-class ManifestError(EngineError):
-    """The tree has errors; ``diagnostics`` says where."""
-
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        self.diagnostics = tuple(diagnostics)
-        first = self.diagnostics[0].format() if self.diagnostics else "manifest errors"
-        super().__init__(first)
 
 
 class UsageError(EngineError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 
+from skillz_engine.errors import EngineError
+
 __all__ = ["UnitError", "parse_duration", "parse_size"]
 
 _NUMBER = r"(?P<n>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
@@ -25,8 +27,8 @@ _BYTES = {
 }  # fmt: skip
 
 
-class UnitError(ValueError):
-    """A duration or size that cannot be read."""
+class UnitError(EngineError, ValueError):
+    """A duration or size that cannot be read (still a ``ValueError``: callers catch it as one)."""
 
 
 def _number(value: object, what: str) -> float | None:

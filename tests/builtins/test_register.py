@@ -11,8 +11,8 @@ from typing import Any
 import mcp.types as types
 import pytest
 import yaml
-
 from mcp import Client
+
 from skillz_engine.builtins import builtin_tools
 from skillz_engine.builtins.register import script_files
 from skillz_engine.builtins.writers import WriterError

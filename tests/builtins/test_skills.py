@@ -13,9 +13,9 @@ from typing import Any, Literal
 import anyio
 import mcp.types as types
 import pytest
+from mcp import Client
 from mcp.client.subscriptions import ToolsListChanged
 
-from mcp import Client
 from skillz_engine.engine import EngineOptions
 from skillz_engine.mcp.server import McpServer
 from tests.mcp_helpers import Inbox, served, write
@@ -125,10 +125,14 @@ async def test_activation_is_per_client_and_announced_to_that_client_only(root: 
         await inbox_a.wait_for(is_list_changed)
         assert set(await listed(a)) == {*base, "fill-form", "list-files"}
         assert await listed(b) == base
-        await anyio.sleep(0.2)
-        assert not [m for m in inbox_b.items if is_list_changed(m)]
         # b activates something else; a's list does not move
-        await call(b, "activate_skill", name="review")
+        await call(b, "activate_skill", name="review")  # no tools: no list_changed for b either
+        assert set(await listed(a)) == {*base, "fill-form", "list-files"}
+        # the barrier: b's own list_changed comes after anything a's activation could have sent b
+        await call(b, "activate_skill", name="files")
+        await inbox_b.wait_for(is_list_changed)
+        assert len([m for m in inbox_b.items if is_list_changed(m)]) == 1
+        assert set(await listed(b)) == {*base, "list-files"}
         assert set(await listed(a)) == {*base, "fill-form", "list-files"}
         assert len(server.sessions) == 2
     assert len(server.sessions) == 0  # dropped with the connections
@@ -317,9 +321,9 @@ async def test_activation_over_streamable_http(root: Path) -> None:
     """Two handshake-era clients over real Streamable HTTP (Mcp-Session-Id): one activates, only
     its list changes; a 2026-07-28 HTTP client keeps the shared list and gets the tools in the answer."""
     import httpx2
+    from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
-    from mcp import ClientSession
     from tests.mcp.test_http import auth, http_app
 
     write(root / "skillz.yaml", "disclosure: skills\n")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import mcp.types as types
 import pytest
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from tests.mcp_helpers import Inbox, served
 
-from mcp import Client
 from skillz_engine.engine import EngineOptions
 from skillz_engine.mcp.server import SkillzServer
 

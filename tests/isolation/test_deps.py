@@ -258,6 +258,7 @@ async def test_first_call_reports_install_progress_to_the_mcp_client(
     """Over MCP, a first call's install shows as progress notifications; the second shows none."""
     require("uv")
     from mcp import Client
+
     from tests.mcp_helpers import served
 
     six_tool(make_tool, "sixer")

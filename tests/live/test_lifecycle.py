@@ -14,9 +14,9 @@ from typing import Any
 
 import anyio
 import pytest
-from skillz_engine.build.contract import Services
 
 from skillz_engine.build.compile import Tree
+from skillz_engine.build.contract import Services
 from skillz_engine.build.diff import Delta
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.live.registry import LiveRegistry

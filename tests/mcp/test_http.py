@@ -17,11 +17,11 @@ import httpx2
 import mcp.types as types
 import pytest
 import uvicorn
+from mcp import Client, ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ToolsListChanged
 
-from mcp import Client, ClientSession
 from skillz_engine.engine import Engine, EngineOptions
 from skillz_engine.errors import UsageError
 from skillz_engine.mcp.http import DEFAULT_ORIGINS, build_app, origin_allowed, serve_http

@@ -16,12 +16,12 @@ import httpx2
 import mcp.types as types
 import psutil  # type: ignore[import-untyped]
 import pytest
+from mcp import Client, ClientSession, StdioServerParameters
 from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.memory import create_client_server_memory_streams
 
-from mcp import Client, ClientSession, StdioServerParameters
 from skillz_engine.engine import EngineOptions
 from skillz_engine.mcp.server import McpServer
 from tests.mcp.test_http import auth, http_app

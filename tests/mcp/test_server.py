@@ -13,11 +13,11 @@ from typing import Any
 import anyio
 import mcp.types as types
 import pytest
+from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from mcp.client.subscriptions import ResourceUpdated, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 
 import skillz_engine
-from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from skillz_engine.build.compile import Tree
 from skillz_engine.engine import Engine, EngineOptions, debounce_ms
 from skillz_engine.mcp.server import DEFAULT_INSTRUCTIONS, McpServer
@@ -469,8 +469,10 @@ async def test_logging_set_level_filters_tool_logs_and_diagnostics(root: Path) -
         manifest = write(root / "tools" / "echo" / "manifest.yaml", "kind: command\ndescription: [oops\n")
         await engine.apply([manifest])  # a warning-level diagnostics log
         await chatty.wait_for(lambda p: p.logger == "skillz-engine" and p.level == "warning")
-        await anyio.sleep(0.1)
-        assert quiet.items == []
+        # the barrier: an error q asks for now comes after anything the reload could have sent q
+        assert not (await q.call_tool("levels", {})).is_error
+        await quiet.wait_for(lambda p: p.data == "error")
+        assert [p.data for p in quiet.items] == ["error"]
 
 
 async def test_legacy_registry_follows_connections(root: Path) -> None:

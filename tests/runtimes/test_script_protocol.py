@@ -8,7 +8,6 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import anyio
 import pytest
 
 from skillz_engine.runtimes.base import LocalCallContext
@@ -96,8 +95,23 @@ async def test_memory_refusals_are_errors_inside_the_result(make_tool: MakeTool,
     assert "larger than" in str(out[4]["error"])
 
 
-async def test_memory_namespaces_are_per_tool_and_ttl_expires(make_tool: MakeTool, call: Call) -> None:
-    """Two tools never see each other's keys; a key with a TTL is gone after it."""
+class Clock:
+    """A clock that moves only when told to (the memory store's ``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_namespaces_are_per_tool_and_ttl_expires(
+    make_tool: MakeTool, call: Call, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two tools never see each other's keys; a key with a TTL is gone after it. The scripts are
+    real processes; time is the store's clock, moved by the test."""
+    clock = Clock()
+    monkeypatch.setattr(open_memory(tmp_path / ".skillz"), "clock", clock)  # the store the tools use
     make_tool("one", manifest("main.py"), {"main.py": MEMORY})
     make_tool("two", manifest("main.py"), {"main.py": MEMORY})
     first = await steps(
@@ -112,7 +126,9 @@ async def test_memory_namespaces_are_per_tool_and_ttl_expires(make_tool: MakeToo
         {"value": None},
         {"keys": []},
     ]
-    await anyio.sleep(1.6)
+    clock.now += 1.49
+    assert await steps(call, "one", ("memory/get", {"key": "brief"})) == [{"value": 2}]
+    clock.now += 0.01
     assert await steps(call, "one", ("memory/get", {"key": "brief"}), ("memory/list", {})) == [
         {"value": None},
         {"keys": ["shared"]},
@@ -123,10 +139,12 @@ def test_expired_rows_are_purged_from_the_file(tmp_path: Path) -> None:
     """Expired rows are deleted on access, not just hidden; open_memory caches per path."""
     store = open_memory(tmp_path)
     assert open_memory(tmp_path) is store and isinstance(store, SqliteMemory)
+    clock = Clock()
+    store.clock = clock
     store.set("t", "gone", 1, ttl=0.05)
     store.set("other", "gone-too", 1, ttl=0.05)
     store.set("t", "kept", 2)
-    time.sleep(0.1)
+    clock.now += 0.05
     assert store.keys("t") == ["kept"]
     rows = sqlite3.connect(tmp_path / "memory.db").execute("SELECT namespace, key FROM memories").fetchall()
     assert ("t", "gone") not in rows and ("t", "kept") in rows

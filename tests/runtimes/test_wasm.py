@@ -12,8 +12,8 @@ from typing import Any
 
 import anyio
 import pytest
-
 from mcp import Client
+
 from skillz_engine.live.reload import Reloader
 from skillz_engine.runtimes import wasm, wasmbuild
 from skillz_engine.runtimes.base import BuildOptions, LocalCallContext, Services, run_tool

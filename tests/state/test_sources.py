@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from mcp import Client
+
 from skillz_engine.engine import Engine, EngineOptions
 from skillz_engine.mcp.server import SkillzServer
 from skillz_engine.state.sources import PINS_FILE, Source, SourceError, clone_dir, fetch

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.errors import EngineError
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.kinds import KINDS
 from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolDef, ToolInvoker, ToolResult
 
 
-class CompileProblem(Exception):
+class CompileProblem(EngineError):
     """Raised by ``Runtime.compile`` with diagnostics about an entry.
 
     With errors among them the entry does not compile. With warnings only, pass the entry's

@@ -197,10 +197,6 @@ async def _deactivate_skill(args: Args, ctx: CallContext) -> ToolResult:
 # --------------------------------------------------------------------------- suggest_skill
 
 
-def _skill_text(spec: EntrySpec) -> str:
-    return f"{spec.name} {spec.description} {(spec.body or '')[:SUGGEST_BODY_CHARS]}"
-
-
 def rank_skills(snap: Snapshot, context: str, limit: int) -> list[dict[str, Any]]:
     """Skills ranked locally (BM25 over name, description and the start of the body), with the
     matching words as the reason."""

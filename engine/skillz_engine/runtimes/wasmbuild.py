@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skillz_engine.errors import EngineError
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 
 __all__ = [
@@ -67,7 +68,7 @@ EXTENSIONS = {"rust": (".rs",), "c": (".c", ".h"), "wat": (".wat",)}
 Progress = Callable[[str], None]
 
 
-class BuildError(Exception):
+class BuildError(EngineError):
     """A build that could not run or did not succeed; ``diagnostics`` point into the tree."""
 
     def __init__(self, message: str, diagnostics: Sequence[Diagnostic] = (), log: str = "") -> None:

@@ -7,7 +7,8 @@ the default is :class:`SqliteMemory`, ``<state_dir>/memory.db`` in WAL mode.
 
 Expired rows are never returned: a namespace's expired rows are purged on every access of that
 namespace, and every expired row of every namespace at most every :data:`PURGE_EVERY` seconds.
-Operations are single-row SQLite statements (well under a millisecond), so they run inline.
+Operations are single-row SQLite statements (well under a millisecond), so they run inline. Time
+comes from the store's ``clock`` (wall-clock seconds by default) so tests can move it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from skillz_engine.errors import EngineError
 
 if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
@@ -52,8 +56,9 @@ CREATE INDEX IF NOT EXISTS memories_expiry ON memories (expires_at) WHERE expire
 """
 
 
-class MemoryRefused(ValueError):
-    """A refused memory operation (bad key, value too large, namespace full); the message says why."""
+class MemoryRefused(EngineError, ValueError):
+    """A refused memory operation (bad key, value too large, namespace full); the message says why.
+    Still a ``ValueError``, as it always was."""
 
 
 class MemoryStore(Protocol):
@@ -92,11 +97,15 @@ def check_ttl(ttl: Any) -> float | None:
 
 
 class SqliteMemory:
-    """:class:`MemoryStore` in one SQLite file (WAL; safe across threads and processes)."""
+    """:class:`MemoryStore` in one SQLite file (WAL; safe across threads and processes).
 
-    def __init__(self, path: Path) -> None:
+    ``clock`` gives the current time in seconds since the epoch; expiry times are stored in the
+    file, so stores sharing a file must share a notion of time (the default: ``time.time``)."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.clock = clock
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=5.0, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -116,7 +125,7 @@ class SqliteMemory:
 
     def get(self, namespace: str, key: str) -> tuple[bool, Any]:
         key = _check_key(key)
-        now = time.time()
+        now = self.clock()
         with self._lock:
             self._purge(namespace, now)
             row = self._db.execute(
@@ -133,7 +142,7 @@ class SqliteMemory:
             raise MemoryRefused(f"value is not JSON: {exc}") from exc
         if len(text.encode()) > MAX_VALUE:
             raise MemoryRefused(f"value is larger than {MAX_VALUE} bytes as JSON")
-        now = time.time()
+        now = self.clock()
         expires = now + ttl if ttl is not None else None
         with self._lock:
             self._purge(namespace, now)
@@ -155,7 +164,7 @@ class SqliteMemory:
 
     def keys(self, namespace: str) -> list[str]:
         with self._lock:
-            self._purge(namespace, time.time())
+            self._purge(namespace, self.clock())
             rows = self._db.execute(
                 "SELECT key FROM memories WHERE namespace = ? ORDER BY key", (namespace,)
             ).fetchall()
@@ -164,7 +173,7 @@ class SqliteMemory:
     def delete(self, namespace: str, key: str) -> bool:
         key = _check_key(key)
         with self._lock:
-            self._purge(namespace, time.time())
+            self._purge(namespace, self.clock())
             cur = self._db.execute("DELETE FROM memories WHERE namespace = ? AND key = ?", (namespace, key))
         return cur.rowcount > 0
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from skillz_engine.build.roots import MountedSources
+from skillz_engine.errors import EngineError
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
 
@@ -46,7 +47,7 @@ GIT_TIMEOUT = 300.0  # seconds for one git command
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 
-class SourceError(Exception):
+class SourceError(EngineError):
     """A source cannot be fetched; the message says why in words a user can act on."""
 
 

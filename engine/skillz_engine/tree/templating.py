@@ -15,6 +15,8 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from skillz_engine.errors import EngineError
+
 __all__ = [
     "TemplateError",
     "TemplateSyntaxError",
@@ -29,7 +31,7 @@ __all__ = [
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.S)
 
 
-class TemplateError(Exception):
+class TemplateError(EngineError):
     """A template failed to render (undefined variable, bad filter, sandbox violation)."""
 
 
