@@ -52,16 +52,16 @@ from skillz_engine.live.reload import watch as watch_tree
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
 from skillz_engine.state.sources import GitSources
 from skillz_engine.state.store import AuditLog, AuditRecord, Store
-from skillz_engine.tree.config import DISCLOSURE_MODES, Config
+from skillz_engine.tree.config import DISCLOSURE_MODES, Config, WatchSettings
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.model import Args, ToolResult
+from skillz_engine.tree.specs import Duration, McpServerSpec, ToolSpec
 from skillz_engine.units import parse_duration
 
 log = logging.getLogger("skillz_engine.engine")
 
 AuditMode = Literal["off", "optional", "required"]
 AUDIT_MODES: tuple[AuditMode, ...] = ("off", "optional", "required")
-DEFAULT_DEBOUNCE_MS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +110,18 @@ class TreeHasErrors(EngineError):
         super().__init__(self.diagnostics[0].format() if self.diagnostics else "manifest errors")
 
 
+def _ms(duration: Duration) -> int:
+    return max(1, round(parse_duration(duration) * 1000))
+
+
+DEFAULT_DEBOUNCE_MS = _ms(WatchSettings().debounce)
+
+
 def debounce_ms(config: Config, default: int = DEFAULT_DEBOUNCE_MS) -> int:
-    """``watch.debounce`` of the tree config in milliseconds (``"50ms"``, ``0.2``, ...)."""
-    value = config.get("watch", "debounce")
-    if value is None:
-        return default
+    """``watch.debounce`` of the tree config in milliseconds (``"50ms"``, ``0.2``, ...); ``default``
+    for a value that is not a duration."""
     try:
-        return max(1, round(parse_duration(value) * 1000))
+        return _ms(config.watch.debounce)
     except ValueError:
         return default
 
@@ -125,7 +130,8 @@ def secret_names(snapshot: Snapshot) -> tuple[str, ...]:
     """Every secret any entry of the snapshot names (a nested call may reach any of them)."""
     names: set[str] = set()
     for spec in snapshot.specs.values():
-        for n in spec.data.get("secrets") or ():
+        r = spec.record
+        for n in r.secrets if isinstance(r, ToolSpec | McpServerSpec) else ():
             if isinstance(n, str):
                 names.add(n)
     return tuple(sorted(names))

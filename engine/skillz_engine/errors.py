@@ -21,7 +21,7 @@ parentheses). Names without a module are defined here; the others where they are
         ├── isolation.installers.InstallError    a tool's environment could not be installed
         └── builtins.writers.WriterError         a writer built-in refused or failed
 
-Outside the tree, on purpose: ``runtimes.script._RpcError`` and ``runtimes.wasm._PrepareError``
+Outside the tree, on purpose: ``runtimes.script.host._RpcError`` and ``runtimes.wasm._PrepareError``
 are control flow inside one module (an error reply to a script's request; a failed preparation
 turned into diagnostics) and never reach a caller. ``tests/test_errors.py`` checks this drawing
 against the classes.

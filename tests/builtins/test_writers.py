@@ -95,3 +95,24 @@ async def test_a_broken_new_entry_is_removed(tmp_path: Path) -> None:
         await serve_written(reloader, bad, "nope")
     assert not bad.path.exists()
     assert "nope" not in live.current.tools and not live.current.diagnostics
+
+
+@pytest.mark.parametrize("rel", ["../escape.txt", "/etc/escape.txt", "sub/../../escape.txt", "bad\x00name"])
+async def test_a_staged_file_cannot_leave_the_entry(tmp_path: Path, rel: str) -> None:
+    """Every staged file goes through safe_join: nothing is written outside, nothing is left staged."""
+    reloader = Reloader(Tree([tmp_path], lenient=True))
+    await reloader.start()
+    files = {"manifest.yaml": command("hi"), rel: "x"}
+    with pytest.raises(WriterError, match="cannot be written in the entry"):
+        write_entry(reloader, "t", files, kind="command")
+    assert not (tmp_path / "tools" / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
+    assert list((tmp_path / "tools").iterdir()) == []
+
+
+async def test_a_staged_file_may_be_hidden_or_nested(tmp_path: Path) -> None:
+    reloader = Reloader(Tree([tmp_path], lenient=True))
+    await reloader.start()
+    files = {"manifest.yaml": command("hi"), ".config/x.json": "{}", "a/b/c.txt": "c"}
+    written = write_entry(reloader, "t", files, kind="command")
+    assert (written.path / ".config" / "x.json").read_text() == "{}"
+    assert (written.path / "a" / "b" / "c.txt").read_text() == "c"

@@ -421,3 +421,36 @@ async def test_waiting_for_the_client_does_not_count_against_the_timeout(root: P
     assert not answered.is_error, answered.content
     assert payload(answered) == {"action": "accept", "content": {"name": "Ada"}}
     assert busy.is_error and "timed out after 1s" in str(busy.content)
+
+
+LIST_RESOURCES = """import json, sys
+sys.stdin.readline()
+print(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "resources/list"}), flush=True)
+answer = json.loads(sys.stdin.readline())
+print(json.dumps({"jsonrpc": "2.0", "id": 1, "result": answer["result"]}), flush=True)
+"""
+ICON = {"src": "https://example.com/todo.png", "mimeType": "image/png", "sizes": ["48x48"], "theme": "dark"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_script_lists_resources_exactly_as_the_server_does(root: Path, mode: str) -> None:
+    """The script host's `resources/list` items are the server's: icons, title, size and `_meta`
+    (a skill file's digest and front matter) included, absent fields absent."""
+    write(root / "tools" / "lister" / "manifest.yaml", "kind: script\ndescription: Lists\nentry: main.py\n")
+    write(root / "tools" / "lister" / "main.py", LIST_RESOURCES)
+    write(
+        root / "resources" / "todo" / "manifest.yaml",
+        "kind: resource\ntitle: To do\ndescription: Todo.\nuri: notes://todo\nfile: todo.md\n"
+        f"icons: [{json.dumps(ICON)}]\n",
+    )
+    write(root / "resources" / "todo" / "todo.md", "- buy milk\n")
+    skill = "---\nname: greet\ndescription: Greets.\nlicense: MIT\n---\nHi\n"
+    write(root / "skills" / "greet" / "SKILL.md", skill)
+    async with serving(root) as server, Client(server.server, mode=mode) as c:
+        served_list = (await c.list_resources()).resources
+        scripted = payload(await c.call_tool("lister", {}))["resources"]
+    by_uri = {r.uri: r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in served_list}
+    assert {r["uri"]: r for r in scripted} == by_uri
+    todo = by_uri["notes://todo"]
+    assert todo["icons"] == [ICON] and todo["title"] == "To do"
+    assert any("_meta" in r for r in scripted)  # the skill's SKILL.md lists its digest

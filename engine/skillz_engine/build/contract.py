@@ -34,6 +34,7 @@ from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.kinds import KINDS
 from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolDef, ToolInvoker, ToolResult
+from skillz_engine.tree.specs import ToolSpec
 
 
 class CompileProblem(EngineError):
@@ -95,17 +96,17 @@ class Buildable(Protocol):
 
 def tool_def(spec: EntrySpec, invoke: ToolInvoker) -> ToolDef:
     """The one tool an entry of a tool kind serves, with the manifest's shared tool keys."""
-    data = spec.data
+    r = spec.record_as(ToolSpec)
     return ToolDef(
         name=spec.name,
         description=spec.description,
-        input_schema=data.get("inputSchema") or {"type": "object"},
+        input_schema=r.input_schema,
         invoke=invoke,
-        title=data.get("title"),
-        output_schema=data.get("outputSchema"),
-        annotations=data.get("annotations"),
-        icons=data.get("icons"),
-        tags=tuple(data.get("tags") or ()),
+        title=r.title,
+        output_schema=r.output_schema,
+        annotations=r.annotations,
+        icons=r.icons or None,
+        tags=r.tags,
     )
 
 

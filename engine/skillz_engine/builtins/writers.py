@@ -29,6 +29,7 @@ from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.kinds import KINDS
+from skillz_engine.tree.paths import PathEscape, safe_join
 
 NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
@@ -139,9 +140,10 @@ def write_entry(
     stage = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=target.parent))
     try:
         for rel, content in files.items():
-            path = (stage / rel).resolve()
-            if not path.is_relative_to(stage.resolve()):
-                raise WriterError(f"file {rel!r} would land outside the entry")
+            try:
+                path = safe_join(stage, rel, allow_hidden=True)
+            except PathEscape as exc:
+                raise WriterError(f"file {rel!r} cannot be written in the entry: {exc.reason}") from exc
             path.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, bytes):
                 path.write_bytes(content)

@@ -64,12 +64,11 @@ async def serve(roots: list[Path], args: argparse.Namespace) -> None:
 async def _http(engine: Engine, args: argparse.Namespace) -> None:
     """The flags, else ``http`` of ``skillz.yaml``, else the defaults."""
     from skillz_engine.mcp.http import serve_http
-    from skillz_engine.tree.config import DEFAULT_PORT
 
-    config = engine.config
-    port = args.port if args.port is not None else int(config.get("http", "port", default=DEFAULT_PORT))
-    host = args.host or str(config.get("http", "host", default="127.0.0.1"))
-    auth = not args.no_auth and bool(config.get("http", "auth", default=True))
+    settings = engine.config.http
+    port = args.port if args.port is not None else settings.port
+    host = args.host or settings.host
+    auth = not args.no_auth and settings.auth
 
     def announce(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -20,16 +20,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from skillz_engine.isolation.envcache import ensure
 from skillz_engine.isolation.installers import EnvSpec, InstallError, Report, Settings, probe
 from skillz_engine.isolation.pep723 import inline_metadata
 from skillz_engine.tree.diagnostics import Diagnostic, display_path
 from skillz_engine.tree.model import EntrySpec
+from skillz_engine.tree.specs import ScriptSpec
 
 __all__ = ["Activation", "Plan", "normalise_pip", "plan_for"]
 
@@ -170,9 +170,9 @@ def plan_for(
     ``interpreter_name`` is the program the script runs with (``python3``, ``node``, a path), or
     ``None`` for an executable run directly. Reads the entry file for PEP 723; spawns nothing.
     """
-    deps: Mapping[str, Any] = spec.data.get("dependencies") or {}
-    pip = [normalise_pip(str(r), spec.dir) for r in deps.get("pip") or ()]
-    npm = [" ".join(str(r).split()) for r in deps.get("npm") or ()]
+    deps = spec.record_as(ScriptSpec).dependencies
+    pip = [normalise_pip(str(r), spec.dir) for r in deps.pip]
+    npm = [" ".join(str(r).split()) for r in deps.npm]
     python_like = interpreter_name is not None and _is_python(interpreter_name)
     requires_python: str | None = None
     diags: list[Diagnostic] = []

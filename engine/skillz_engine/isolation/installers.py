@@ -20,20 +20,18 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.limits import Limits
 from skillz_engine.isolation.process import Command, run
+from skillz_engine.tree.config import Config, DependencySettings
 from skillz_engine.units import UnitError, parse_duration
-
-if TYPE_CHECKING:
-    from skillz_engine.tree.config import Config
 
 __all__ = ["DEFAULT_INSTALL_TIMEOUT", "EnvSpec", "InstallError", "Report", "Settings", "find_uv", "install",
            "probe"]  # fmt: skip
 
-DEFAULT_INSTALL_TIMEOUT = 600.0  # seconds for one whole environment install
+_DEFAULTS = DependencySettings()
+DEFAULT_INSTALL_TIMEOUT = parse_duration(_DEFAULTS.timeout)  # seconds for one whole environment install
 OUTPUT_TAIL = 4000  # characters of installer output kept in an error
 PROBE_TIMEOUT = 30.0
 
@@ -54,20 +52,18 @@ class Settings:
     """How environments are installed: the deadline and the pip installer (``auto`` | ``uv`` | ``pip``)."""
 
     timeout: float = DEFAULT_INSTALL_TIMEOUT
-    installer: str = "auto"
+    installer: str = _DEFAULTS.installer
 
     @classmethod
     def from_config(cls, config: Config | None) -> Settings:
         if config is None:
             return cls()
-        raw = config.get("dependencies") or {}
-        timeout = DEFAULT_INSTALL_TIMEOUT
-        if raw.get("timeout") is not None:
-            try:
-                timeout = parse_duration(raw["timeout"])
-            except UnitError:
-                timeout = DEFAULT_INSTALL_TIMEOUT
-        return cls(timeout=timeout, installer=str(raw.get("installer") or "auto"))
+        deps = config.dependencies
+        try:
+            timeout = parse_duration(deps.timeout)
+        except UnitError:
+            timeout = DEFAULT_INSTALL_TIMEOUT
+        return cls(timeout=timeout, installer=deps.installer)
 
 
 @dataclass(frozen=True, slots=True)

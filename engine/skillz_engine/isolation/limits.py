@@ -12,10 +12,12 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.programs import which
+from skillz_engine.tree import specs
+from skillz_engine.tree.specs import DEFAULT_LIMITS, DEFAULT_OUTPUT, DEFAULT_TIMEOUT, ToolSpec
 from skillz_engine.units import UnitError, parse_duration, parse_size
 
 if TYPE_CHECKING:
@@ -23,9 +25,6 @@ if TYPE_CHECKING:
     from skillz_engine.tree.model import EntrySpec
 
 __all__ = ["DEFAULT_OUTPUT", "DEFAULT_TIMEOUT", "Limits", "limits_argv", "limits_for", "prlimit_program"]
-
-DEFAULT_TIMEOUT = 60.0  # seconds
-DEFAULT_OUTPUT = 1 << 20  # bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,26 +50,16 @@ class Limits:
 
 def limits_for(spec: EntrySpec, config: Config | None = None) -> Limits:
     """The entry's ``limits``, falling back to ``limits`` in skillz.yaml, then to the defaults."""
-    own = spec.data.get("limits") or {}
-    tree = (config.get("limits") if config is not None else None) or {}
-
-    def pick(key: str) -> Any:
-        return own.get(key, tree.get(key))
-
+    tree = config.limits if config is not None else specs.Limits()
+    raw = spec.record_as(ToolSpec).limits.over(tree).over(DEFAULT_LIMITS)
     try:
-        timeout = pick("timeout")
-        output = pick("output")
-        memory = pick("memory")
-        cpu = pick("cpu")
-        processes = pick("processes")
-        open_files = pick("openFiles")
         return Limits(
-            timeout=parse_duration(timeout) if timeout is not None else DEFAULT_TIMEOUT,
-            output=parse_size(output) if output is not None else DEFAULT_OUTPUT,
-            memory=parse_size(memory) if memory is not None else None,
-            cpu=parse_duration(cpu) if cpu is not None else None,
-            processes=int(processes) if processes is not None else None,
-            open_files=int(open_files) if open_files is not None else None,
+            timeout=parse_duration(raw.timeout),  # never None over DEFAULT_LIMITS
+            output=parse_size(raw.output),
+            memory=parse_size(raw.memory) if raw.memory is not None else None,
+            cpu=parse_duration(raw.cpu) if raw.cpu is not None else None,
+            processes=int(raw.processes) if raw.processes is not None else None,
+            open_files=int(raw.open_files) if raw.open_files is not None else None,
         )
     except UnitError as exc:  # the schema makes this unreachable for validated manifests
         raise RuntimeFailure(f"{spec.name}: bad limits: {exc}") from exc

@@ -16,10 +16,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, get_args
 
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.tree.paths import OUTSIDE, PARENT, PathEscape, safe_join
+from skillz_engine.tree.specs import DEFAULT_SANDBOX, Sandbox, SandboxMode, ToolSpec
 
 if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MODE", "HIDDEN_TMP", "MODES", "Mounts", "Policy", "hidden", "mounts_for", "policy_for"]
 
-MODES = ("bwrap", "firejail", "nsjail", "auto", "none")
-DEFAULT_MODE = "auto"
+MODES: tuple[str, ...] = get_args(SandboxMode)
+DEFAULT_MODE = str(DEFAULT_SANDBOX.mode)
 HIDDEN_TMP = ("/tmp",)  # what the sandboxes replace with a private tmpfs
 ENV_PATHS = ("VIRTUAL_ENV", "NODE_PATH", "PATH")  # variables naming what the tool runs and imports
 
@@ -42,21 +43,14 @@ class Policy:
     writable: tuple[str, ...] = ()
 
 
-def _as_mapping(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, str):
-        return {"mode": raw}
-    return dict(raw) if isinstance(raw, Mapping) else {}
-
-
 def policy_for(spec: EntrySpec, config: Config | None = None) -> Policy:
     """The tool's ``sandbox``, key by key over ``sandbox`` in skillz.yaml, over the defaults."""
-    tree = _as_mapping(config.get("sandbox") if config is not None else None)
-    merged = {**tree, **_as_mapping(spec.data.get("sandbox"))}
-    mode = str(merged.get("mode") or DEFAULT_MODE)
+    tree = config.sandbox if config is not None else Sandbox()
+    merged = spec.record_as(ToolSpec).sandbox.over(tree).over(DEFAULT_SANDBOX)
+    mode = str(merged.mode)
     if mode not in MODES:  # the schema makes this unreachable for validated manifests
         raise RuntimeFailure(f"unknown sandbox mode {mode!r}; use one of {', '.join(MODES)}")
-    writable = tuple(str(p) for p in merged.get("writable") or ())
-    return Policy(mode, bool(merged.get("network", False)), writable)
+    return Policy(mode, bool(merged.network), tuple(str(p) for p in merged.writable or ()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,8 +71,7 @@ def origin_allowed(origin: str, patterns: Sequence[str]) -> bool:
 
 def allowed_origins(config: Config) -> list[str]:
     """The loopback origins plus ``http.allowedOrigins`` from ``skillz.yaml``."""
-    extra = config.get("http", "allowedOrigins", default=()) or ()
-    return list(dict.fromkeys([*DEFAULT_ORIGINS, *(str(o) for o in extra)]))
+    return list(dict.fromkeys([*DEFAULT_ORIGINS, *(str(o) for o in config.http.allowed_origins)]))
 
 
 def _url_host(host: str) -> str:

@@ -37,7 +37,8 @@ from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolResult
-from skillz_engine.tree.parse import JsonPath, format_json_path
+from skillz_engine.tree.parse import JsonPath
+from skillz_engine.tree.specs import CommandSpec
 from skillz_engine.tree.templating import TemplateError, check_syntax, render, render_value
 
 __all__ = ["CommandRuntime", "argv_value"]
@@ -85,12 +86,6 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def _diag(spec: EntrySpec, path: JsonPath, code: str, severity: Severity, message: str,
-          hint: str) -> Diagnostic:  # fmt: skip
-    line, col = spec.positions.value(path)
-    return Diagnostic(spec.display, line, col, code, severity, message, format_json_path(path), hint)
-
-
 def _syntax(spec: EntrySpec, path: JsonPath, label: str, source: str) -> list[Diagnostic]:
     problem = check_syntax(source)
     if problem is None:
@@ -98,9 +93,9 @@ def _syntax(spec: EntrySpec, path: JsonPath, label: str, source: str) -> list[Di
     line, message = problem
     where = f" (template line {line})" if line > 1 else ""
     return [
-        _diag(spec, path, "SKZ503", Severity.ERROR, f"template syntax error in {label}{where}: {message}",
-              "Fix the Jinja2 template: `{{ name }}` inserts an argument, `{% if name %}...{% endif %}` "
-              "tests one; write a literal `{{` as `{{ '{{' }}`.")
+        spec.diag(path, "SKZ503", f"template syntax error in {label}{where}: {message}",
+                  "Fix the Jinja2 template: `{{ name }}` inserts an argument, `{% if name %}...{% endif %}` "
+                  "tests one; write a literal `{{` as `{{ '{{' }}`.")
     ]  # fmt: skip
 
 
@@ -122,7 +117,7 @@ def _program_warning(spec: EntrySpec, program: str, cwd: Path) -> list[Diagnosti
     else:
         message = f"program {program!r} is not found on PATH on this machine"
     hint = "Install it, or name it by absolute path; calls fail until the program is there."
-    return [_diag(spec, ("argv", 0), "SKZ504", Severity.WARNING, message, hint)]
+    return [spec.diag(("argv", 0), "SKZ504", message, hint, Severity.WARNING)]
 
 
 class CommandRuntime:
@@ -133,21 +128,20 @@ class CommandRuntime:
     def compile(self, spec: EntrySpec, services: Services) -> Compiled:
         from skillz_engine.tree.validate import entry_path
 
-        data = spec.data
-        argv = [str(a) for a in data["argv"]]
+        r = spec.record_as(CommandSpec)
+        argv = [str(a) for a in r.argv]
         diags: list[Diagnostic] = []
         for i, element in enumerate(argv):
             diags += _syntax(spec, ("argv", i), f"argv[{i}]", element)
-        stdin = data.get("stdin")
-        if isinstance(stdin, str):
-            diags += _syntax(spec, ("stdin",), "stdin", stdin)
+        if r.stdin is not None:
+            diags += _syntax(spec, ("stdin",), "stdin", r.stdin)
         cwd: Path | None = spec.dir
-        if "cwd" in data:
-            cwd, more = entry_path(spec, ("cwd",), str(data["cwd"]), kind="dir")
+        if r.cwd is not None:
+            cwd, more = entry_path(spec, ("cwd",), r.cwd, kind="dir")
             diags += more
         if diags or cwd is None:
             raise CompileProblem(diags)
-        command = _Command(spec, services, tuple(argv), stdin if isinstance(stdin, str) else None, cwd)
+        command = _Command(spec, services, r, tuple(argv), cwd)
         tool = tool_def(spec, command.invoke)
         compiled = Compiled(spec, tools=(tool,))
         warnings = _program_warning(spec, argv[0], cwd)
@@ -160,14 +154,13 @@ class CommandRuntime:
 class _Command:
     spec: EntrySpec
     services: Services
+    record: CommandSpec
     argv: tuple[str, ...]
-    stdin: str | None
     cwd: Path
 
     def variables(self, arguments: Args) -> dict[str, Any]:
         """The template variables: the arguments, schema defaults, and absent optionals."""
-        schema = self.spec.data.get("inputSchema") or {}
-        props = schema.get("properties") if isinstance(schema, Mapping) else None
+        props = self.record.input_schema.get("properties")
         out: dict[str, Any] = {}
         for name, prop in (props or {}).items():
             if isinstance(prop, Mapping) and "default" in prop:
@@ -196,11 +189,12 @@ class _Command:
             except TemplateError as exc:
                 return self._template_error(f"argv[{i}]", element, exc, arguments)
         payload: bytes | None = None
-        if self.stdin is not None:
+        stdin = self.record.stdin
+        if stdin is not None:
             try:
-                payload = render(self.stdin, variables).encode()
+                payload = render(stdin, variables).encode()
             except TemplateError as exc:
-                return self._template_error("stdin", self.stdin, exc, arguments)
+                return self._template_error("stdin", stdin, exc, arguments)
         if not argv or not argv[0]:
             return ToolResult.error(f"{name}: the command line is empty after rendering argv")
         try:
@@ -209,20 +203,20 @@ class _Command:
         except RuntimeFailure as exc:
             return ToolResult.error(f"{name}: {exc}")
         note = proc.truncation_note()
-        ok_codes = self.spec.data.get("okExitCodes") or [0]
+        ok_codes = self.record.ok_exit_codes
         if proc.timed_out or proc.returncode not in ok_codes:
             if proc.timed_out:
                 message = f"{name} timed out after {cmd.limits.timeout:g}s"
             else:
                 message = f"{name}: {argv[0]} {proc.exit_description()}"
-                if proc.returncode is not None and proc.returncode >= 0 and ok_codes != [0]:
+                if proc.returncode is not None and proc.returncode >= 0 and ok_codes != (0,):
                     message += f" (ok exit codes: {', '.join(map(str, ok_codes))})"
             if not proc.stderr.strip() and proc.stdout.strip():
                 message += f"\nstdout:\n{results.tail(proc.stdout)}"
             return results.with_note(results.error_result(message, proc.stderr), note)
         text = proc.stdout_text().rstrip("\n")
-        output_schema = self.spec.data.get("outputSchema")
-        if self.spec.data.get("stdout", "text") == "json":
+        output_schema = self.record.output_schema
+        if self.record.stdout == "json":
             try:
                 value = json.loads(text)
             except ValueError as exc:

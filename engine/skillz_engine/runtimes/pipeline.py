@@ -24,12 +24,12 @@ from typing import Any
 import anyio
 
 from skillz_engine.build.contract import CallContext
-from skillz_engine.isolation.limits import DEFAULT_TIMEOUT
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.runtimes.results import from_json
-from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolResult
-from skillz_engine.tree.parse import JsonPath, format_json_path, walk
+from skillz_engine.tree.parse import walk
+from skillz_engine.tree.specs import PipelineSpec
 from skillz_engine.tree.templating import TemplateError, check_syntax, environment, render_value
 from skillz_engine.units import parse_duration
 
@@ -108,65 +108,43 @@ class PipelineRuntime:
     kind = "pipeline"
 
     def compile(self, spec: EntrySpec, services: Services) -> Compiled:
+        r = spec.record_as(PipelineSpec)
         diags: list[Diagnostic] = []
         steps: list[Step] = []
         seen: set[str] = set()
-        for i, raw in enumerate(spec.data.get("steps") or []):
-            sid = str(raw["id"])
-            if sid in seen:
+        for i, raw in enumerate(r.steps):
+            if raw.id in seen:
                 diags.append(
-                    self._diag(
-                        spec,
+                    spec.diag(
                         ("steps", i, "id"),
                         "SKZ207",
-                        f"step id {sid!r} is used twice",
+                        f"step id {raw.id!r} is used twice",
                         "Give every step its own id.",
                     )
                 )
-            seen.add(sid)
-            for path, val in walk(raw.get("args"), ("steps", i, "args")):
+            seen.add(raw.id)
+            for path, val in walk(raw.args, ("steps", i, "args")):
                 if isinstance(val, str):
                     err = check_syntax(val)
                     if err is not None:
                         diags.append(
-                            self._diag(
-                                spec,
+                            spec.diag(
                                 path,
                                 "SKZ503",
                                 f"template error: {err[1]}",
                                 "Check the {{ }} and {% %} pairs.",
                             )
                         )
-            when = raw.get("when")
-            retries = int(raw.get("retries", 2 if raw.get("onError") == "retry" else 0))
-            timeout = parse_duration(raw["timeout"]) if "timeout" in raw else None
+            timeout = parse_duration(raw.timeout) if raw.timeout is not None else None
             steps.append(
-                Step(
-                    sid,
-                    str(raw["tool"]),
-                    raw.get("args", {}),
-                    when,
-                    str(raw.get("onError", "fail")),
-                    retries,
-                    timeout,
-                )
+                Step(raw.id, raw.tool, raw.args, raw.when, raw.on_error, raw.extra_attempts, timeout)
             )
         if any(d.is_error for d in diags):
             raise CompileProblem(diags)
-        limits = spec.data.get("limits") or {}
-        total = parse_duration(limits["timeout"]) if "timeout" in limits else DEFAULT_TIMEOUT * 5
-        output = spec.data.get("output")
-        output_schema = spec.data.get("outputSchema")
-        run = _Pipeline(spec.name, tuple(steps), output, "output" in spec.data, total, output_schema)
+        total = parse_duration(r.total_timeout)
+        run = _Pipeline(spec.name, tuple(steps), r.output, r.has_output, total, r.output_schema)
         tool = tool_def(spec, run)
         return Compiled(spec, tools=(tool,))
-
-    @staticmethod
-    def _diag(spec: EntrySpec, path: JsonPath, code: str, message: str, hint: str) -> Diagnostic:
-        line, col = spec.positions.value(path)
-        return Diagnostic(
-            spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,8 @@ from skillz_engine.runtimes.resource import (
 )
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
 from skillz_engine.tree.model import Args, Compiled, EntrySpec, PromptArgument, PromptDef
-from skillz_engine.tree.parse import JsonPath, format_json_path
+from skillz_engine.tree.parse import JsonPath
+from skillz_engine.tree.specs import PromptSpec
 from skillz_engine.tree.templating import check_syntax, render
 from skillz_engine.tree.validate import entry_path
 
@@ -86,20 +87,14 @@ def split_roles(source: str) -> list[tuple[str, str, int]]:
     return sections
 
 
-def _diag(spec: EntrySpec, path: JsonPath, code: str, message: str, hint: str | None = None) -> Diagnostic:
-    line, col = spec.positions.value(path)
-    return Diagnostic(spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint)
-
-
 def _arguments(spec: EntrySpec, diags: list[Diagnostic]) -> tuple[PromptArgument, ...]:
     out: list[PromptArgument] = []
     seen: set[str] = set()
-    for i, a in enumerate(spec.data.get("arguments") or []):
-        name = str(a["name"])
+    for i, a in enumerate(spec.record_as(PromptSpec).arguments):
+        name = a.name
         if name in seen:
             diags.append(
-                _diag(
-                    spec,
+                spec.diag(
                     ("arguments", i, "name"),
                     "SKZ207",
                     f"argument {name!r} is declared twice",
@@ -108,19 +103,11 @@ def _arguments(spec: EntrySpec, diags: list[Diagnostic]) -> tuple[PromptArgument
             )
             continue
         seen.add(name)
-        out.append(
-            PromptArgument(
-                name,
-                a.get("description"),
-                bool(a.get("required", False)),
-                tuple(str(v) for v in a.get("values") or ()),
-            )
-        )
+        out.append(PromptArgument(name, a.description, a.required, tuple(str(v) for v in a.values)))
     return tuple(out)
 
 
-def _template_parts(spec: EntrySpec, diags: list[Diagnostic]) -> list[_Part]:
-    rel = str(spec.data["template"])
+def _template_parts(spec: EntrySpec, rel: str, diags: list[Diagnostic]) -> list[_Part]:
     target, pdiags = entry_path(spec, ("template",), rel)
     if target is None:
         diags.extend(pdiags)
@@ -166,8 +153,7 @@ def _message_parts(spec: EntrySpec, diags: list[Diagnostic]) -> list[_Part]:
         err = check_syntax(source)
         if err is not None:
             diags.append(
-                _diag(
-                    spec,
+                spec.diag(
                     path,
                     "SKZ503",
                     f"template syntax error: {err[1]} (line {err[0]} of the template)",
@@ -179,8 +165,8 @@ def _message_parts(spec: EntrySpec, diags: list[Diagnostic]) -> list[_Part]:
     def template(path: JsonPath, role: str, kind: str, source: str) -> None:
         parts.append(_Part(role, kind, checked(path, source)))
 
-    for i, msg in enumerate(spec.data["messages"]):
-        role, content = str(msg["role"]), msg["content"]
+    for i, msg in enumerate(spec.record_as(PromptSpec).messages):
+        role, content = msg.role, msg.content
         path: JsonPath = ("messages", i, "content")
         if isinstance(content, str):
             template(path, role, "text", content)
@@ -221,8 +207,13 @@ class PromptRuntime:
 
     def compile(self, spec: EntrySpec, services: Services) -> Compiled:
         diags: list[Diagnostic] = []
+        r = spec.record_as(PromptSpec)
         arguments = _arguments(spec, diags)
-        parts = _template_parts(spec, diags) if "template" in spec.data else _message_parts(spec, diags)
+        parts = (
+            _template_parts(spec, r.template, diags)
+            if r.template is not None
+            else _message_parts(spec, diags)
+        )
         if diags:
             raise CompileProblem(diags)
         name, base = spec.name, spec.dir
@@ -291,7 +282,7 @@ class PromptRuntime:
             arguments,
             render_prompt,
             complete,
-            title=spec.data.get("title"),
-            icons=spec.data.get("icons"),
+            title=r.title,
+            icons=r.icons or None,
         )
         return Compiled(spec, prompts=(prompt,))

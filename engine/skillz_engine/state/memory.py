@@ -200,11 +200,10 @@ def memory_for(config: Config, state_dir: Path) -> MemoryStore:
     """The store ``skillz.yaml`` configures: ``memory.backend`` ``sqlite`` (the default) in
     ``memory.url`` (a file; relative to the config file) or ``<state_dir>/memory.db``.
     ``redis`` is refused with :class:`MemoryRefused` (not available in this version)."""
-    backend = config.get("memory", "backend", default="sqlite")
+    backend, url = config.memory.backend, config.memory.url
     if backend != "sqlite":
         raise MemoryRefused(f"memory backend {backend!r} is not available in this version; use sqlite")
-    url = config.get("memory", "url")
-    if isinstance(url, str) and url:
+    if url:
         path = Path(url).expanduser()
         if not path.is_absolute() and config.path is not None:
             path = config.path.parent / path

@@ -27,7 +27,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,13 +131,11 @@ def cached(state_dir: Path, source: Source) -> Fetched | None:
 
 
 def config_sources(config: Config) -> list[Source]:
-    out = []
-    for i, item in enumerate(config.get("sources", default=()) or ()):
-        if isinstance(item, Mapping) and isinstance(item.get("url"), str):
-            rev = item.get("rev")
-            name = item.get("name") if isinstance(item.get("name"), str) else None
-            out.append(Source(item["url"], str(rev) if rev else None, item.get("path"), "config", i, name))
-    return out
+    return [
+        Source(pin.url, pin.rev or None, pin.path, "config", i, pin.name)
+        for i, pin in enumerate(config.sources)
+        if pin.url
+    ]
 
 
 def read_pins(state_dir: Path) -> list[Source]:

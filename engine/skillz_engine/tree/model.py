@@ -128,6 +128,18 @@ ToolInvoker = Callable[[Args, Context], Awaitable[ToolResult]]
 
 
 # --------------------------------------------------------------------------- served shapes
+#
+# Each served shape has a ``definition()``: the camelCase JSON object MCP lists it as, the one
+# encoding both the server (``mcp/wire.py``) and a script's ``resources/list`` answer use.
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """``fields`` without the ones that are ``None`` (absent on the wire, never ``null``)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _icons(icons: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
+    return [dict(i) for i in icons] if icons else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +174,7 @@ class ToolDef:
         if self.annotations:
             out["annotations"] = dict(self.annotations)
         if self.icons:
-            out["icons"] = [dict(i) for i in self.icons]
+            out["icons"] = _icons(self.icons)
         return out
 
 
@@ -191,6 +203,16 @@ class PromptDef:
     owner: str | None = None
     digest: str = ""
 
+    def definition(self) -> dict[str, Any]:
+        """The MCP ``Prompt`` object (camelCase); an empty description is left out."""
+        arguments = [
+            _present(name=a.name, description=a.description, required=a.required) for a in self.arguments
+        ]
+        head = _present(
+            name=self.name, title=self.title, description=self.description or None, icons=_icons(self.icons)
+        )
+        return {**head, "arguments": arguments}
+
 
 ResourceReader = Callable[[SnapshotRef], Awaitable[list[dict[str, Any]]]]  # -> MCP ResourceContents dicts
 
@@ -211,6 +233,19 @@ class ResourceDef:
     subscribe: bool = True
     meta: Mapping[str, Any] | None = None  # the resource's `_meta` as listed
 
+    def definition(self) -> dict[str, Any]:
+        """The MCP ``Resource`` object (camelCase), ``icons`` and ``_meta`` included when set."""
+        return _present(
+            uri=self.uri,
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            mimeType=self.mime_type,
+            size=self.size,
+            icons=_icons(self.icons),
+            _meta=dict(self.meta) if self.meta else None,
+        )
+
 
 TemplateReader = Callable[[str, Mapping[str, str], SnapshotRef], Awaitable[list[dict[str, Any]]]]
 
@@ -229,6 +264,17 @@ class ResourceTemplateDef:
     entry: str | None = None
     owner: str | None = None
     digest: str = ""
+
+    def definition(self) -> dict[str, Any]:
+        """The MCP ``ResourceTemplate`` object (camelCase)."""
+        return _present(
+            uriTemplate=self.uri_template,
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            mimeType=self.mime_type,
+            icons=_icons(self.icons),
+        )
 
 
 Lifecycle = Callable[[], Awaitable[None]]
