@@ -13,7 +13,7 @@
 4. the watcher task (``watch``), feeding file changes to the reloader until the engine closes.
 
 Closing stops the watcher, then every stateful entry. The engine is the
-:class:`~skillz_engine.tree.model.EngineHandle` built-in writers reach through their call context.
+:class:`~skillz_engine.build.contract.EngineHandle` built-in writers reach through their call context.
 The MCP adapter (:mod:`skillz_engine.mcp`) and the CLI receive an engine; the engine imports neither.
 
 The audit policy, one for every caller, chosen per caller by what its user expects:

@@ -1,5 +1,5 @@
-"""The runtimes, one module per kind, registered in one place: the kind registry (``tree/kinds.py``)
-names each kind's runtime as ``"module:Class"``.
+"""The runtimes, one module or small package per kind, registered in one place: the kind registry
+(``tree/kinds.py``) names each kind's runtime as ``"module:Class"``.
 
 :data:`RUNTIMES` imports them lazily (on first use of their kind, see
 :class:`~skillz_engine.build.contract.KindRuntimes`), so ``validate`` of a tree without scripts
