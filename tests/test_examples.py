@@ -61,7 +61,7 @@ class Session:
 
     async def prompt_text(self, name: str, arguments: dict[str, str]) -> list[tuple[str, str]]:
         result = await self.client.get_prompt(name, arguments)
-        out = []
+        out: list[tuple[str, str]] = []
         for m in result.messages:
             assert isinstance(m.content, types.TextContent)
             out.append((m.role, m.content.text))

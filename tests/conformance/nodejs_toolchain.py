@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import IN_CI
 
 NODE_VERSION = "22.23.3"

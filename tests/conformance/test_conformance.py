@@ -28,7 +28,8 @@ from typing import Any
 
 import pytest
 import yaml
-from nodejs_toolchain import Toolchain, toolchain
+
+from tests.conformance.nodejs_toolchain import Toolchain, toolchain
 
 HERE = Path(__file__).parent
 TREE = HERE / "tree"

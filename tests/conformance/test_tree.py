@@ -17,10 +17,10 @@ import mcp.types as types
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from tests.mcp_helpers import Inbox, served
 
 from skillz_engine.engine import EngineOptions
 from skillz_engine.mcp.server import SkillzServer
+from tests.mcp_helpers import Inbox, served
 
 pytestmark = [
     pytest.mark.anyio,
@@ -82,13 +82,13 @@ async def test_tools_return_every_content_type(tmp_path: Path, mode: str) -> Non
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_logging_and_progress_tools(tmp_path: Path, mode: str) -> None:
-    logs, progress = Inbox(), Inbox()
+    logs, reports = Inbox(), Inbox()
 
     async def on_log(params: types.LoggingMessageNotificationParams) -> None:
         logs.put(params)
 
-    async def on_progress(p: float, total: float | None, message: str | None) -> None:
-        progress.put((p, total))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.put((progress, total))
 
     async with (
         serving(tmp_path) as server,
@@ -105,8 +105,8 @@ async def test_logging_and_progress_tools(tmp_path: Path, mode: str) -> None:
         ]
         result = await c.call_tool("test_tool_with_progress", {}, progress_callback=on_progress)
         assert not result.is_error
-        await progress.wait_for(lambda x: x[0] == 100)
-        assert progress.items == [(0, 100), (50, 100), (100, 100)]
+        await reports.wait_for(lambda x: x[0] == 100)
+        assert reports.items == [(0, 100), (50, 100), (100, 100)]
 
 
 @pytest.mark.parametrize("mode", MODES)

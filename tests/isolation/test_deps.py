@@ -264,7 +264,7 @@ async def test_first_call_reports_install_progress_to_the_mcp_client(
     six_tool(make_tool, "sixer")
     seen: list[str | None] = []
 
-    async def on_progress(p: float, total: float | None, message: str | None) -> None:
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         seen.append(message)
 
     async with served([tmp_path]) as (_, server), Client(server.server, mode=mode) as c:

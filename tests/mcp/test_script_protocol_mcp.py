@@ -21,12 +21,21 @@ from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.memory import create_client_server_memory_streams
+from pydantic import FileUrl
 
 from skillz_engine.engine import EngineOptions
 from skillz_engine.mcp.server import McpServer
 from tests.mcp.test_http import auth, http_app
 from tests.mcp.test_server import ENGINE_DIR
 from tests.mcp_helpers import Inbox, served, write
+
+# what a client may hand back for one input request (the SDK's call_tool argument type)
+InputResponse = (
+    types.CreateMessageResult
+    | types.CreateMessageResultWithTools
+    | types.ListRootsResult
+    | types.ElicitResult
+)
 
 pytestmark = [
     pytest.mark.anyio,
@@ -75,7 +84,7 @@ async def on_sample(
 
 
 async def on_roots(ctx: ClientRequestContext) -> types.ListRootsResult:
-    return types.ListRootsResult(roots=[types.Root(uri="file:///tmp/client-project", name="proj")])
+    return types.ListRootsResult(roots=[types.Root(uri=FileUrl("file:///tmp/client-project"), name="proj")])
 
 
 CALLBACKS: dict[str, Any] = {
@@ -129,10 +138,10 @@ async def test_elicitation_sampling_roots_progress_and_logs_in_both_eras(root: P
     """One script asks the user, samples the model and lists roots; the client's answers reach it,
     and its progress and logs reach the client, on 2025-11-25 (server requests) and 2026-07-28
     (input-required rounds while the script process stays parked)."""
-    progress, logs = Inbox(), Inbox()
+    reports, logs = Inbox(), Inbox()
 
-    async def on_progress(p: float, total: float | None, message: str | None) -> None:
-        progress.put((p, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.put((progress, total, message))
 
     async def on_log(params: types.LoggingMessageNotificationParams) -> None:
         logs.put(params)
@@ -159,7 +168,7 @@ async def test_elicitation_sampling_roots_progress_and_logs_in_both_eras(root: P
             assert out["context_roots"] == ["/tmp/client-project"]
         else:
             assert out["context_roots"] == [str(root.resolve())]
-        assert (await progress.wait_for(lambda x: True)) == (1, 3, "asked")
+        assert (await reports.wait_for(lambda x: True)) == (1, 3, "asked")
         got = await logs.wait_for(lambda p: p.data == "got a name")
         assert got.logger == "ask"
         assert (
@@ -196,12 +205,13 @@ async def test_input_required_rounds_with_the_low_level_session(root: Path) -> N
                 rounds += 1
                 assert res.request_state and len(server.parked.calls) == 1
                 requests = res.input_requests or {}
-                answers = {
-                    k: await session.dispatch_input_request(
+                answers: dict[str, InputResponse] = {}
+                for k, r in requests.items():
+                    answer = await session.dispatch_input_request(
                         ClientRequestContext(session=session, request_id=k), r
                     )
-                    for k, r in requests.items()
-                }
+                    assert not isinstance(answer, types.ErrorData), answer
+                    answers[k] = answer
                 res = await session.call_tool(
                     "ask",
                     {},
@@ -339,7 +349,7 @@ async def test_a_call_that_ends_while_parked_gives_its_result_to_the_retry(root:
         with anyio.fail_after(5):
             await call.done.wait()
         assert first.request_state in server.parked.calls  # kept for the retry
-        answer = {"elicitation-1": types.ElicitResult(action="decline")}
+        answer: dict[str, InputResponse] = {"elicitation-1": types.ElicitResult(action="decline")}
         final = await c.session.call_tool(
             "impatient",
             {},
@@ -407,7 +417,9 @@ async def test_waiting_for_the_client_does_not_count_against_the_timeout(root: P
     write(root / "tools" / "slow-ask" / "manifest.yaml", MANIFEST + "limits: {timeout: 1s}\n")
     write(root / "tools" / "slow-ask" / "main.py", SLOW_ASK)
 
-    async def slow_person(ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+    async def slow_person(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
         await anyio.sleep(1.5)
         return types.ElicitResult(action="accept", content={"name": "Ada"})
 

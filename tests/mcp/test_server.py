@@ -242,13 +242,13 @@ async def test_script_log_progress_and_nested_call_reach_the_client(root: Path, 
     """A script's log and progress reach the client, and its nested tools/call runs in the same snapshot."""
     write(root / "tools" / "busy" / "manifest.yaml", "kind: script\ndescription: Busy\nentry: main.py\n")
     write(root / "tools" / "busy" / "main.py", SCRIPT)
-    logs, progress = Inbox(), Inbox()
+    logs, reports = Inbox(), Inbox()
 
     async def on_log(params: types.LoggingMessageNotificationParams) -> None:
         logs.put(params)
 
-    async def on_progress(p: float, total: float | None, message: str | None) -> None:
-        progress.put((p, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.put((progress, total, message))
 
     async with (
         serving(root) as (_, server),
@@ -257,7 +257,7 @@ async def test_script_log_progress_and_nested_call_reach_the_client(root: Path, 
         result = await c.call_tool("busy", {}, progress_callback=on_progress)
         assert not result.is_error, result
         assert isinstance(result.content[0], types.TextContent) and "inner" in result.content[0].text
-        assert (await progress.wait_for(lambda x: True)) == (1, 2, "half")
+        assert (await reports.wait_for(lambda x: True)) == (1, 2, "half")
         got = await logs.wait_for(lambda p: p.data == "working hard")
         assert got.level == "info" and got.logger == "busy"
 

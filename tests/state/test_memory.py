@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ def test_keys_are_sorted_and_namespaces_are_separate(store: SqliteMemory) -> Non
 
 def test_refusals_say_why(store: SqliteMemory) -> None:
     """Bad keys, TTLs and values are MemoryRefused: an EngineError, still a ValueError."""
-    cases = [
+    cases: list[tuple[Callable[[], object], str]] = [
         (lambda: store.get("t", ""), "non-empty string"),
         (lambda: store.set("t", "x" * (MAX_KEY + 1), 1), "longer than"),
         (lambda: store.set("t", "k", float("nan")), "not JSON"),

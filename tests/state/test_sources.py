@@ -62,7 +62,7 @@ class Upstream:
         if tag:
             self.repo.create_tag(tag)
         self.repo.git.push("origin", "main", "--tags")
-        return self.repo.head.commit.hexsha
+        return str(self.repo.head.commit.hexsha)
 
 
 @pytest.fixture
