@@ -9,6 +9,8 @@ over HTTP carries no session, so nothing can be remembered between two of its re
 Only what the client asked for is stored (skill names and ``@bundle`` references, in order);
 what that means right now (bundles expanded, ``dependsOn`` followed, ``activation: always``
 skills added) is computed against the snapshot being served, see :mod:`skillz_engine.live.disclosure`.
+:meth:`Activations.activate` does that computation for callers below the live layer (a skill
+served as a tool), which may not import it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
   prefix (the directories before the first wildcard), plus one concrete resource per file matching
   at compile time (at most :data:`MAX_LISTED`), so ``resources/list`` shows them.
 
-Template URIs are matched by :class:`~skillz_engine.runtimes.uritemplate.UriTemplate` (one
+Template URIs are matched by :class:`~skillz_engine.runtimes.uri_template.UriTemplate` (one
 variable; values are percent-decoded). Reading one resolves the file by the rules of
 :mod:`skillz_engine.tree.paths`: no control character, no absolute path, no ``..``, no hidden
 component, no symlink out of the entry, and the path must match the glob. Hidden files, ignored
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skillz_engine.runtimes.base import CompileProblem, Services
-from skillz_engine.runtimes.uritemplate import UriTemplate
+from skillz_engine.runtimes.uri_template import UriTemplate
 from skillz_engine.tree import paths
 from skillz_engine.tree.model import Compiled, EntrySpec, ResourceDef, ResourceTemplateDef
 from skillz_engine.tree.paths import (
