@@ -19,7 +19,7 @@ NOT_IMPORTED = {"skillz_engine.__main__": "raises SystemExit(main()) on import"}
 # exception classes allowed outside the tree -> why
 OUTSIDE = {
     "skillz_engine.runtimes.script.host._RpcError": "an error reply to a script's request; stays in its host",
-    "skillz_engine.runtimes.wasm._PrepareError": "a failed preparation, made diagnostics in its module",
+    "skillz_engine.runtimes.wasm.runtime._PrepareError": "a failed preparation, made diagnostics there",
 }
 
 # "    │   ├── tree.paths.PathEscape (ValueError)    a description"

@@ -13,7 +13,7 @@ parentheses). Names without a module are defined here; the others where they are
     ├── tree.paths.PathEscape                    a relative path would leave its base
     ├── tree.templating.TemplateError            a template failed to render
     ├── build.contract.CompileProblem            diagnostics about an entry, raised at compile time
-    ├── runtimes.wasmbuild.BuildError            a WebAssembly build could not run or failed
+    ├── runtimes.wasm.build.source.BuildError    a WebAssembly build could not run or failed
     ├── state.sources.SourceError                a skill repository cannot be fetched
     ├── state.memory.MemoryRefused (ValueError)  a memory operation was refused (key, value, ttl)
     └── RuntimeFailure                           a runtime could not run a tool (not the tool's error)
@@ -21,7 +21,7 @@ parentheses). Names without a module are defined here; the others where they are
         ├── isolation.installers.InstallError    a tool's environment could not be installed
         └── builtins.writers.WriterError         a writer built-in refused or failed
 
-Outside the tree, on purpose: ``runtimes.script.host._RpcError`` and ``runtimes.wasm._PrepareError``
+Outside the tree, on purpose: ``runtimes.script.host._RpcError`` and ``runtimes.wasm.runtime._PrepareError``
 are control flow inside one module (an error reply to a script's request; a failed preparation
 turned into diagnostics) and never reach a caller. ``tests/test_errors.py`` checks this drawing
 against the classes.

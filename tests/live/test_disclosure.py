@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from skillz_engine.build.compile import Tree
 from skillz_engine.live.disclosure import active_skills, bundle_skills, graph_of, visible_tools, why_active
 from tests.mcp_helpers import write
@@ -45,3 +47,32 @@ def test_dependency_chains_cycles_and_visibility(tmp_path: Path) -> None:
     names = {t.name for t in visible_tools(snap, active_skills(snap, ("a",)))}
     assert {"a-tool", "b-tool", "c-tool", "e-tool"} <= names and "d-tool" not in names
     assert active_skills(snap, ("a",)) is active_skills(snap, ("a",))  # memoised
+
+
+@pytest.mark.anyio
+async def test_activating_tells_the_client_only_when_its_tools_change(tmp_path: Path) -> None:
+    """`Activations.activate` (what a skill-as-a-tool calls): notified once, in skills mode, and
+    only when the skill brings tools the client did not see."""
+    from skillz_engine.live.sessions import Activations
+
+    skill(tmp_path, "a")
+    skill(tmp_path, "bare", tool=False)
+    write(tmp_path / "skillz.yaml", "disclosure: skills\n")
+    tree = Tree([tmp_path])
+    tree.full_scan()
+    snap = tree.snapshot()
+    told: list[str] = []
+
+    async def notify() -> None:
+        told.append("tools")
+
+    act = Activations("k", notify)
+    assert await act.activate("a", snap) is True and told == ["tools"]
+    assert await act.activate("a", snap) is False and told == ["tools"]  # already active
+    assert await act.activate("bare", snap) is False and told == ["tools"]  # brings no tool
+    assert act.explicit == ("a", "bare")
+    write(tmp_path / "skillz.yaml", "disclosure: all\n")
+    every = Tree([tmp_path])
+    every.full_scan()
+    fresh = Activations("j", notify)
+    assert await fresh.activate("a", every.snapshot()) is False and told == ["tools"]  # all tools listed

@@ -10,7 +10,8 @@ import pytest
 
 from skillz_engine.build.compile import Tree
 from skillz_engine.build.snapshot import Snapshot
-from skillz_engine.runtimes.resource import UriTemplate, glob_prefix, glob_regex
+from skillz_engine.runtimes.resource import glob_prefix, glob_regex
+from skillz_engine.runtimes.uri_template import UriTemplate
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\xff"
 

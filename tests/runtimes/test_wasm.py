@@ -15,8 +15,10 @@ import pytest
 from mcp import Client
 
 from skillz_engine.live.reload import Reloader
-from skillz_engine.runtimes import wasm, wasmbuild
+from skillz_engine.runtimes import wasm
 from skillz_engine.runtimes.base import BuildOptions, LocalCallContext, Services, run_tool
+from skillz_engine.runtimes.wasm import build as wasmbuild
+from skillz_engine.runtimes.wasm import cache, engine
 from tests.conftest import IN_CI, Call, MakeTool, open_tree, require
 from tests.mcp_helpers import served
 
@@ -41,11 +43,11 @@ def require_rust() -> None:
 
 def fresh_engine() -> None:
     """Drop the process's shared engine and its in-memory modules: what a restart does."""
-    wasm._SHARED = None
+    engine._SHARED = None
 
 
 def stats() -> dict[str, int]:
-    return dict(wasm.STATS)
+    return dict(cache.STATS)
 
 
 # --------------------------------------------------------------------------- running WAT modules
@@ -71,7 +73,7 @@ async def test_an_infinite_loop_stops_at_the_timeout_and_the_engine_stays_up(
     assert result.is_error and "timed out after 0.3s" in result.text_content()
     after, _ = await call("echo", {"still": "here"})
     assert json.loads(after.text_content()) == {"still": "here"}
-    assert wasm._CALLS == {}
+    assert engine.CALLS == {}
 
 
 async def test_fuel_runs_out(make_tool: MakeTool, call: Call) -> None:
@@ -124,7 +126,7 @@ async def test_cancelling_the_call_stops_the_module(make_tool: MakeTool, snapsho
         await run_tool(snap.tools["spin"], {}, LocalCallContext(snap, "spin"))
     # the awaiting returns only once the module has stopped (its stdio must outlive it)
     assert scope.cancelled_caught and time.monotonic() - started < 30
-    assert wasm._CALLS == {}
+    assert engine.CALLS == {}
 
 
 async def test_wat_source_syntax_error_is_a_diagnostic(make_tool: MakeTool, tmp_path: Path) -> None:

@@ -24,24 +24,13 @@ from skillz_engine.tree.model import (
     ResourceTemplateDef,
     ToolDef,
 )
-from skillz_engine.tree.parse import JsonPath, format_json_path
+from skillz_engine.tree.parse import JsonPath
+from skillz_engine.tree.specs import BundleSpec
 from skillz_engine.tree.validate import did_you_mean
 
 
-def _at(
-    spec: EntrySpec,
-    path: JsonPath,
-    code: str,
-    message: str,
-    hint: str | None = None,
-    severity: Severity = Severity.ERROR,
-) -> Diagnostic:
-    line, col = spec.positions.value(path)
-    return Diagnostic(spec.display, line, col, code, severity, message, format_json_path(path), hint)
-
-
 def _name_path(spec: EntrySpec) -> JsonPath:
-    return ("name",) if "name" in spec.data else ()
+    return ("name",) if spec.record.name is not None else ()
 
 
 def assemble(
@@ -100,8 +89,7 @@ def assemble(
         first = where.get((kind, name))
         origin = f"{first.display}" if first is not None else "a built-in"
         diags.append(
-            _at(
-                spec,
+            spec.diag(
                 _name_path(spec),
                 "SKZ207",
                 f"{kind} {name!r} is already defined by {origin}; this one is not served",
@@ -174,11 +162,10 @@ def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) ->
             if ref.name not in pool_of:
                 code = "SKZ302" if s.kind == "bundle" else codes[ref.what]
                 hint = did_you_mean(ref.name, pool_of) or f"Create the {ref.what} or remove the reference."
-                out.append(_at(s, ref.path, code, f"{ref.what} {ref.name!r} does not exist", hint))
+                out.append(s.diag(ref.path, code, f"{ref.what} {ref.name!r} does not exist", hint))
             if ref.what == "tool" and ref.name == s.name:
                 out.append(
-                    _at(
-                        s,
+                    s.diag(
                         ref.path,
                         "SKZ305",
                         f"pipeline {s.name!r} calls itself",
@@ -191,15 +178,14 @@ def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) ->
 
     def visit(name: str, trail: list[str]) -> None:
         state[name] = 1
-        for i, ref in enumerate(bundles[name].data.get("skills") or []):
+        for i, ref in enumerate(bundles[name].record_as(BundleSpec).skills):
             if not (isinstance(ref, str) and ref.startswith("@")) or ref[1:] not in bundles:
                 continue
             nxt = ref[1:]
             if state.get(nxt) == 1:
                 cycle = " -> ".join([*trail[trail.index(nxt) :], nxt]) if nxt in trail else nxt
                 out.append(
-                    _at(
-                        bundles[name],
+                    bundles[name].diag(
                         ("skills", i),
                         "SKZ305",
                         f"bundle cycle: {cycle}",

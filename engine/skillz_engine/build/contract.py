@@ -143,7 +143,10 @@ RUNTIMES: Mapping[str, Runtime] = KindRuntimes()  # one instance of each runtime
 
 class ClientActivations(Protocol):
     """What one client activated (``activate_skill``): skill names and ``@bundle`` references.
-    The server's per-connection record (:class:`skillz_engine.live.sessions.Activations`)."""
+    The server's per-connection record (:class:`skillz_engine.live.sessions.Activations`).
+
+    What an activation means for the client's tool list (progressive disclosure) is the live
+    layer's business, so a runtime activates through :meth:`activate` and never computes it."""
 
     @property
     def explicit(self) -> tuple[str, ...]: ...
@@ -158,6 +161,11 @@ class ClientActivations(Protocol):
 
     async def tools_changed(self) -> None:
         """Tell this client (only) that its tool list changed."""
+        ...
+
+    async def activate(self, ref: str, snapshot: Snapshot) -> bool:
+        """Remember ``ref`` and, when that changes the tools this client sees in ``snapshot``,
+        tell it (:meth:`tools_changed`); ``True`` when it was told."""
         ...
 
 

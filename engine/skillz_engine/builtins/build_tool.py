@@ -74,7 +74,7 @@ async def _build_tool(args: Args, ctx: CallContext) -> ToolResult:
     import anyio
     import anyio.from_thread
 
-    from skillz_engine.runtimes import wasmbuild
+    from skillz_engine.runtimes.wasm import build as wasmbuild
 
     engine = ctx.engine
     if engine is None:

@@ -31,7 +31,7 @@ from skillz_engine.live.disclosure import (
     bundle_skills,
     expand,
     graph_of,
-    visible_tools,
+    tools_differ,
     why_active,
 )
 from skillz_engine.tree.model import Args, EntrySpec, ToolDef, ToolResult
@@ -90,9 +90,7 @@ async def _instructions(snap: Snapshot, spec: EntrySpec) -> str:
 
 async def _changed(ctx: CallContext, snap: Snapshot, before: frozenset[str], after: frozenset[str]) -> bool:
     """Tell the client its list changed when its visible tools did (skills mode only)."""
-    if snap.config.disclosure != "skills" or ctx.activations is None:
-        return False
-    if visible_tools(snap, before) == visible_tools(snap, after):
+    if ctx.activations is None or not tools_differ(snap, before, after):
         return False
     try:
         await ctx.activations.tools_changed()

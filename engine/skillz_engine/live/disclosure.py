@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.tree.model import EntrySpec, ToolDef
+from skillz_engine.tree.specs import BundleSpec, SkillSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ def _graph(snapshot: Snapshot) -> SkillGraph:
             builtins.append(t)
         elif t.owner is not None:
             tools_of.setdefault(t.owner, []).append(t.name)
-    always = frozenset(n for n, s in skills.items() if s.data.get("activation") == "always")
+    always = frozenset(n for n, s in skills.items() if s.record_as(SkillSpec).activation == "always")
     return SkillGraph(
         MappingProxyType(skills),
         MappingProxyType(bundles),
@@ -78,7 +79,7 @@ def bundle_skills(graph: SkillGraph, bundle: str) -> list[str]:
         if b in seen or b not in graph.bundles:
             continue
         seen.add(b)
-        refs = [r for r in graph.bundles[b].data.get("skills") or () if isinstance(r, str)]
+        refs = [r for r in graph.bundles[b].record_as(BundleSpec).skills if isinstance(r, str)]
         for ref in reversed(refs):
             if ref.startswith("@"):
                 stack.append(ref[1:])
@@ -99,7 +100,7 @@ def expand(graph: SkillGraph, refs: Iterable[str]) -> frozenset[str]:
         if name in active or spec is None:
             continue
         active.add(name)
-        todo.extend(d for d in spec.data.get("dependsOn") or () if isinstance(d, str))
+        todo.extend(d for d in spec.record_as(SkillSpec).depends_on if isinstance(d, str))
     return frozenset(active)
 
 
@@ -150,3 +151,11 @@ def visible_tools(snapshot: Snapshot, active: frozenset[str] | None = None) -> t
         return tuple(snapshot.tools.values())
 
     return snapshot.derived((__name__, "visible", mode, shown), make)
+
+
+def tools_differ(snapshot: Snapshot, before: frozenset[str], after: frozenset[str]) -> bool:
+    """Whether a client whose active skills went from ``before`` to ``after`` now sees other tools
+    (only ``skills`` mode lists tools by active skill)."""
+    if snapshot.config.disclosure != "skills":
+        return False
+    return visible_tools(snapshot, before) != visible_tools(snapshot, after)

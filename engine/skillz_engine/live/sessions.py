@@ -9,12 +9,17 @@ over HTTP carries no session, so nothing can be remembered between two of its re
 Only what the client asked for is stored (skill names and ``@bundle`` references, in order);
 what that means right now (bundles expanded, ``dependsOn`` followed, ``activation: always``
 skills added) is computed against the snapshot being served, see :mod:`skillz_engine.live.disclosure`.
+:meth:`Activations.activate` does that computation for callers below the live layer (a skill
+served as a tool), which may not import it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.live.disclosure import active_skills, tools_differ
 
 Notify = Callable[[], Awaitable[None]]
 
@@ -44,6 +49,15 @@ class Activations:
     async def tools_changed(self) -> None:
         if self.notify is not None:
             await self.notify()
+
+    async def activate(self, ref: str, snapshot: Snapshot) -> bool:
+        """Remember ``ref`` and, when that changes the tools this client sees in ``snapshot``,
+        tell it; ``True`` when it was told."""
+        before = active_skills(snapshot, self.explicit)
+        if not self.add(ref) or not tools_differ(snapshot, before, active_skills(snapshot, self.explicit)):
+            return False
+        await self.tools_changed()
+        return True
 
 
 @dataclass

@@ -10,10 +10,11 @@
   prefix (the directories before the first wildcard), plus one concrete resource per file matching
   at compile time (at most :data:`MAX_LISTED`), so ``resources/list`` shows them.
 
-Template URIs are matched with a small RFC 6570 matcher for ``{var}`` (no ``/``), ``{+var}`` and
-``{/var}`` (both may hold ``/``); values are percent-decoded. Reading one resolves the file safely:
-no NUL, no absolute path, no ``..``, no hidden component, no symlink out of the entry, and the
-path must match the glob. Hidden files, ignored directories and the manifest are never served.
+Template URIs are matched by :class:`~skillz_engine.runtimes.uri_template.UriTemplate` (one
+variable; values are percent-decoded). Reading one resolves the file by the rules of
+:mod:`skillz_engine.tree.paths`: no control character, no absolute path, no ``..``, no hidden
+component, no symlink out of the entry, and the path must match the glob. Hidden files, ignored
+names (editor files, ``__pycache__``, ``node_modules``) and the manifest are never served.
 
 The file helpers here (MIME guessing, text-or-blob contents, digests, safe reads) are shared by
 the prompt and skill runtimes.
@@ -24,18 +25,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
 
 from skillz_engine.runtimes.base import CompileProblem, Services
-from skillz_engine.tree.diagnostics import Diagnostic, Severity
+from skillz_engine.runtimes.uri_template import UriTemplate
+from skillz_engine.tree import paths
 from skillz_engine.tree.model import Compiled, EntrySpec, ResourceDef, ResourceTemplateDef
-from skillz_engine.tree.parse import JsonPath, format_json_path
+from skillz_engine.tree.paths import (
+    ABSOLUTE,
+    CONTROL,
+    EMPTY,
+    HIDDEN,
+    LOOP,
+    NOT_FILE,
+    NOT_FOUND,
+    PARENT,
+    PathEscape,
+)
 from skillz_engine.tree.scan import ignored_name
+from skillz_engine.tree.specs import ResourceSpec
 from skillz_engine.tree.validate import entry_path
 
 if TYPE_CHECKING:
@@ -122,32 +133,39 @@ def file_digest(path: Path) -> tuple[str, int]:
 
 # --------------------------------------------------------------------------- safe reads
 
+_REFUSED = {  # why tree.paths refuses a name, as a served path's refusal says it
+    CONTROL: "path {rel!r} contains a control character",
+    ABSOLUTE: "path {rel!r} must be relative to the entry, with '/' separators",
+    PARENT: "path {rel!r} leaves the entry directory",
+    HIDDEN: "path {rel!r} names a hidden or ignored file",
+}
+
 
 def check_relative(rel: str) -> None:
-    """Refuse what can never name a file inside an entry (raises ``PermissionError``)."""
-    if "\x00" in rel:
-        raise PermissionError("path contains a NUL byte")
-    if rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel) or "\\" in rel:
-        raise PermissionError(f"path {rel!r} must be relative to the entry, with '/' separators")
+    """Refuse what can never name a served file of an entry: the rules of :mod:`~skillz_engine.tree.paths`
+    and ``\\`` (``PermissionError``), a path that is not normalised (``KeyError``), and names the
+    scanner ignores, such as editor files and ``node_modules`` (``PermissionError``)."""
+    reason = ABSOLUTE if "\\" in rel else paths.check_relative(rel)
+    if reason is not None and reason != EMPTY:
+        raise PermissionError(_REFUSED[reason].format(rel=rel))
     parts = rel.split("/")
-    if ".." in parts:
-        raise PermissionError(f"path {rel!r} leaves the entry directory")
     if any(p in ("", ".") for p in parts):
         raise KeyError(f"path {rel!r} is not a normalised relative path")
     if any(ignored_name(p) for p in parts):
-        raise PermissionError(f"path {rel!r} names a hidden or ignored file")
+        raise PermissionError(_REFUSED[HIDDEN].format(rel=rel))
 
 
 def resolve_inside(base: Path, rel: str) -> Path:
     """``base/rel`` resolved; it must be a file that stays inside ``base`` (symlinks included)."""
     check_relative(rel)
-    root = base.resolve()
-    target = (base / rel).resolve()
-    if root not in target.parents:
-        raise PermissionError(f"path {rel!r} resolves outside the entry (through a symlink)")
-    if not target.is_file():
-        raise KeyError(f"no file {rel!r}")
-    return target
+    try:
+        return paths.safe_join(base, rel, kind="file")
+    except PathEscape as exc:
+        if exc.reason in (NOT_FOUND, NOT_FILE):
+            raise KeyError(f"no file {rel!r}") from None
+        if exc.reason == LOOP:
+            raise PermissionError(f"path {rel!r} is a symlink loop") from None
+        raise PermissionError(f"path {rel!r} resolves outside the entry (through a symlink)") from None
 
 
 def read_inside(base: Path, rel: str, limit: int = MAX_READ) -> bytes:
@@ -165,7 +183,7 @@ async def read_inside_async(base: Path, rel: str, limit: int = MAX_READ) -> byte
     return await anyio.to_thread.run_sync(read_inside, base, rel, limit)
 
 
-# --------------------------------------------------------------------------- globs and templates
+# --------------------------------------------------------------------------- globs
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
@@ -209,89 +227,37 @@ def glob_prefix(pattern: str) -> str:
     return "/".join(fixed)
 
 
-class UriTemplate:
-    """A URI template with exactly one ``{var}``, ``{+var}`` or ``{/var}`` expression."""
-
-    _SAFE = "/:@!$&'()*+,;="
-
-    def __init__(self, template: str) -> None:
-        exprs = re.findall(r"\{([^{}]*)\}", template)
-        if len(exprs) != 1 or template.count("{") != 1 or template.count("}") != 1:
-            raise ValueError(f"needs exactly one {{variable}}, found {len(exprs)} expressions")
-        expr = exprs[0]
-        op = expr[:1] if expr[:1] in "+/#.;?&=,!@|" else ""
-        name = expr[len(op) :]
-        if op not in ("", "+", "/"):
-            raise ValueError(f"operator {op!r} is not supported; use {{var}}, {{+var}} or {{/var}}")
-        if "," in name:
-            raise ValueError(f"{{{expr}}} names {len(name.split(','))} variables; use exactly one")
-        if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-            raise ValueError(f"{{{expr}}}: variable names use letters, digits and '_' (no modifiers)")
-        self.template, self.op, self.var = template, op, name
-        head, tail = template.split("{" + expr + "}")
-        self.head, self.tail = head, tail
-        value = "[^/?#]+" if op == "" else "[^?#]+"
-        lead = "/" if op == "/" else ""
-        self.regex = re.compile(re.escape(head) + re.escape(lead) + f"(?P<v>{value})" + re.escape(tail))
-
-    def match(self, uri: str) -> dict[str, str] | None:
-        m = self.regex.fullmatch(uri)
-        if m is None:
-            return None
-        try:
-            value = unquote(m.group("v"), errors="strict")
-        except UnicodeDecodeError:
-            return None
-        return {self.var: value}
-
-    def expand(self, value: str) -> str:
-        encoded = quote(value, safe="") if self.op == "" else quote(value, safe=self._SAFE)
-        return self.head + ("/" if self.op == "/" else "") + encoded + self.tail
-
-
-# --------------------------------------------------------------------------- the runtime
-
-
-def _diag(spec: EntrySpec, path: JsonPath, code: str, message: str, hint: str | None = None) -> Diagnostic:
-    line, col = spec.positions.value(path)
-    return Diagnostic(spec.display, line, col, code, Severity.ERROR, message, format_json_path(path), hint)
-
-
-def _matching(spec: EntrySpec, prefix: str, regex: re.Pattern[str], limit: int) -> list[str]:
-    """Entry-relative paths of the files under ``prefix`` matching ``regex`` (sorted, safe)."""
-    base = spec.dir.resolve()
-    start = spec.dir / prefix if prefix else spec.dir
+def _matching(spec: EntrySpec, pattern: str, limit: int) -> list[str]:
+    """Entry-relative paths of the files matching ``pattern`` that are served (sorted, at most
+    ``limit``): inside the entry (:func:`~skillz_engine.tree.paths.safe_glob`), no ignored name
+    on the way, not the manifest."""
     manifest = spec.manifest.resolve()
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not ignored_name(d))
-        for fname in sorted(filenames):
-            if ignored_name(fname):
-                continue
-            full = Path(dirpath) / fname
-            rel = full.relative_to(spec.dir).as_posix()
-            if not regex.fullmatch(rel):
-                continue
-            real = full.resolve()
-            if real == manifest or base not in real.parents or not real.is_file():
-                continue
-            out.append(rel)
-            if len(out) >= limit:
-                return out
-    return out
+    want = limit
+    while True:  # ignored files count against safe_glob's limit: ask for more until enough are kept
+        try:
+            found = paths.safe_glob(spec.dir, pattern, limit=want)
+        except PathEscape:  # a hidden directory in the pattern: nothing under it is served
+            return []
+        rels = [(p.relative_to(spec.dir).as_posix(), p) for p in found]
+        kept = [
+            rel for rel, p in rels if not any(map(ignored_name, rel.split("/"))) and p.resolve() != manifest
+        ]
+        if len(kept) >= limit or len(found) < want:
+            return kept[:limit]
+        want *= 2
 
 
 class ResourceRuntime:
     kind = "resource"
 
     def compile(self, spec: EntrySpec, services: Services) -> Compiled:
-        data = spec.data
-        if "uriTemplate" in data:
-            return self._template(spec)
-        uri = str(data["uri"])
-        if "text" in data:
-            text = str(data["text"])
-            mime = str(data.get("mimeType") or "text/plain")
+        r = spec.record_as(ResourceSpec)
+        if r.uri_template is not None:
+            return self._template(spec, r, r.uri_template)
+        uri = str(r.uri)
+        if r.text is not None:
+            text = r.text
+            mime = r.mime_type or "text/plain"
             raw = text.encode("utf-8")
             digest, size = hashlib.sha256(raw).hexdigest(), len(raw)
 
@@ -299,13 +265,13 @@ class ResourceRuntime:
                 return [{"uri": uri, "mimeType": mime, "text": text}]
 
         else:
-            target, diags = entry_path(spec, ("file",), str(data["file"]))
+            target, diags = entry_path(spec, ("file",), str(r.file))
             if target is None:
                 raise CompileProblem(diags)
-            rel, base = Path(str(data["file"])).as_posix(), spec.dir
+            rel, base = Path(str(r.file)).as_posix(), spec.dir
             digest, size = file_digest(target)
             with open(target, "rb") as f:
-                mime = mime_for(rel, data.get("mimeType"), f.read(8192))
+                mime = mime_for(rel, r.mime_type, f.read(8192))
 
             async def read(snapshot: Snapshot) -> list[dict[str, Any]]:
                 return [contents(uri, await read_inside_async(base, rel), mime)]
@@ -314,52 +280,37 @@ class ResourceRuntime:
             uri,
             spec.name,
             read,
-            title=data.get("title"),
+            title=r.title,
             description=spec.description or None,
             mime_type=mime,
             size=size,
-            icons=data.get("icons"),
+            icons=r.icons or None,
             digest=digest,
-            subscribe=bool(data.get("subscribe", True)),
+            subscribe=r.subscribe,
         )
         return Compiled(spec, resources=(resource,))
 
-    def _uri_template(self, spec: EntrySpec) -> UriTemplate:
+    def _template(self, spec: EntrySpec, r: ResourceSpec, uri_template: str) -> Compiled:
         try:
-            return UriTemplate(str(spec.data["uriTemplate"]))
+            tpl = UriTemplate(uri_template)
         except ValueError as exc:
+            hint = "Write one variable that receives the file path, e.g. `notes:///{+path}`."
             raise CompileProblem(
-                [
-                    _diag(
-                        spec,
-                        ("uriTemplate",),
-                        "SKZ507",
-                        f"uriTemplate: {exc}",
-                        "Write one variable that receives the file path, e.g. `notes:///{+path}`.",
-                    )
-                ]
+                [spec.diag(("uriTemplate",), "SKZ507", f"uriTemplate: {exc}", hint)]
             ) from None
+        if r.text is not None:
+            return self._text_template(spec, r, tpl, r.text)
+        return self._files_template(spec, r, tpl, str(r.files))
 
-    def _text_template(self, spec: EntrySpec) -> Compiled:
+    def _text_template(self, spec: EntrySpec, r: ResourceSpec, tpl: UriTemplate, source: str) -> Compiled:
         from skillz_engine.tree.templating import TemplateError, check_syntax, render
 
-        data = spec.data
-        tpl = self._uri_template(spec)
-        source = str(data["text"])
         err = check_syntax(source)
         if err is not None:
-            raise CompileProblem(
-                [
-                    _diag(
-                        spec,
-                        ("text",),
-                        "SKZ503",
-                        f"template syntax error: {err[1]} (line {err[0]} of the text)",
-                        f"Fix the Jinja2 syntax; the text may use `{{{{ {tpl.var} }}}}`.",
-                    )
-                ]
-            )
-        mime = str(data.get("mimeType") or "text/plain")
+            message = f"template syntax error: {err[1]} (line {err[0]} of the text)"
+            hint = f"Fix the Jinja2 syntax; the text may use `{{{{ {tpl.var} }}}}`."
+            raise CompileProblem([spec.diag(("text",), "SKZ503", message, hint)])
+        mime = r.mime_type or "text/plain"
 
         async def read(uri: str, variables: Mapping[str, str], snapshot: Snapshot) -> list[dict[str, Any]]:
             try:
@@ -373,27 +324,21 @@ class ResourceRuntime:
             spec.name,
             tpl.match,
             read,
-            title=data.get("title"),
+            title=r.title,
             description=spec.description or None,
             mime_type=mime,
-            icons=data.get("icons"),
+            icons=r.icons or None,
         )
         return Compiled(spec, templates=(template,))
 
-    def _template(self, spec: EntrySpec) -> Compiled:
-        data = spec.data
-        if "text" in data:
-            return self._text_template(spec)
-        tpl = self._uri_template(spec)
-        pattern = str(data["files"])
+    def _files_template(self, spec: EntrySpec, r: ResourceSpec, tpl: UriTemplate, pattern: str) -> Compiled:
         _, diags = entry_path(spec, ("files",), pattern, must_exist=False)
         if diags:
             raise CompileProblem(diags)
         regex = glob_regex(pattern)
         prefix = glob_prefix(pattern)
         base = spec.dir
-        declared = data.get("mimeType")
-        subscribe = bool(data.get("subscribe", True))
+        declared = r.mime_type
         cut = len(prefix) + 1 if prefix else 0
 
         def rel_of(value: str) -> str:
@@ -414,11 +359,11 @@ class ResourceRuntime:
             if argument != tpl.var:
                 return []
             low = prefix_.lower()
-            values = (rel[cut:] for rel in _matching(spec, prefix, regex, 10 * MAX_LISTED))
+            values = (rel[cut:] for rel in _matching(spec, pattern, 10 * MAX_LISTED))
             return [v for v in values if v.lower().startswith(low)][:MAX_COMPLETIONS]
 
         resources = []
-        for rel in _matching(spec, prefix, regex, MAX_LISTED):
+        for rel in _matching(spec, pattern, MAX_LISTED):
             value = rel[cut:]
             uri = tpl.expand(value)
             full = spec.dir / rel
@@ -441,7 +386,7 @@ class ResourceRuntime:
                     mime_type=mime,
                     size=size,
                     digest=digest,
-                    subscribe=subscribe,
+                    subscribe=r.subscribe,
                 )
             )
         template = ResourceTemplateDef(
@@ -450,9 +395,9 @@ class ResourceRuntime:
             tpl.match,
             read,
             complete=complete,
-            title=data.get("title"),
+            title=r.title,
             description=spec.description or None,
             mime_type=declared,
-            icons=data.get("icons"),
+            icons=r.icons or None,
         )
         return Compiled(spec, resources=tuple(resources), templates=(template,))

@@ -34,9 +34,12 @@ from skillz_engine.build.contract import CallContext
 from skillz_engine.runtimes.base import CompileProblem, Services
 from skillz_engine.runtimes.resource import check_relative, contents, mime_for, read_inside_async
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
+from skillz_engine.tree.kinds import from_document
 from skillz_engine.tree.model import Compiled, EntrySpec, PromptDef, ResourceDef, ToolDef, ToolResult
 from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE, parse_skill_md
+from skillz_engine.tree.paths import PathEscape, safe_join
 from skillz_engine.tree.scan import ignored_name
+from skillz_engine.tree.specs import SkillSpec
 
 if TYPE_CHECKING:
     from skillz_engine.build.snapshot import Snapshot
@@ -92,7 +95,6 @@ def _candidates(root: Path) -> Iterator[Path]:
 
 def skill_files(name: str, root: Path) -> tuple[list[SkillFile], list[dict[str, Any]]]:
     """The files a skill serves and the ones it skips (``path``, ``reason``, maybe ``size``)."""
-    base = root.resolve()
     files: list[SkillFile] = []
     skipped: list[dict[str, Any]] = []
     for path in _candidates(root):
@@ -105,8 +107,9 @@ def skill_files(name: str, root: Path) -> tuple[list[SkillFile], list[dict[str, 
         if rel == MANIFEST:
             skipped.append({"path": rel, "reason": f"{MANIFEST!r} is reserved for the skill's manifest"})
             continue
-        real = path.resolve()
-        if base not in real.parents or not real.is_file():
+        try:
+            real = safe_join(root, rel, kind="file")
+        except PathEscape:
             skipped.append({"path": rel, "reason": "symlink that leads outside the skill"})
             continue
         try:
@@ -184,10 +187,9 @@ class SkillRuntime:
         async def render(args: Args, ctx: CallContext | None) -> list[dict[str, Any]]:
             return [{"role": "user", "content": {"type": "text", "text": text}}]
 
-        prompt = PromptDef(
-            name, description, (), render, title=spec.data.get("title"), icons=spec.data.get("icons")
-        )
-        as_tool = spec.extras.get("tool", services.config.get("skills", "asTools", default=False))
+        record = spec.record_as(SkillSpec)
+        prompt = PromptDef(name, description, (), render, title=record.title, icons=record.icons or None)
+        as_tool = record.tool if record.tool is not None else services.config.skills.as_tools
         tools = (_skill_tool(spec, text),) if as_tool else ()
         frontmatter = _frontmatter(spec)
         resources = [self._file(name, base, f, description, frontmatter) for f in files]
@@ -270,23 +272,17 @@ TASK_SCHEMA = {
 def _skill_tool(spec: EntrySpec, text: str) -> ToolDef:
     """The skill as a tool (``tool: true`` or ``skills.asTools``), for clients that only call
     tools: it returns the instructions and activates the skill for the calling client."""
-    name = spec.name
-    description = str(spec.extras.get("description") or "") or (
+    name, record = spec.name, spec.record_as(SkillSpec)
+    # manifest.yaml's own description describes the tool; SKILL.md's (which wins in the record)
+    # describes the skill
+    description = from_document("skill", spec.extras).description or (
         f"Load the {name} skill (instructions, files and tools). {spec.description}"
     )
 
     async def invoke(args: Args, ctx: CallContext) -> ToolResult:
         task = str(args.get("task") or "").strip()
-        act = ctx.activations
-        if act is not None:
-            from skillz_engine.live.disclosure import active_skills, visible_tools
-
-            snap = ctx.snapshot
-            before = active_skills(snap, act.explicit)
-            if act.add(name) and snap.config.disclosure == "skills":
-                after = active_skills(snap, act.explicit)
-                if visible_tools(snap, before) != visible_tools(snap, after):
-                    await act.tools_changed()
+        if ctx.activations is not None:
+            await ctx.activations.activate(name, ctx.snapshot)
         return ToolResult.text((f"Task: {task}\n\n" if task else "") + text)
 
     return ToolDef(
@@ -294,8 +290,8 @@ def _skill_tool(spec: EntrySpec, text: str) -> ToolDef:
         description=description,
         input_schema=TASK_SCHEMA,
         invoke=invoke,
-        title=spec.data.get("title"),
+        title=record.title,
         annotations={"readOnlyHint": True, "openWorldHint": False},
-        icons=spec.data.get("icons"),
-        tags=("skill", *(spec.extras.get("tags") or ())),
+        icons=record.icons or None,
+        tags=("skill", *record.tags),
     )
