@@ -44,14 +44,6 @@ PACKAGE = REPO / "engine" / "skillz_engine"
 LINKED = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 DESCRIBE_CODE = [REPO / "docs" / "architecture.md", REPO / "docs" / "development.md"]
 
-# Two modules are being split into packages: runtimes/script.py into runtimes/script/ and
-# runtimes/wasm.py + runtimes/wasmbuild.py into runtimes/wasm/. The docs name the packages; until the
-# split lands, the module files it replaces stand for them (drop this once the packages exist).
-SPLITTING: dict[str, tuple[str, ...]] = {
-    "runtimes/script/": ("runtimes/script.py",),
-    "runtimes/wasm/": ("runtimes/wasm.py", "runtimes/wasmbuild.py"),
-}
-
 PACKAGE_PATH = re.compile(r"^[a-z_][a-z0-9_]*(?:/[a-z_][a-z0-9_]*)*(?:\.py|/)$")
 SYMBOL = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?$")
 FENCE = re.compile(r"^\s*(```|~~~)")
@@ -157,7 +149,7 @@ def resolve(word: str, package: str = "") -> list[Path] | None:
         word = package + word
     elif bare and word.endswith("/") and not (PACKAGE / word).is_dir():
         return None  # a folder of a manifest tree (tools/, env/), not of the package
-    return [PACKAGE / word, *(PACKAGE / alt for alt in SPLITTING.get(word, ()))]
+    return [PACKAGE / word]
 
 
 def line_package(line: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from skillz_engine.build.compile import Tree
+from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.builtins import catalog
 from skillz_engine.tree.parse import MAX_MANIFEST_BYTES
 from tests.conftest import open_tree
@@ -153,7 +154,11 @@ def test_per_snapshot_caches_never_mix_trees(tmp_path: Path, write) -> None:  # 
         tree.full_scan()
         snaps.append(tree.snapshot())
     assert snaps[0].generation == snaps[1].generation
-    assert [s.derived("names", lambda s=s: sorted(s.tools)) for s in snaps] == [
+
+    def names(snap: Snapshot) -> list[str]:
+        return snap.derived("names", lambda: sorted(snap.tools))
+
+    assert [names(s) for s in snaps] == [
         sorted(snaps[0].tools),
         sorted(snaps[1].tools),
     ]

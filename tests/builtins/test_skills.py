@@ -86,7 +86,7 @@ async def call(c: Client, tool: str, **args: Any) -> dict[str, Any]:
     res = await c.call_tool(tool, args)
     assert not res.is_error, res.content
     assert res.structured_content is not None
-    return res.structured_content
+    return dict(res.structured_content)
 
 
 def is_list_changed(m: Any) -> bool:
@@ -224,7 +224,7 @@ async def test_suggest_skill_through_sampling(root: Path) -> None:
     """With a sampling client, the client's model picks; unknown names in its answer are dropped."""
     asked: list[str] = []
 
-    async def sampling(ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    async def sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
         content = params.messages[0].content
         asked.append(content.text if isinstance(content, types.TextContent) else "")
         answer = json.dumps([{"name": "review", "reason": "It is about a PR."}, {"name": "nope"}])
