@@ -142,6 +142,36 @@ async def test_add_skill_repo_failures_change_nothing(tmp_path: Path, upstream: 
         assert skills_of(engine) == {}
 
 
+async def test_a_path_through_a_committed_symlink_is_never_served(tmp_path: Path, upstream: Upstream) -> None:
+    """A repository is hostile: a committed symlink to a directory outside the clone, named as
+    `path`, is refused by add_skill_repo, by a pin in skillz.yaml, and by a clone fetched earlier
+    for another path at the same rev; nothing outside the clone is ever mounted."""
+    outside = tmp_path / "private"
+    write(outside / "exfil-skill" / "SKILL.md", skill_md("exfil-skill", "Outside the clone."))
+    write(outside / "exfil-skill" / "private.txt", "secret\n")
+    (upstream.work_dir / "exfil").symlink_to(outside)  # an absolute link, committed as a symlink
+    (upstream.work_dir / "skills" / "via").symlink_to("../exfil")  # a relative link to that link
+    upstream.commit({}, "link out", tag="v3")
+    root = tmp_path / "home"
+    root.mkdir()
+    async with serving(root) as (engine, server), Client(server, mode="legacy") as c:
+        for path in ("exfil", "skills/via", "exfil/exfil-skill"):
+            res = await c.call_tool("add_skill_repo", {"url": upstream.url, "rev": "v3", "path": path})
+            assert res.is_error and "outside base" in str(res.content[0]), (path, res.content)
+        assert "exfil-skill" not in skills_of(engine)
+        assert not (root / ".skillz" / PINS_FILE).exists()
+        ok = await c.call_tool("add_skill_repo", {"url": upstream.url, "rev": "v3", "path": "skills"})
+        assert not ok.is_error, ok.content  # the same clone, a path inside it: served
+        assert "exfil-skill" not in skills_of(engine) and "alpha" in skills_of(engine)
+    # a pin in skillz.yaml naming the link, with that clone already in the cache
+    write(root / "skillz.yaml", f"sources:\n  - url: {upstream.url}\n    rev: v3\n    path: exfil\n")
+    tree = open_tree([root])
+    tree.full_scan()
+    snap = tree.snapshot()
+    assert "exfil-skill" not in {s.name for s in snap.skills()}
+    assert any(d.code == "SKZ603" and "outside base" in d.message for d in snap.diagnostics)
+
+
 async def test_branch_pin_warns_and_no_rev_pins_the_commit(tmp_path: Path, upstream: Upstream) -> None:
     root = tmp_path / "home"
     root.mkdir()

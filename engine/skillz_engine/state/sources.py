@@ -36,6 +36,7 @@ from skillz_engine.build.roots import MountedSources
 from skillz_engine.errors import EngineError
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
+from skillz_engine.tree.paths import PathEscape, check_relative, safe_join
 
 log = logging.getLogger("skillz_engine.state.sources")
 
@@ -85,7 +86,21 @@ class Fetched:
 
     @property
     def root(self) -> Path:
-        return self.dir / self.source.path if self.source.path else self.dir
+        """The directory served: ``path`` inside the clone. A repository is hostile input, so a
+        ``path`` that is (or passes through) a committed symlink leading out of the clone raises
+        :class:`~skillz_engine.tree.paths.PathEscape`, as does one that is missing."""
+        return safe_join(self.dir, self.source.path or ".", kind="dir", allow_hidden=True)
+
+
+def _served_dir(fetched: Fetched) -> Path:
+    """``fetched.root``, or :class:`SourceError` saying why the pinned ``path`` cannot be served."""
+    try:
+        return fetched.root
+    except PathEscape as exc:
+        where = fetched.source.rev or "HEAD"
+        raise SourceError(
+            f"the repository has no directory {fetched.source.path!r} at {where} ({exc.reason})"
+        ) from exc
 
 
 def check_url(url: str) -> str | None:
@@ -100,9 +115,9 @@ def check_url(url: str) -> str | None:
 def check_path(path: str | None) -> str | None:
     if not path:
         return None
-    parts = re.split(r"[\\/]", path)
-    if path.startswith(("/", "\\")) or ".." in parts or "\x00" in path:
-        return f"path {path!r} must be relative to the repository, without `..`"
+    reason = check_relative(path, allow_hidden=True)
+    if reason is not None:
+        return f"path {path!r} must be relative to the repository, without `..` ({reason})"
     return None
 
 
@@ -209,7 +224,22 @@ def mounted(config: Config, state_dir: Path) -> tuple[dict[Path, str], list[Diag
             continue
         if f.moving:
             diags.append(moving_diag(config, state_dir, f))
-        if not f.root.is_dir():
+        try:
+            root = f.root
+        except PathEscape as exc:
+            diags.append(
+                source_diag(
+                    config,
+                    state_dir,
+                    s,
+                    "SKZ603",
+                    Severity.ERROR,
+                    f"{s.url} at {s.rev or 'HEAD'}: `path` {s.path!r} cannot be served ({exc.reason})",
+                    "Fix `path`: it names a directory of the repository, not a link out of it.",
+                )
+            )
+            continue
+        if not root.is_dir():
             diags.append(
                 source_diag(
                     config,
@@ -222,7 +252,7 @@ def mounted(config: Config, state_dir: Path) -> tuple[dict[Path, str], list[Diag
                 )
             )
             continue
-        roots[f.root.resolve()] = f.commit
+        roots[root] = f.commit
     return roots, diags, missing
 
 
@@ -317,6 +347,7 @@ def fetch(state_dir: Path, source: Source, *, refresh: bool = False) -> Fetched:
     if not refresh:
         hit = cached(state_dir, source)
         if hit is not None:
+            _served_dir(hit)  # one clone serves every `path` pinned at its rev: check this one
             return hit
     try:
         import git
@@ -360,8 +391,7 @@ def fetch(state_dir: Path, source: Source, *, refresh: bool = False) -> Fetched:
             repo.git.fetch("origin", everything, "--tags", kill_after_timeout=GIT_TIMEOUT)
             repo.git.checkout("--detach", want)
         commit = repo.head.commit.hexsha
-        if source.path and not (tmp / source.path).is_dir():
-            raise SourceError(f"the repository has no directory {source.path!r} at {rev or 'HEAD'}")
+        _served_dir(Fetched(source, tmp, commit, kind))
         marker = {"url": source.url, "rev": rev, "ref": kind, "commit": commit, "fetched": time.time()}
         (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         if target.exists():
