@@ -53,11 +53,14 @@ def assemble(
     diags: list[Diagnostic] = list(diagnostics)
     entries: dict[str, Compiled] = {}
     specs: dict[str, EntrySpec] = {}
+    stateful: list[str] = []
     for r in results:
         key = r.found.key
         diags.extend(r.diagnostics)
         if r.compiled is not None:
             entries[key] = r.compiled
+            if r.compiled.stop is not None:
+                stateful.append(key)
             specs[key] = r.compiled.spec
             continue
         if r.spec is not None:
@@ -65,6 +68,8 @@ def assemble(
         if previous is not None and key in previous.entries:
             old = previous.entries[key]
             entries[key] = dataclasses.replace(old, state="stale")
+            if old.stop is not None:
+                stateful.append(key)
             specs[key] = old.spec
             diags.append(
                 Diagnostic(
@@ -141,6 +146,7 @@ def assemble(
         diagnostics=tuple(unique),
         state_dir=state_dir,
         builtins=builtins,
+        stateful=tuple(stateful),
     )
 
 

@@ -155,8 +155,9 @@ class Tree:
 
     def snapshot(self, previous: Snapshot | None = None) -> Snapshot:
         self.generation += 1
+        results = self.index.results
         return assemble(
-            [self.results[k] for k in self.sorted_keys()],
+            [results[k] for k in self.sorted_keys()],
             generation=self.generation,
             roots=self.roots,
             config=self.config,

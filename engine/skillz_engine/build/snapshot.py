@@ -75,6 +75,7 @@ class Snapshot:
     diagnostics: tuple[Diagnostic, ...] = ()
     state_dir: Path | None = None
     builtins: Builtins = field(default_factory=Builtins, compare=False, repr=False)  # the catalog it drew on
+    stateful: tuple[str, ...] = ()  # keys of the entries with a stop hook (what a swap may retire)
     created: float = field(default_factory=time.time)
     # data derived from this snapshot (listings, indexes, graphs): see derived(); never compared,
     # and a dataclasses.replace() copy starts empty

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,14 +40,16 @@ class _Retiring:
     deadline: float  # anyio.current_time() after which they stop regardless
 
 
-def replaced(old: Mapping[str, Compiled], new: Mapping[str, Compiled]) -> tuple[Compiled, ...]:
-    """The stateful entries of ``old`` that ``new`` no longer runs. A stale copy of an entry
-    (its last good version, kept while the files have errors) shares the entry's ``stop``: it is
-    the same running instance, not a replacement."""
+def replaced(old: Snapshot, new: Snapshot) -> tuple[Compiled, ...]:
+    """The stateful entries of ``old`` that ``new`` no longer runs (only ``old.stateful`` is looked
+    at, so a swap costs nothing per stateless entry). A stale copy of an entry (its last good
+    version, kept while the files have errors) shares the entry's ``stop``: it is the same running
+    instance, not a replacement."""
     out = []
-    for key, c in old.items():
-        n = new.get(key)
-        if c.stop is not None and (n is None or n.stop is not c.stop):
+    for key in old.stateful:
+        c = old.entries[key]
+        n = new.entries.get(key)
+        if n is None or n.stop is not c.stop:
             out.append(c)
     return tuple(out)
 
@@ -113,7 +115,7 @@ class LiveRegistry:
                     await listener(delta, new)
                 except Exception:  # one broken client must not stop the others
                     log.exception("change listener failed")
-            gone = replaced(old.entries, new.entries)
+            gone = replaced(old, new)
             if gone:
                 deadline = anyio.current_time() + DRAIN_TIMEOUT
                 self._retiring.append(_Retiring(new.generation, gone, deadline))

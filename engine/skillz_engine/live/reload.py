@@ -48,8 +48,9 @@ class Reloader:
         """Make-before-break: start every compiled entry ``previous`` does not already run. One
         that fails to start is recorded on the tree, so the snapshot leaves it out (while
         serving, its previous version stays, stale)."""
+        results = self.tree.results
         for key in list(self.tree.sorted_keys()):
-            c = self.tree.results[key].compiled
+            c = results[key].compiled
             if c is None or c.start is None or (previous is not None and previous.entries.get(key) is c):
                 continue
             try:

@@ -41,17 +41,33 @@ class EntrySpec:
     legacy: bool = False  # read from the Rust Skillz format
     body: str | None = None  # skills: the SKILL.md body
     extras: Mapping[str, Any] = field(default_factory=dict)  # skills: manifest.yaml extras
-    record: Spec = field(init=False, compare=False, repr=False)  # `data` read into the kind's record
-    enabled: bool = field(init=False, compare=False)
-    refs: tuple[Ref, ...] = field(init=False, compare=False)  # what this entry names elsewhere
+    # `data` read into the kind's record, and what the entry names elsewhere: both made on first use
+    # (specs restored from the cache get them too; a `dataclasses.replace` copy, which the compiler
+    # makes of every spec, starts without them, so an unread record is never built at all)
+    _record: Spec | None = field(default=None, init=False, compare=False, repr=False)
+    _refs: tuple[Ref, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        # computed once per spec, here rather than where specs are made, so that specs restored from
-        # the cache get them too; snapshots reuse unchanged specs, so assembling stays cheap
-        record = from_document(self.kind, self.data)
-        object.__setattr__(self, "record", record)
-        object.__setattr__(self, "enabled", record.enabled)
-        object.__setattr__(self, "refs", KINDS[self.kind].refs(record))
+    @property
+    def record(self) -> Spec:
+        """``data`` as the kind's typed record (see :func:`~skillz_engine.tree.kinds.from_document`)."""
+        record = self._record
+        if record is None:
+            record = from_document(self.kind, self.data)
+            object.__setattr__(self, "_record", record)
+        return record
+
+    @property
+    def enabled(self) -> bool:
+        return self.record.enabled
+
+    @property
+    def refs(self) -> tuple[Ref, ...]:
+        """What this entry names elsewhere (skills, bundles, services, tools)."""
+        refs = self._refs
+        if refs is None:
+            refs = KINDS[self.kind].refs(self.record)
+            object.__setattr__(self, "_refs", refs)
+        return refs
 
     @property
     def key(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
@@ -42,10 +42,10 @@ class Found:
     skill_md: Path | None  # SKILL.md, for skills
     owner: str | None = None  # enclosing skill's name
     owner_dir: Path | None = None
+    key: str = field(init=False, repr=False, compare=False)  # the entry's identity: its directory
 
-    @property
-    def key(self) -> str:
-        return self.dir.as_posix()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", self.dir.as_posix())  # read for every entry of every snapshot
 
     @property
     def primary(self) -> Path:
