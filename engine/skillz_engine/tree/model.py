@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.kinds import KINDS, Ref, from_document
-from skillz_engine.tree.parse import JsonPath, Positions, format_json_path
+from skillz_engine.tree.parse import JsonPath, Positions
 from skillz_engine.tree.specs import Spec
 
 JSON = Any
@@ -95,8 +95,9 @@ class EntrySpec:
         at_key: bool = False,
     ) -> Diagnostic:
         """A diagnostic at ``json_path`` of this entry's manifest (as :meth:`parse.Document.diag`)."""
-        pos = self.positions.key(json_path) if at_key else self.positions.value(json_path)
-        return Diagnostic(self.display, *pos, code, severity, message, format_json_path(json_path), hint)
+        return self.positions.diagnostic(
+            self.display, json_path, code, message, hint, severity, at_key=at_key
+        )
 
 
 # --------------------------------------------------------------------------- results

@@ -71,8 +71,7 @@ class Document:
         severity: Severity = Severity.ERROR,
         at_key: bool = False,
     ) -> Diagnostic:
-        line, col = self.positions.key(path) if at_key else self.positions.value(path)
-        return Diagnostic(self.display, line, col, code, severity, message, format_json_path(path), hint)
+        return self.positions.diagnostic(self.display, path, code, message, hint, severity, at_key=at_key)
 
 
 def _diag(display: str, line: int, col: int, code: str, message: str, hint: str | None = None) -> Diagnostic:

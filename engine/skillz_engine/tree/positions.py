@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
+
 JsonPath = tuple[str | int, ...]
 Pos = tuple[int, int]
 
@@ -54,3 +56,18 @@ class Positions:
             line, col = self.keys[p]
             return line + self.line_offset, col
         return self.value(p)
+
+    def diagnostic(
+        self,
+        display: str,
+        path: JsonPath,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        severity: Severity = Severity.ERROR,
+        *,
+        at_key: bool = False,
+    ) -> Diagnostic:
+        """A diagnostic at ``path`` (its value, or its key with ``at_key``) of the file ``display``."""
+        line, col = self.key(path) if at_key else self.value(path)
+        return Diagnostic(display, line, col, code, severity, message, format_json_path(path), hint)
