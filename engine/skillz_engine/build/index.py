@@ -25,18 +25,23 @@ class Index:
         self._results: dict[str, EntryResult] = {}
         self.scan_diags: list[Diagnostic] = []
         self.revision = 0  # counts changes of results: equal revisions, equal snapshots
-        self._sorted: list[str] | None = None
+        self._sorted: list[str] | None = None  # listing order; None when an entry came or went
+        self._view: Mapping[str, EntryResult] = MappingProxyType(self._results)
 
     @property
     def results(self) -> Mapping[str, EntryResult]:
-        return MappingProxyType(self._results)
+        """Each entry's last result (a read-only live view: the index alone records results)."""
+        return self._view
 
     def _set(self, key: str, result: EntryResult) -> None:
+        if key not in self._results:
+            self._sorted = None
         self._results[key] = result
         self.revision += 1
 
     def _drop(self, key: str) -> None:
         if self._results.pop(key, None) is not None:
+            self._sorted = None
             self.revision += 1
 
     # ----------------------------------------------------------------- what exists
@@ -158,9 +163,7 @@ class Index:
 
     def sorted_keys(self) -> list[str]:
         """Entry keys in listing order, re-sorted only when the set of entries changed."""
-        keys = self._results.keys()
         cached = self._sorted
-        if cached is None or len(cached) != len(keys) or not keys >= set(cached):
-            cached = sorted(keys)
-            self._sorted = cached
+        if cached is None:  # _set and _drop forget the order when the set of keys changes
+            cached = self._sorted = sorted(self._results)
         return cached

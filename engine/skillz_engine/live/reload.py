@@ -48,13 +48,16 @@ class Reloader:
         """Make-before-break: start every compiled entry ``previous`` does not already run. One
         that fails to start is recorded on the tree, so the snapshot leaves it out (while
         serving, its previous version stays, stale)."""
-        results = self.tree.results
-        for key in list(self.tree.sorted_keys()):
-            c = results[key].compiled
-            if c is None or c.start is None or (previous is not None and previous.entries.get(key) is c):
+        starting = []  # the few stateful entries, started in listing order
+        for key, r in self.tree.results.items():
+            c = r.compiled
+            if c is not None and c.start is not None:
+                starting.append((key, c, c.start))
+        for key, c, start in sorted(starting, key=lambda item: item[0]):
+            if previous is not None and previous.entries.get(key) is c:
                 continue
             try:
-                await c.start()
+                await start()
             except Exception as exc:
                 d = Diagnostic(
                     c.spec.display,

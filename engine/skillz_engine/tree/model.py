@@ -44,6 +44,7 @@ class EntrySpec:
     # `data` read into the kind's record, and what the entry names elsewhere: both made on first use
     # (specs restored from the cache get them too; a `dataclasses.replace` copy, which the compiler
     # makes of every spec, starts without them, so an unread record is never built at all)
+    enabled: bool = field(default=True, init=False, compare=False)  # `enabled` of the manifest
     _record: Spec | None = field(default=None, init=False, compare=False, repr=False)
     _refs: tuple[Ref, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
@@ -56,9 +57,9 @@ class EntrySpec:
             object.__setattr__(self, "_record", record)
         return record
 
-    @property
-    def enabled(self) -> bool:
-        return self.record.enabled
+    def __post_init__(self) -> None:
+        # read for every entry of every snapshot: a plain attribute, not a trip through the record
+        object.__setattr__(self, "enabled", self.data.get("enabled", True) is not False)
 
     @property
     def refs(self) -> tuple[Ref, ...]:
