@@ -225,7 +225,7 @@ def mounted(config: Config, state_dir: Path) -> tuple[dict[Path, str], list[Diag
         if f.moving:
             diags.append(moving_diag(config, state_dir, f))
         try:
-            root = f.root
+            root = f.root  # a directory inside the clone: missing, a file or a link out all refuse
         except PathEscape as exc:
             diags.append(
                 source_diag(
@@ -234,21 +234,8 @@ def mounted(config: Config, state_dir: Path) -> tuple[dict[Path, str], list[Diag
                     s,
                     "SKZ603",
                     Severity.ERROR,
-                    f"{s.url} at {s.rev or 'HEAD'}: `path` {s.path!r} cannot be served ({exc.reason})",
+                    f"{s.url} at {s.rev or 'HEAD'} has no directory {s.path!r} to serve ({exc.reason})",
                     "Fix `path`: it names a directory of the repository, not a link out of it.",
-                )
-            )
-            continue
-        if not root.is_dir():
-            diags.append(
-                source_diag(
-                    config,
-                    state_dir,
-                    s,
-                    "SKZ603",
-                    Severity.ERROR,
-                    f"{s.url} at {s.rev or 'HEAD'} has no directory {s.path!r}",
-                    "Fix `path`: it names a directory of the repository.",
                 )
             )
             continue
