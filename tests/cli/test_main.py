@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -135,6 +136,15 @@ def test_new_script_runs(tmp_path: Path, interpreter: str, capsys: pytest.Captur
     capsys.readouterr()
     assert main(["call", "demo", str(tmp_path), "--args", '{"text": "hey"}']) == 0
     assert "hey" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("interpreter", ["python", "node", "bash", "ruby"])
+def test_new_leaves_no_placeholder(tmp_path: Path, interpreter: str) -> None:
+    """Every scaffolded file is filled in: no `{description}`-style template field survives."""
+    assert main(["new", "script", "demo", "--interpreter", interpreter, "--root", str(tmp_path)]) == 0
+    for path in (tmp_path / "tools" / "demo").iterdir():
+        text = path.read_text()
+        assert not re.search(r"\{[a-z_]+\}", text.replace("${#input}", "")), (path.name, text)
 
 
 def test_new_bundle_needs_skills(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

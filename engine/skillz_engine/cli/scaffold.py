@@ -17,7 +17,7 @@ from skillz_engine.tree.validate import ENTRY_NAME, SKILL_NAME
 _SCHEMA_HEADER = "# yaml-language-server: $schema=https://skillz-engine.dev/schemas/{kind}.schema.json\n"
 
 _PY = '''#!/usr/bin/env python3
-"""{name}: {{description}}
+"""{name}: returns the text it is given and its length (replace with what your tool does).
 
 skillz-engine sends one JSON-RPC `execute` request on stdin and reads the response from stdout.
 """
