@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import textwrap
 import time
 from collections.abc import Awaitable, Callable
@@ -32,8 +33,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def require(binary: str, why: str = "") -> str:
-    """The path of ``binary``; skip (locally) or fail (CI) when it is missing."""
-    path = shutil.which(binary)
+    """The path of ``binary`` on PATH or beside this Python (a venv's ``uv`` is found, as the engine
+    finds it, even when the venv is not activated); skip (locally) or fail (CI) when it is missing."""
+    path = shutil.which(binary) or shutil.which(binary, path=str(Path(sys.executable).parent))
     if path is None:
         message = f"{binary} is not installed{': ' + why if why else ''}"
         if IN_CI:

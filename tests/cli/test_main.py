@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -236,3 +236,59 @@ def test_validate_file_resolves_references_to_siblings(
     )
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "pipelines/p/manifest.yaml"]) == 0, capsys.readouterr().out
+
+
+def test_every_flag_and_argument_has_help() -> None:
+    """`--help` of every verb explains each of its arguments (no bare `--json`)."""
+    import argparse
+
+    from skillz_engine.cli.main import build_parser
+
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{verb} {action.dest}"
+        for verb, sub in verbs.choices.items()
+        for action in sub._actions
+        if not isinstance(action, argparse._HelpAction) and not action.help
+    ]
+    assert not missing
+
+
+def test_missing_default_root_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no ~/.skillz, `list` and `call` say there is no tree and how to make one (exit 2), not
+    "1 errors" or "unknown tool"; `serve` creates it and says it serves only the built-ins."""
+    monkeypatch.setenv("SKILLZ_HOME", str(tmp_path / "home"))
+    assert main(["list"]) == 2
+    assert "no tree at" in capsys.readouterr().err
+    assert main(["call", "hello"]) == 2
+    err = capsys.readouterr().err
+    assert "no tree at" in err and "skillz-engine new script hello" in err
+    from skillz_engine.cli.roots import existing_roots
+
+    said: list[str] = []
+    assert existing_roots(None, say=said.append) == [tmp_path / "home"]
+    assert (tmp_path / "home").is_dir() and "only the built-in tools" in said[0]
+
+
+def test_list_table_is_aligned_and_names_the_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`list` prints one aligned row per tool, prompt and resource (the kind column starts at the
+    same place on every row) and prints the errors themselves, not only how many there are."""
+    _tree(tmp_path)
+    bad = tmp_path / "tools" / "broken"
+    bad.mkdir(parents=True)
+    (bad / "manifest.yaml").write_text("kind: script\n")
+    assert main(["list", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = [
+        line for line in out.splitlines() if re.match(r"\S+\s{2,}(builtin|prompt|resource|template)\b", line)
+    ]
+    assert len(rows) >= 4
+    kinds = {re.search(r"\s{2,}(builtin|prompt|resource|template)\b", row).start(1) for row in rows}  # type: ignore[union-attr]
+    assert len(kinds) == 1, out
+    assert re.search(r"^2 errors, 0 warnings", out, re.M) and "SKZ102" in out and "manifest.yaml:1:1" in out
+    assert all(line == line.rstrip() for line in out.splitlines())

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skillz_engine.cli.roots import roots_of
+from skillz_engine.cli.roots import read_roots
 from skillz_engine.errors import ExitCode, ToolNotFound, UsageError
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     sink: list[tuple[str, Any]] = []
 
     async def go() -> ToolResult:
-        async with Engine.open(roots_of(args.roots)) as engine:
+        async with Engine.open(read_roots(args.roots, "call")) as engine:
             return await engine.call(args.tool, arguments, sink=sink)
 
     try:

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -81,10 +82,14 @@ def _version(text: str) -> str | None:
     return m.group(0) if m else None
 
 
-def _program(name: str, version_args: Sequence[str] = ("--version",), *, label: str | None = None) -> Check:
+def _program(
+    name: str, version_args: Sequence[str] = ("--version",), *, label: str | None = None, beside: bool = False
+) -> Check:
     from skillz_engine.isolation.programs import resolve_program
 
     path = shutil.which(name)
+    if path is None and beside:  # as the installers find uv: in the engine's venv, active or not
+        path = shutil.which(name, path=str(Path(sys.executable).parent))
     if path is None:
         return Check(label or name, False, detail="not found on PATH")
     real = resolve_program(path, Path.cwd(), dict(os.environ))  # a pyenv shim -> the real interpreter
@@ -109,7 +114,7 @@ def package_managers() -> list[Callable[[], Check]]:
         check = _program("python3", ("-m", "pip", "--version"), label="pip")
         return check if check.ok else Check("pip", False, path=check.path, detail=check.detail)
 
-    return [pip, lambda: _program("uv"), lambda: _program("npm")]
+    return [pip, lambda: _program("uv", beside=True), lambda: _program("npm")]
 
 
 def _sandbox_check(mode: str) -> Check:

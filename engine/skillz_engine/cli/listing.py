@@ -11,7 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from skillz_engine.cli.roots import roots_of
+from skillz_engine.cli.roots import read_roots
 from skillz_engine.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from skillz_engine.engine import Engine, EngineOptions
 
     async def look() -> Snapshot:
-        async with Engine.open(roots_of(args.roots), EngineOptions(live=False)) as engine:
+        async with Engine.open(read_roots(args.roots, "list"), EngineOptions(live=False)) as engine:
             return engine.snapshot
 
     snap = anyio.run(look)
@@ -56,25 +56,50 @@ def describe(snap: Snapshot) -> dict[str, list[dict[str, Any]]]:
 
 
 def table(snap: Snapshot, listing: dict[str, list[dict[str, Any]]], out: TextIO) -> None:
-    tools, prompts = listing["tools"], listing["prompts"]
-    resources, templates = listing["resources"], listing["resourceTemplates"]
-    width = max([len(t["name"]) for t in tools] + [4])
-    out.write(f"tools ({len(tools)}):\n")
-    for t in tools:
-        desc = " ".join(str(t.get("description", "")).split())
-        out.write(f"  {t['name']:<{width}}  {t['kind']:<8} {desc[:90]}\n")
-    if prompts:
-        out.write(f"prompts ({len(prompts)}):\n")
-        for p in prompts:
-            out.write(f"  {p['name']:<{width}}  {' '.join(str(p['description']).split())[:90]}\n")
-    if resources or templates:
-        out.write(f"resources ({len(resources)} + {len(templates)} templates):\n")
-        for r in resources:
-            out.write(f"  {r['uri']}\n")
-        for t in templates:
-            out.write(f"  {t['uriTemplate']}\n")
+    """One aligned table (rich) of every tool, prompt, resource and template, then the problems.
+
+    On a terminal it fits the window; piped, rows stay one line each (wide, descriptions cut with
+    an ellipsis) so ``grep`` and ``awk`` keep working.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, width=None if out.isatty() else 200, highlight=False, soft_wrap=False)
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    grid.add_column("name", no_wrap=True)
+    grid.add_column("kind", no_wrap=True)
+    grid.add_column("description", no_wrap=True, overflow="ellipsis", max_width=100)
+    for t in listing["tools"]:
+        grid.add_row(t["name"], t["kind"], _one_line(t.get("description")))
+    for p in listing["prompts"]:
+        grid.add_row(p["name"], "prompt", _one_line(p.get("description")))
+    for r in listing["resources"]:
+        grid.add_row(r["uri"], "resource", _one_line(r.get("name")))
+    for t in listing["resourceTemplates"]:
+        grid.add_row(t["uriTemplate"], "template", _one_line(t.get("name")))
+    with console.capture() as captured:
+        console.print(grid)
+    out.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    counts = (
+        f"{_n(len(listing['tools']), 'tool')}, {_n(len(listing['prompts']), 'prompt')}, "
+        f"{_n(len(listing['resources']) + len(listing['resourceTemplates']), 'resource')}"
+    )
+    console.print(counts)
     if snap.diagnostics:
-        out.write(
-            f"{len(snap.errors)} errors, {len(snap.diagnostics) - len(snap.errors)} warnings: "
-            "run `skillz-engine validate` for details\n"
+        from skillz_engine.cli.report import lines
+
+        warnings = len(snap.diagnostics) - len(snap.errors)
+        console.print(
+            f"{_n(len(snap.errors), 'error')}, {_n(warnings, 'warning')} "
+            "(the entries with errors are not listed):"
         )
+        out.flush()
+        lines(snap.diagnostics, out)
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value or "").split())
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

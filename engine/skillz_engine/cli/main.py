@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve a tree over MCP (stdio or HTTP)")
     s.add_argument("roots", nargs="*", metavar="ROOT", help="tree roots (default: $SKILLZ_HOME or ~/.skillz)")
-    s.add_argument("--transport", choices=("stdio", "http"), default="stdio")
+    s.add_argument(
+        "--transport", choices=("stdio", "http"), default="stdio", help="stdio (default) or Streamable HTTP"
+    )
     s.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
     s.add_argument(
         "--port", type=int, default=None, help=f"HTTP port (default {DEFAULT_PORT}; 0 picks a free one)"
@@ -135,7 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-watch", action="store_true", help="do not reload when files change")
     s.add_argument("--strict", action="store_true", help="refuse to start when the tree has errors")
     s.add_argument("--read-only", action="store_true", help="turn off every built-in that writes")
-    s.add_argument("--disclosure", choices=DISCLOSURE_MODES, default=None)
+    s.add_argument(
+        "--disclosure",
+        choices=DISCLOSURE_MODES,
+        default=None,
+        help="what tools/list shows: all, skills (a skill's tools once active), search (built-ins)",
+    )
     s.add_argument("--state-dir", default=None, help="engine state (default: .skillz/ in the first root)")
     s.set_defaults(func=cmd_serve)
 
@@ -150,31 +157,33 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "paths", nargs="*", metavar="PATH", help="roots, entry manifests or SKILL.md files (default .)"
     )
-    v.add_argument("--format", choices=tuple(REPORTERS), default="text")
+    v.add_argument("--format", choices=tuple(REPORTERS), default="text", help="how diagnostics are printed")
     v.add_argument("--strict", action="store_true", help="warnings fail too")
     v.set_defaults(func=cmd_validate)
 
     ls = sub.add_parser("list", help="what the server would expose")
-    ls.add_argument("roots", nargs="*", metavar="ROOT")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument(
+        "roots", nargs="*", metavar="ROOT", help="tree roots (default: $SKILLZ_HOME or ~/.skillz)"
+    )
+    ls.add_argument("--json", action="store_true", help="the listing as JSON")
     ls.set_defaults(func=cmd_list)
 
     c = sub.add_parser("call", help="run one tool as the server would, no client needed")
-    c.add_argument("tool", metavar="TOOL")
-    c.add_argument("roots", nargs="*", metavar="ROOT")
+    c.add_argument("tool", metavar="TOOL", help="the tool's MCP name (built-ins too)")
+    c.add_argument("roots", nargs="*", metavar="ROOT", help="tree roots (default: $SKILLZ_HOME or ~/.skillz)")
     c.add_argument("--args", default=None, help="arguments as JSON, @file.json, or - for stdin")
     c.add_argument("--json", action="store_true", help="print the whole MCP result as JSON")
     c.set_defaults(func=cmd_call)
 
     n = sub.add_parser("new", help="scaffold a valid entry")
     n.add_argument("kind", choices=KIND_NAMES, metavar="KIND", help=", ".join(KIND_NAMES))
-    n.add_argument("name", metavar="NAME")
+    n.add_argument("name", metavar="NAME", help="the entry's directory name (lower case, digits, - and _)")
     n.add_argument("--interpreter", default=None, help="script: python, node, bash, ruby")
     n.add_argument("--root", default=None, help="tree to write into (default: $SKILLZ_HOME or ~/.skillz)")
     n.set_defaults(func=cmd_new)
 
     sc = sub.add_parser("schema", help="print a JSON Schema")
-    sc.add_argument("kind", nargs="?", metavar="KIND")
+    sc.add_argument("kind", nargs="?", metavar="KIND", help="one kind's schema (default: the union of all)")
     sc.set_defaults(func=cmd_schema)
 
     d = sub.add_parser(
@@ -184,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_doctor)
 
     m = sub.add_parser("migrate", help="rewrite a Rust Skillz tools directory into this format")
-    m.add_argument("dir", metavar="DIR")
+    m.add_argument("dir", metavar="DIR", help="the Skillz tools directory, rewritten in place")
     m.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     m.set_defaults(func=cmd_migrate)
     return p

@@ -23,6 +23,12 @@ def _summary(diags: Sequence[Diagnostic], entries: int) -> str:
 
 
 def text(diags: Sequence[Diagnostic], out: TextIO, entries: int) -> None:
+    lines(diags, out)
+    out.write(_summary(diags, entries) + "\n")
+
+
+def lines(diags: Sequence[Diagnostic], out: TextIO) -> None:
+    """Each diagnostic as ``path:line:col: error CODE message`` (coloured on a terminal) and its hint."""
     color = out.isatty() and "NO_COLOR" not in os.environ
     for d in diags:
         line = d.format()
@@ -32,7 +38,6 @@ def text(diags: Sequence[Diagnostic], out: TextIO, entries: int) -> None:
         out.write(line + "\n")
         if d.hint:
             out.write(f"    hint: {d.hint}\n")
-    out.write(_summary(diags, entries) + "\n")
 
 
 def as_json(diags: Sequence[Diagnostic], out: TextIO, entries: int) -> None:

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from skillz_engine.cli.report import text
     from skillz_engine.engine import TreeHasErrors
 
-    roots = existing_roots(args.roots)
+    roots = existing_roots(args.roots, say=lambda line: print(line, file=sys.stderr, flush=True))
     try:
         anyio.run(serve, roots, args)
     except TreeHasErrors as exc:
