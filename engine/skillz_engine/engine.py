@@ -34,7 +34,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -98,6 +98,20 @@ class EngineOptions:
         if self.read_only:
             out["readOnly"] = True
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """One call as the engine records it: what observers of :meth:`Engine.observe_calls` get."""
+
+    method: str
+    tool: str
+    ms: float
+    error: str | None
+    session: str | None
+
+
+CallObserver = Callable[[CallEvent], None]
 
 
 class TreeHasErrors(EngineError):
@@ -174,6 +188,7 @@ class Engine:
         self.store = store
         self.audit = audit
         self._audit_warned = False
+        self._call_observers: list[CallObserver] = []
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -294,17 +309,34 @@ class Engine:
         error: str | None,
         session: str | None,
     ) -> None:
-        """One audit line for a call that began at ``perf_counter()`` ``started`` (no-op without a log).
+        """One audit line for a call that began at ``perf_counter()`` ``started`` (none without a
+        log), and the call told to every observer (:meth:`observe_calls`).
 
         A failed write is reported once: a full disk must not flood stderr, nor fail the call."""
+        ms = (time.perf_counter() - started) * 1000
+        for observer in list(self._call_observers):
+            try:
+                observer(CallEvent(method, tool, ms, error, session))
+            except Exception:  # a broken observer must not fail the call
+                log.exception("call observer failed")
         if self.audit is None:
             return
-        ms = (time.perf_counter() - started) * 1000
         names = snapshot.derived("secret-names", lambda: secret_names(snapshot))
         record = AuditRecord(method, tool, ms, error is None, error, session, names)
         if not self.audit.append(record) and not self._audit_warned:
             self._audit_warned = True
             log.warning("cannot write the audit log %s: %s", self.audit.path, self.audit.failed)
+
+    def observe_calls(self, observer: CallObserver) -> Callable[[], None]:
+        """Tell ``observer`` of every call the MCP adapter records (the ``serve`` console, metrics);
+        returns the function that stops it."""
+        self._call_observers.append(observer)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._call_observers.remove(observer)
+
+        return stop
 
     # ------------------------------------------------------------------ running a tool without a client
 

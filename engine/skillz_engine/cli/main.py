@@ -144,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="what tools/list shows: all, skills (a skill's tools once active), search (built-ins)",
     )
     s.add_argument("--state-dir", default=None, help="engine state (default: .skillz/ in the first root)")
+    s.add_argument("-q", "--quiet", action="store_true", help="print only problems and failed calls")
+    s.add_argument("-v", "--verbose", action="store_true", help="print every call and the engine's debug log")
+    s.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="stderr lines as text or one JSON object each",
+    )
     s.set_defaults(func=cmd_serve)
 
     b = sub.add_parser("build", help="install tool dependencies and build wasm modules ahead of time")

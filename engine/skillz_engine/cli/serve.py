@@ -9,6 +9,8 @@ audit log it cannot write, HTTP refuses to start without its state directory.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +19,24 @@ from skillz_engine.cli.roots import existing_roots, state_dir_of
 from skillz_engine.errors import ExitCode
 
 if TYPE_CHECKING:
+    from skillz_engine.cli.console import LogFormat, ServeConsole, Verbosity
     from skillz_engine.engine import Engine, EngineOptions
+
+
+class JsonLogFormatter(logging.Formatter):
+    """A log record as one JSON object per line (``--log-format json``), like the console's events."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": round(record.created, 3),
+            "event": "log",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
 
 
 def options(args: argparse.Namespace) -> EngineOptions:
@@ -49,16 +68,41 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def console_of(args: argparse.Namespace) -> ServeConsole:
+    """``-q``/``-v``/``--log-format``: what the terminal is told while the server runs; the engine's
+    own log records (reload failures, warnings) go the same way, at the same verbosity."""
+    from skillz_engine.cli.console import ServeConsole
+
+    verbosity: Verbosity = "quiet" if args.quiet else "verbose" if args.verbose else "normal"
+    fmt: LogFormat = args.log_format
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname).1s %(name)s: %(message)s"))
+    package = logging.getLogger("skillz_engine")
+    package.addHandler(handler)
+    package.setLevel(logging.DEBUG if verbosity == "verbose" else logging.WARNING)
+    return ServeConsole(sys.stderr, verbosity, fmt)
+
+
 async def serve(roots: list[Path], args: argparse.Namespace) -> None:
     from skillz_engine.engine import Engine
 
+    console = console_of(args)
     async with Engine.open(roots, options(args)) as engine:
-        if args.transport == "http":
-            await _http(engine, args)
-        else:
-            from skillz_engine.mcp.stdio import serve_stdio
+        detach = console.attach(engine)
+        where = "over HTTP" if args.transport == "http" else "over stdio"
+        console.started(engine.snapshot, f"from {', '.join(str(r) for r in roots)} {where}")
+        try:
+            if args.transport == "http":
+                await _http(engine, args)
+            else:
+                from skillz_engine.mcp.stdio import serve_stdio
 
-            await serve_stdio(engine)
+                await serve_stdio(engine)
+        finally:
+            detach()
 
 
 async def _http(engine: Engine, args: argparse.Namespace) -> None:
