@@ -260,3 +260,79 @@ async def test_cwd_and_env(make_tool: MakeTool, call: Call) -> None:
     (d / "data").mkdir()
     result, _ = await call("where")
     assert result.text_content() == f"{(d / 'data').resolve()} hi"
+
+
+@pytest.mark.anyio
+async def test_extract_shapes_stdout(make_tool: MakeTool, call: Call) -> None:
+    """extract.regex keeps a capture (group `value`, else group 1, else the match); extract.pointer
+    keeps a JSON value; no match or nothing at the pointer is an error that shows the output."""
+    make_tool("first", """
+        kind: command
+        description: digest
+        stdin: "{{ text }}"
+        argv: [sha256sum]
+        extract: {regex: '^([0-9a-f]+)'}
+        """)  # fmt: skip
+    make_tool("named", """
+        kind: command
+        description: named group
+        argv: [echo, "size=42 unit=kB"]
+        extract: {regex: 'unit=(\\w+) |size=(?P<value>\\d+)'}
+        """)  # fmt: skip
+    make_tool("nomatch", """
+        kind: command
+        description: no digits
+        argv: [echo, "no digits here"]
+        extract: {regex: '\\d+'}
+        """)  # fmt: skip
+    make_tool("ptr", """
+        kind: command
+        description: pointer
+        stdout: json
+        argv: [python3, -c, "print('{\\"a\\": [{\\"b/c\\": {{ n }}}]}')"]
+        extract: {pointer: /a/0/b~1c}
+        """)  # fmt: skip
+    digest, _ = await call("first", {"text": "hello"})
+    assert digest.text_content() == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    named, _ = await call("named")
+    assert named.text_content() == "42"
+    miss, _ = await call("nomatch")
+    assert miss.is_error and "does not match extract.regex" in miss.text_content()
+    assert "no digits here" in miss.text_content()
+    value, _ = await call("ptr", {"n": 7})
+    assert value.text_content() == "7" and not value.is_error
+    make_tool("ptr2", """
+        kind: command
+        description: pointer to nothing
+        stdout: json
+        argv: [echo, '{"a": 1}']
+        extract: {pointer: /b}
+        """)  # fmt: skip
+    nothing, _ = await call("ptr2")
+    assert nothing.is_error and "nothing at 'b'" in nothing.text_content()
+
+
+def test_extract_problems_are_positioned(make_tool: MakeTool, snapshot: Callable[[], Snapshot]) -> None:
+    """A regex that does not compile, or a pointer over text, is SKZ515 at its key; not served."""
+    make_tool("badre", """
+        kind: command
+        description: bad regex
+        argv: [echo, hi]
+        extract:
+          regex: '(unclosed'
+        """)  # fmt: skip
+    make_tool("textptr", """
+        kind: command
+        description: pointer over text
+        argv: [echo, hi]
+        extract:
+          pointer: /a
+        """)  # fmt: skip
+    snap = snapshot()
+    found = {d.path.split("/")[-2]: d for d in snap.diagnostics if d.code == "SKZ515"}
+    assert set(found) == {"badre", "textptr"}
+    assert (found["badre"].line, found["badre"].col) == (5, 10) and "does not compile" in found[
+        "badre"
+    ].message
+    assert found["textptr"].line == 5 and "stdout: json" in (found["textptr"].hint or "")
+    assert "badre" not in snap.tools and "textptr" not in snap.tools

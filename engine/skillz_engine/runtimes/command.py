@@ -14,13 +14,15 @@ Each ``argv`` element is a Jinja2 template (sandboxed, StrictUndefined) over the
 No shell ever runs: arguments reach the program exactly as rendered, one element each, so
 ``"; rm -rf /"`` is a single harmless argument. ``stdin`` (a template) is written to the program's
 stdin. ``stdout: text`` returns stdout as text; ``stdout: json`` parses it (an error if it is not
-JSON). Exit codes outside ``okExitCodes`` (default ``[0]``) make an error result with stderr.
+JSON); ``extract`` keeps part of it (``regex``: a capture of the text; ``pointer``: a JSON value).
+Exit codes outside ``okExitCodes`` (default ``[0]``) make an error result with stderr.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,6 +122,49 @@ def _program_warning(spec: EntrySpec, program: str, cwd: Path) -> list[Diagnosti
     return [spec.diag(("argv", 0), "SKZ504", message, hint, Severity.WARNING)]
 
 
+def _extract_regex(spec: EntrySpec, r: CommandSpec) -> tuple[re.Pattern[str] | None, list[Diagnostic]]:
+    """``extract``, checked once at compile: a regex that compiles, a pointer only over JSON."""
+    if r.extract is None:
+        return None, []
+    if r.extract.pointer is not None and r.stdout != "json":
+        hint = "Add `stdout: json`, or use `extract: {regex: ...}` over text."
+        return None, [
+            spec.diag(("extract", "pointer"), "SKZ515", "extract.pointer needs `stdout: json`", hint)
+        ]
+    if r.extract.regex is None:
+        return None, []
+    try:
+        return re.compile(r.extract.regex, re.MULTILINE), []
+    except re.error as exc:
+        hint = "Fix the Python regular expression; `(?P<value>...)` or the first group is the result."
+        return None, [
+            spec.diag(("extract", "regex"), "SKZ515", f"extract.regex does not compile: {exc}", hint)
+        ]
+
+
+def _captured(found: re.Match[str]) -> str:
+    """The group named ``value``, else the first group, else the whole match."""
+    if "value" in found.re.groupindex:
+        return found.group("value") or ""
+    return (found.group(1) if found.re.groups else found.group(0)) or ""
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """The value at RFC 6901 ``pointer`` in ``document``; ``LookupError`` naming the step that fails."""
+    value = document
+    if not pointer:
+        return value
+    for raw in pointer[1:].split("/"):
+        step = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, Mapping) and step in value:
+            value = value[step]
+        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        else:
+            raise LookupError(f"extract.pointer {pointer!r}: nothing at {step!r}")
+    return value
+
+
 class CommandRuntime:
     """Compiles ``kind: command`` entries into one tool each."""
 
@@ -139,9 +184,11 @@ class CommandRuntime:
         if r.cwd is not None:
             cwd, more = entry_path(spec, ("cwd",), r.cwd, kind="dir")
             diags += more
+        pattern, more = _extract_regex(spec, r)
+        diags += more
         if diags or cwd is None:
             raise CompileProblem(diags)
-        command = _Command(spec, services, r, tuple(argv), cwd)
+        command = _Command(spec, services, r, tuple(argv), cwd, pattern)
         tool = tool_def(spec, command.invoke)
         compiled = Compiled(spec, tools=(tool,))
         warnings = _program_warning(spec, argv[0], cwd)
@@ -157,6 +204,7 @@ class _Command:
     record: CommandSpec
     argv: tuple[str, ...]
     cwd: Path
+    pattern: re.Pattern[str] | None = None  # extract.regex, compiled once
 
     def variables(self, arguments: Args) -> dict[str, Any]:
         """The template variables: the arguments, schema defaults, and absent optionals."""
@@ -216,6 +264,7 @@ class _Command:
             return results.with_note(results.error_result(message, proc.stderr), note)
         text = proc.stdout_text().rstrip("\n")
         output_schema = self.record.output_schema
+        pointer = self.record.extract.pointer if self.record.extract is not None else None
         if self.record.stdout == "json":
             try:
                 value = json.loads(text)
@@ -224,5 +273,22 @@ class _Command:
                 return results.with_note(
                     ToolResult.error(f"{name}: stdout is not JSON ({exc}); it was:\n{shown}"), note
                 )
+            if pointer is not None:
+                try:
+                    value = resolve_pointer(value, pointer)
+                except LookupError as exc:
+                    shown = results.tail(text, 1000)
+                    return results.with_note(ToolResult.error(f"{name}: {exc}; stdout was:\n{shown}"), note)
             return results.with_note(results.from_json(value, output_schema), note)
+        if self.pattern is not None:
+            found = self.pattern.search(text)
+            if found is None:
+                shown = results.tail(text, 1000) or "(nothing)"
+                return results.with_note(
+                    ToolResult.error(
+                        f"{name}: stdout does not match extract.regex {self.pattern.pattern!r}:\n{shown}"
+                    ),
+                    note,
+                )
+            text = _captured(found)
         return results.with_note(results.from_text(text, output_schema), note)

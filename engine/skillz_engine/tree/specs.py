@@ -151,10 +151,20 @@ class ScriptSpec(ToolSpec):
 
 
 @dataclass(frozen=True, slots=True)
+class Extract:
+    """A command's ``extract``: the part of stdout that is the result (a regex capture, or a JSON
+    pointer into ``stdout: json``), so a program's output needs no wrapper script to be shaped."""
+
+    regex: str | None = None
+    pointer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CommandSpec(ToolSpec):
     argv: tuple[str, ...] = ()
     stdin: str | None = None
     stdout: Literal["text", "json"] = "text"
+    extract: Extract | None = None
     cwd: str | None = None  # None: the entry directory
     ok_exit_codes: tuple[int, ...] = field(default=(0,), metadata=FALSY)
 
