@@ -40,7 +40,8 @@ RANKS: Mapping[str, int] = {
 # third-party top-level module -> the skillz_engine module prefixes allowed to import it
 THIRD_PARTY: Mapping[str, tuple[str, ...]] = {
     "mcp": ("skillz_engine.mcp",),
-    "starlette": ("skillz_engine.mcp.http",),
+    # the status page is its own module of routes (page, login, event stream, metrics), served by http
+    "starlette": ("skillz_engine.mcp.http", "skillz_engine.mcp.status"),
     "uvicorn": ("skillz_engine.mcp.http",),
     "httpx": ("skillz_engine.mcp",),
     "pydantic": ("skillz_engine.mcp",),

@@ -51,7 +51,7 @@ from skillz_engine.live.reload import Reloader
 from skillz_engine.live.reload import watch as watch_tree
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
 from skillz_engine.state.sources import GitSources
-from skillz_engine.state.store import AuditLog, AuditRecord, Store
+from skillz_engine.state.store import AuditLog, AuditRecord, Store, redact, secret_values
 from skillz_engine.tree.config import DISCLOSURE_MODES, Config, WatchSettings
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.model import Args, ToolResult
@@ -189,6 +189,7 @@ class Engine:
         self.audit = audit
         self._audit_warned = False
         self._call_observers: list[CallObserver] = []
+        self._redacted: list[str] = []  # values no observer may see (the bearer token)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -296,6 +297,8 @@ class Engine:
     def token(self) -> str:
         """The HTTP bearer token (made once in the state directory); the audit log redacts it."""
         token = self.store.token()
+        if token not in self._redacted:
+            self._redacted.append(token)
         if self.audit is not None:
             self.audit.redact_also(token)
         return token
@@ -314,14 +317,18 @@ class Engine:
 
         A failed write is reported once: a full disk must not flood stderr, nor fail the call."""
         ms = (time.perf_counter() - started) * 1000
-        for observer in list(self._call_observers):
-            try:
-                observer(CallEvent(method, tool, ms, error, session))
-            except Exception:  # a broken observer must not fail the call
-                log.exception("call observer failed")
+        names = snapshot.derived("secret-names", lambda: secret_names(snapshot))
+        if self._call_observers:
+            # observers print and show errors: the same redaction as the audit log, before anything
+            shown = None if error is None else redact(error, [*secret_values(names), *self._redacted])
+            event = CallEvent(method, tool, ms, shown, session)
+            for observer in list(self._call_observers):
+                try:
+                    observer(event)
+                except Exception:  # a broken observer must not fail the call
+                    log.exception("call observer failed")
         if self.audit is None:
             return
-        names = snapshot.derived("secret-names", lambda: secret_names(snapshot))
         record = AuditRecord(method, tool, ms, error is None, error, session, names)
         if not self.audit.append(record) and not self._audit_warned:
             self._audit_warned = True

@@ -117,4 +117,6 @@ async def _http(engine: Engine, args: argparse.Namespace) -> None:
     def announce(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    await serve_http(engine, host=host, port=port, auth=auth, announce=announce)
+    await serve_http(
+        engine, host=host, port=port, auth=auth, announce=announce, show_login=sys.stderr.isatty()
+    )

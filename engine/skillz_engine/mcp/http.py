@@ -9,6 +9,8 @@ Routes:
 * ``/mcp``: Streamable HTTP (``StreamableHTTPSessionManager``, stateful, SSE responses); the SDK
   routes each request to the handshake era or the 2026-07-28 era by its ``Mcp-Protocol-Version``.
 * ``GET /health``: unauthenticated liveness and a few counters.
+* ``GET /`` (the status page), ``/login``, ``/status.json``, ``/status/events`` and ``/metrics``:
+  see :mod:`skillz_engine.mcp.status` (a session cookie from a one-time login link, or the token).
 * ``GET /sse`` + ``POST /message``: the legacy HTTP+SSE transport for old clients. Each SSE
   connection is driven by ``serve_dual_era_loop``, so the server lifespan is not entered per
   connection.
@@ -45,7 +47,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.errors import UsageError
+from skillz_engine.mcp.board import StatusBoard
+from skillz_engine.mcp.metrics import Metrics
 from skillz_engine.mcp.server import build_server
+from skillz_engine.mcp.status import PageAccess, status_routes
 from skillz_engine.tree.config import DEFAULT_PORT, Config
 
 DEFAULT_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
@@ -131,10 +136,14 @@ def security_settings(host: str, origins: Sequence[str]) -> TransportSecuritySet
 
 
 def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], host: str) -> Starlette:
-    """The Starlette app over ``engine``; ``app.state.mcp_server`` is its :class:`McpServer`."""
+    """The Starlette app over ``engine``; ``app.state.mcp_server`` is its :class:`McpServer`,
+    ``app.state.page_access`` the status page's :class:`~skillz_engine.mcp.status.PageAccess`."""
     mcp = build_server(engine)
     server = mcp.server
     security = security_settings(host, allowed_origins)
+    board = StatusBoard(engine, mcp)
+    access = PageAccess(token)
+    metrics = Metrics(board)
     manager = StreamableHTTPSessionManager(app=server, security_settings=security)
     sse = SseServerTransport("/message", security_settings=security)
     lifespan_state: dict[str, Any] = {}  # build_server uses the SDK's no-op default lifespan
@@ -170,10 +179,12 @@ def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        detach_board = board.attach()
         try:
             async with manager.run():
                 yield
         finally:
+            detach_board()
             await mcp.close()  # parked 2026-07-28 calls: kill their processes
 
     app = Starlette(
@@ -182,10 +193,12 @@ def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], 
             Route("/mcp", endpoint=guard(StreamableHTTPASGIApp(manager))),
             Route("/sse", endpoint=guard(sse_endpoint), methods=["GET"]),
             Route("/message", endpoint=guard(sse.handle_post_message), methods=["POST"]),
+            *status_routes(board, access, security, metrics.exposition),
         ],
         lifespan=lifespan,
     )
     app.state.mcp_server = mcp
+    app.state.page_access = access
     return app
 
 
@@ -214,8 +227,10 @@ class _Uvicorn(uvicorn.Server):
         self.handle_exit(sig, frame)
 
 
-def announcement(url: str, token: str | None, token_file: str | None) -> str:
+def announcement(url: str, token: str | None, token_file: str | None, login_url: str | None = None) -> str:
     lines = [f"skillz-engine is serving MCP at {url}"]
+    if login_url is not None:
+        lines.append(f"Status page: {login_url}  (one-time login link)")
     if token is None:
         lines.append("Authentication is OFF (--no-auth): anyone who can reach this port can call tools.")
     else:
@@ -232,6 +247,7 @@ async def serve_http(
     port: int = DEFAULT_PORT,
     auth: bool = True,
     announce: Callable[[str], None] | None = None,
+    show_login: bool = False,
 ) -> None:
     """Serve ``engine`` over HTTP until cancelled or signalled.
 
@@ -266,7 +282,10 @@ async def serve_http(
         token_file = str(store.token_file) if auth else None
         store.write_server_json(url, os.getpid(), __version__, token_file)
         if announce is not None:
-            announce(announcement(url, token, token_file))
+            page = url.removesuffix("/mcp") + "/"
+            if token is not None and show_login:  # a terminal: the one-time link is for its user only
+                page = f"{url.removesuffix('/mcp')}/login?code={app.state.page_access.new_code()}"
+            announce(announcement(url, token, token_file, page if show_login or token is None else None))
         await done.wait()
 
     try:
