@@ -25,7 +25,9 @@ from skillz_engine.errors import ExitCode, UsageError
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from skillz_engine.cli import serve
+    from skillz_engine.cli.telemetry import configure_from_env
 
+    configure_from_env()  # OTEL_* asks for traces
     return serve.run(args)
 
 
@@ -49,7 +51,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_call(args: argparse.Namespace) -> int:
     from skillz_engine.cli import call
+    from skillz_engine.cli.telemetry import configure_from_env
 
+    configure_from_env()  # OTEL_* asks for traces
     return call.run(args)
 
 

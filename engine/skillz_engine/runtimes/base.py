@@ -34,6 +34,7 @@ from skillz_engine.build.contract import (
 )
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.runtimes.tracing import traced_call
 from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
 __all__ = [
@@ -166,11 +167,14 @@ async def run_tool(tool: ToolDef, arguments: Any, ctx: CallContext) -> ToolResul
             + "; ".join(problems)
             + f"\nExpected input schema: {json.dumps(dict(tool.input_schema))[:2000]}"
         )
-    try:
-        return await tool.invoke(arguments, ctx)
-    except anyio.get_cancelled_exc_class():
-        raise
-    except ToolNotFound as exc:
-        return ToolResult.error(str(exc))
-    except Exception as exc:
-        return ToolResult.error(f"{tool.name}: {type(exc).__name__}: {exc}")
+    with traced_call(tool) as span:
+        try:
+            result = await tool.invoke(arguments, ctx)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except ToolNotFound as exc:
+            result = ToolResult.error(str(exc))
+        except Exception as exc:
+            result = ToolResult.error(f"{tool.name}: {type(exc).__name__}: {exc}")
+        span.result(result)
+        return result
