@@ -603,3 +603,22 @@ async def test_stdio_subprocess_2026_era(root: Path) -> None:
         )
         assert "fresh" in names(await c.list_tools())
         tg.cancel_scope.cancel()
+
+
+async def test_a_new_client_hears_of_problems_the_tree_had_at_start(root: Path) -> None:
+    """A skill skipped at start-up (no description) is told to a client that connects afterwards,
+    as a log message naming it, not only in skillz://diagnostics."""
+    write(root / "skills" / "broken-skill" / "SKILL.md", "---\nname: broken-skill\n---\nBody\n")
+    logs = Inbox()
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.put(params)
+
+    async with (
+        serving(root) as (engine, server),
+        Client(server.server, mode="legacy", logging_callback=on_log),
+    ):
+        assert any("broken-skill" in d.path for d in engine.snapshot.diagnostics)
+        entry = await logs.wait_for(lambda p: p.logger == "skillz-engine")
+        assert entry.level in ("warning", "error") and "skillz://diagnostics" in entry.data["message"]
+        assert any("broken-skill" in d["path"] for d in entry.data["diagnostics"])

@@ -330,6 +330,20 @@ class Hub:
             lambda k: log_wanted(getattr(self.legacy.get(k), "_connection", None), level),
         )
 
+    async def greet(self, ctx: ServerRequestContext[Any, Any], snapshot: Snapshot) -> None:
+        """A new handshake-era client hears of the tree's problems at once (a skill skipped at
+        start-up, a stale entry), as later clients of a change do through :meth:`on_delta`."""
+        self.register(ctx)
+        if not snapshot.diagnostics:
+            return
+        level, data = diagnostics_log(snapshot)
+        session = ctx.session
+        try:
+            with anyio.fail_after(SEND_TIMEOUT):
+                await _silenced(lambda: session.send_log_message(level, data, logger=LOGGER_NAME))
+        except Exception as exc:  # the client left already
+            log.debug("greeting log to a new session failed: %r", exc)
+
     async def on_delta(self, delta: Delta, snapshot: Snapshot) -> None:
         """LiveRegistry listener: notify both eras of what ``delta`` changed."""
         if Change.TOOLS in delta.lists:

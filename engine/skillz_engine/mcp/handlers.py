@@ -281,4 +281,4 @@ class Handlers:
         return types.EmptyResult()
 
     async def initialized(self, ctx: Ctx, params: types.NotificationParams) -> None:
-        self.hub.register(ctx)
+        await self.hub.greet(ctx, self.engine.snapshot)
