@@ -54,6 +54,36 @@ class BuildReport:
         return any(d.is_error for d in self.diagnostics)
 
 
+class _Bar:
+    """On a terminal: a live line (rich) with a spinner, the entry being built and its latest
+    message (dependency install, compile), and the finished entries printed above it."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.completed} built"),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=Console(file=sys.stderr),
+            transient=True,
+        )
+        self.task = self.progress.add_task("starting", total=None)
+        self.progress.start()
+
+    def say(self, message: str) -> None:
+        self.progress.update(self.task, description=message[:100])
+
+    def done(self, line: str) -> None:
+        self.progress.console.print(line, highlight=False, markup=False)
+        self.progress.advance(self.task)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     import anyio
 
@@ -61,14 +91,17 @@ def run(args: argparse.Namespace) -> int:
 
     roots = existing_roots(args.roots)
     options = EngineOptions(live=False, state_dir=state_dir_of(args.state_dir), cache=True)
-    tty = sys.stderr.isatty()
+    bar = _Bar() if sys.stderr.isatty() else None
 
     def on_progress(name: str, message: str) -> None:
-        if tty:
-            print(f"  {name}: {message}", file=sys.stderr, flush=True)
+        if bar is not None:
+            bar.say(f"{name}: {message}")
 
     def on_entry(entry: EntryBuild) -> None:
-        print(entry.line(), file=sys.stderr, flush=True)
+        if bar is not None:
+            bar.done(entry.line())
+        else:
+            print(entry.line(), file=sys.stderr, flush=True)
 
     async def go() -> tuple[BuildReport, int]:
         async with Engine.open(roots, options) as engine:
@@ -78,7 +111,11 @@ def run(args: argparse.Namespace) -> int:
             )
             return report, len(engine.tree.results)
 
-    report, entries = anyio.run(go)
+    try:
+        report, entries = anyio.run(go)
+    finally:
+        if bar is not None:
+            bar.stop()
     failed = sum(1 for e in report.entries if e.failed)
     n = len(report.entries)
     print(f"built {n} {'entry' if n == 1 else 'entries'}, {failed} failed", file=sys.stderr, flush=True)
