@@ -31,9 +31,26 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         choices=ORDER,
         help=f"run only these scenarios: {', '.join(ORDER)}",
     )
-    p.add_argument("--out", type=Path, default=RESULTS, help="where latest.md/latest.json go")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where latest.md/latest.json go (default: bench/results/ for a full run of every scenario, "
+        "bench/results/quick/ for --quick, bench/results/partial/ for --only: the committed full "
+        "results are never overwritten by a smaller run)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the generated trees (path is logged)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.out is None:
+        args.out = default_out(quick=args.quick, only=bool(args.only))
+    return args
+
+
+def default_out(*, quick: bool, only: bool) -> Path:
+    """The committed ``bench/results/`` is written only by a full run of every scenario."""
+    if quick:
+        return RESULTS / "quick"
+    return RESULTS / "partial" if only else RESULTS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,10 +6,12 @@ engine and for each baseline, either numbers or a clear "not available" reason.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +64,13 @@ def test_quick_benchmark_reports_every_scenario(tmp_path: Path) -> None:
     assert "| scenario | size |" in text
     for r in rows:
         assert r["scenario"] in text
+
+
+def test_a_smaller_run_never_overwrites_the_committed_results() -> None:
+    """Only a full run of every scenario writes bench/results/; --quick and --only go elsewhere."""
+    cli: Any = importlib.import_module("bench.__main__")  # bench/ is outside the strictly typed code
+    RESULTS, parse = cli.RESULTS, cli.parse
+    assert parse([]).out == RESULTS
+    assert parse(["--quick"]).out == RESULTS / "quick"
+    assert parse(["--only", "serve"]).out == RESULTS / "partial"
+    assert parse(["--quick", "--out", "/tmp/x"]).out == Path("/tmp/x")
