@@ -41,7 +41,7 @@ RANKS: Mapping[str, int] = {
 THIRD_PARTY: Mapping[str, tuple[str, ...]] = {
     "mcp": ("skillz_engine.mcp",),
     "starlette": ("skillz_engine.mcp.http",),
-    "uvicorn": ("skillz_engine.mcp.http",),
+    "uvicorn": ("skillz_engine.mcp.http",),  # prefix: also mcp.httpconn, uvicorn's h11 protocol subclassed
     "httpx": ("skillz_engine.mcp",),
     "pydantic": ("skillz_engine.mcp",),
     "wasmtime": ("skillz_engine.runtimes.wasm", "skillz_engine.cli.doctor"),

@@ -137,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--read-only", action="store_true", help="turn off every built-in that writes")
     s.add_argument("--disclosure", choices=DISCLOSURE_MODES, default=None)
     s.add_argument("--state-dir", default=None, help="engine state (default: .skillz/ in the first root)")
+    s.add_argument(
+        "--allow-remote-without-auth",
+        action="store_true",
+        help="HTTP: permit --no-auth on a non-loopback bind (refused otherwise)",
+    )
+    s.add_argument(
+        "--show-token",
+        action="store_true",
+        help="HTTP: print the bearer token at start even when stderr is not a terminal",
+    )
     s.set_defaults(func=cmd_serve)
 
     b = sub.add_parser("build", help="install tool dependencies and build wasm modules ahead of time")

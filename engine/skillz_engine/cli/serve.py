@@ -31,6 +31,7 @@ def options(args: argparse.Namespace) -> EngineOptions:
         state_dir=state_dir_of(args.state_dir),
         audit="required" if args.transport == "http" else "optional",
         cache=True,
+        server_lock=args.transport,
     )
 
 
@@ -73,4 +74,12 @@ async def _http(engine: Engine, args: argparse.Namespace) -> None:
     def announce(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    await serve_http(engine, host=host, port=port, auth=auth, announce=announce)
+    await serve_http(
+        engine,
+        host=host,
+        port=port,
+        auth=auth,
+        allow_remote_without_auth=args.allow_remote_without_auth,
+        show_token=args.show_token or sys.stderr.isatty(),
+        announce=announce,
+    )

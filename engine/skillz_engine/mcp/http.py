@@ -16,7 +16,9 @@ Routes:
 ``/mcp``, ``/sse`` and ``/message`` sit behind :class:`Guard`, a pure ASGI wrapper (no
 ``BaseHTTPMiddleware``, so streaming is untouched): a browser ``Origin`` that is not allowed gets
 403, a missing or wrong bearer token 401. The SDK's DNS-rebinding protection checks ``Host``
-against the loopback names and the bound host.
+against the loopback names, the bound host and ``http.allowedHosts`` on every bind, and caps a
+request body at 4 MiB (413); :mod:`.httppolicy` says who may bind where, :mod:`.httpconn` times
+out slow and idle connections and caps their number.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ import uvicorn
 from mcp.server.runner import serve_dual_era_loop
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -45,12 +46,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.errors import UsageError
+from skillz_engine.mcp.httpconn import ConnectionLimits, LimitedConfig
+from skillz_engine.mcp.httppolicy import check_bind, security_settings, url_host
 from skillz_engine.mcp.server import build_server
 from skillz_engine.tree.config import DEFAULT_PORT, Config
 
 DEFAULT_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 SHUTDOWN_GRACE = 3.0  # seconds open streams get before uvicorn cancels them
 
 
@@ -72,14 +73,6 @@ def origin_allowed(origin: str, patterns: Sequence[str]) -> bool:
 def allowed_origins(config: Config) -> list[str]:
     """The loopback origins plus ``http.allowedOrigins`` from ``skillz.yaml``."""
     return list(dict.fromkeys([*DEFAULT_ORIGINS, *(str(o) for o in config.http.allowed_origins)]))
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class Guard:
@@ -117,24 +110,19 @@ class Guard:
         return scheme.lower() == "bearer" and ok
 
 
-def security_settings(host: str, origins: Sequence[str]) -> TransportSecuritySettings:
-    """The SDK's DNS-rebinding protection: ``Host`` must be a loopback name or the bound host."""
-    if host in WILDCARD_HOSTS:  # bound to every interface: no Host list can be right
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    name = _url_host(host)
-    hosts = [*(f"{h}:*" for h in LOOPBACK_HOSTS), *LOOPBACK_HOSTS, f"{name}:*", name]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=list(dict.fromkeys(hosts)),
-        allowed_origins=list(origins),
-    )
-
-
-def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], host: str) -> Starlette:
-    """The Starlette app over ``engine``; ``app.state.mcp_server`` is its :class:`McpServer`."""
+def build_app(
+    engine: Engine,
+    *,
+    token: str | None,
+    allowed_origins: list[str],
+    host: str,
+    allowed_hosts: Sequence[str] = (),
+) -> Starlette:
+    """The Starlette app over ``engine``; ``app.state.mcp_server`` is its :class:`McpServer`.
+    ``Host`` must be loopback, ``host`` or one of ``allowed_hosts`` (:mod:`.httppolicy`)."""
     mcp = build_server(engine)
     server = mcp.server
-    security = security_settings(host, allowed_origins)
+    security = security_settings(host, allowed_origins, allowed_hosts)
     manager = StreamableHTTPSessionManager(app=server, security_settings=security)
     sse = SseServerTransport("/message", security_settings=security)
     lifespan_state: dict[str, Any] = {}  # build_server uses the SDK's no-op default lifespan
@@ -214,13 +202,17 @@ class _Uvicorn(uvicorn.Server):
         self.handle_exit(sig, frame)
 
 
-def announcement(url: str, token: str | None, token_file: str | None) -> str:
+def announcement(url: str, token: str | None, token_file: str | None, *, show_token: bool = False) -> str:
+    """What a starting server prints. The token itself only when ``show_token`` (a terminal, or
+    ``--show-token``): stderr is often a captured log, and the token file is where it belongs."""
     lines = [f"skillz-engine is serving MCP at {url}"]
     if token is None:
         lines.append("Authentication is OFF (--no-auth): anyone who can reach this port can call tools.")
-    else:
+    elif show_token:
         lines.append(f"Bearer token: {token}")
         lines.append(f"(stored in {token_file}; send it as 'Authorization: Bearer <token>')")
+    else:
+        lines.append(f"Bearer token: in {token_file} (send it as 'Authorization: Bearer <token>')")
     lines.append(f"Health: {url.removesuffix('/mcp')}/health   Legacy SSE: {url.removesuffix('/mcp')}/sse")
     return "\n".join(lines)
 
@@ -231,17 +223,29 @@ async def serve_http(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     auth: bool = True,
+    allow_remote_without_auth: bool = False,
+    show_token: bool = False,
     announce: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``engine`` over HTTP until cancelled or signalled.
 
     The engine must have its state directory (``audit="required"``): the token and ``server.json``
-    live there. ``server.json`` exists while the port is bound, and is removed on the way out."""
+    live there. ``server.json`` exists while the port is bound, and is removed on the way out.
+    An unauthenticated non-loopback bind is refused (``UsageError``) unless explicitly allowed."""
+    check_bind(host, auth=auth, allow_remote_without_auth=allow_remote_without_auth)
     store = engine.store
+    settings = engine.config.http
     token = engine.token() if auth else None
-    app = build_app(engine, token=token, allowed_origins=allowed_origins(engine.config), host=host)
-    config = uvicorn.Config(
+    app = build_app(
+        engine,
+        token=token,
+        allowed_origins=allowed_origins(engine.config),
+        host=host,
+        allowed_hosts=settings.allowed_hosts,
+    )
+    config = LimitedConfig(
         app,
+        limits=ConnectionLimits.of(settings),
         host=host,
         port=port,
         log_level="warning",
@@ -262,11 +266,11 @@ async def serve_http(
 
     async def serving() -> None:
         bound = web.servers[0].sockets[0].getsockname()[1]
-        url = f"http://{_url_host(host)}:{bound}/mcp"
+        url = f"http://{url_host(host)}:{bound}/mcp"
         token_file = str(store.token_file) if auth else None
         store.write_server_json(url, os.getpid(), __version__, token_file)
         if announce is not None:
-            announce(announcement(url, token, token_file))
+            announce(announcement(url, token, token_file, show_token=show_token))
         await done.wait()
 
     try:
