@@ -147,6 +147,7 @@ def test_the_token_is_not_printed_to_a_captured_stderr(server: ServerProcess) ->
     text = server.stderr()
     assert "serving MCP at" in text
     assert server.token not in text and str(server.state / "agent-token") in text
+    assert "Host must be one of" in text and "mcp.example.test" in text  # bound to 0.0.0.0
 
 
 # --------------------------------------------------------------------------- slow and idle clients

@@ -47,7 +47,7 @@ from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.errors import UsageError
 from skillz_engine.mcp.httpconn import ConnectionLimits, LimitedConfig
-from skillz_engine.mcp.httppolicy import check_bind, security_settings, url_host
+from skillz_engine.mcp.httppolicy import allowed_hosts, check_bind, is_loopback, security_settings, url_host
 from skillz_engine.mcp.server import build_server
 from skillz_engine.tree.config import DEFAULT_PORT, Config
 
@@ -270,7 +270,11 @@ async def serve_http(
         token_file = str(store.token_file) if auth else None
         store.write_server_json(url, os.getpid(), __version__, token_file)
         if announce is not None:
-            announce(announcement(url, token, token_file, show_token=show_token))
+            text = announcement(url, token, token_file, show_token=show_token)
+            if not is_loopback(host):  # reached from elsewhere by a name the Host check must know
+                names = ", ".join(allowed_hosts(host, settings.allowed_hosts))
+                text += f"\nBound beyond this machine: Host must be one of {names} (http.allowedHosts)"
+            announce(text)
         await done.wait()
 
     try:
