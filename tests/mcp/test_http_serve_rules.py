@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from skillz_engine.errors import ExitCode
+from skillz_engine.errors import ExitCode, UsageError
+from skillz_engine.mcp.httppolicy import allowed_hosts, check_bind, is_loopback
 from tests.mcp_helpers import write
 from tests.served_process import cli, start_server
 
@@ -91,3 +92,20 @@ def test_show_token_prints_it(root: Path, tmp_path: Path) -> None:
         assert f"Bearer token: {srv.token}" in srv.stderr()
     finally:
         srv.stop()
+
+
+def test_which_binds_are_loopback_and_which_hosts_they_accept() -> None:
+    """Loopback is 127/8, ::1 and localhost; a wildcard bind accepts no name of its own."""
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"):
+        assert is_loopback(host), host
+    for host in ("0.0.0.0", "::", "", "192.168.1.5", "myhost.lan", "localhost.evil.test"):
+        assert not is_loopback(host), host
+    loopback = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
+    assert allowed_hosts("0.0.0.0") == loopback
+    lan = allowed_hosts("192.168.1.5", ["myhost.lan", "proxy.example:443"])
+    assert {"192.168.1.5", "192.168.1.5:*", "myhost.lan:*", "proxy.example:443"} <= set(lan)
+    assert "proxy.example:443:*" not in lan
+    with pytest.raises(UsageError, match="--allow-remote-without-auth"):
+        check_bind("::", auth=False)
+    check_bind("::", auth=False, allow_remote_without_auth=True)
+    check_bind("::1", auth=False)
