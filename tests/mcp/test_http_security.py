@@ -191,6 +191,20 @@ def test_a_stalled_body_is_cut(server: ServerProcess) -> None:
     assert took >= 0.8
 
 
+def test_a_pipelined_request_with_a_stalled_body_is_cut(server: ServerProcess) -> None:
+    """A second request sent behind the first, whose body stalls, is cut once the first is answered."""
+    first = f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n"
+    second = (
+        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: Bearer {server.token}\r\n"
+        "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+        'Content-Length: 1000\r\n\r\n{"jsonrpc"'
+    )
+    with connect(server) as s:
+        s.sendall((first + second).encode())
+        took, got = closed_within(s, 1 + SLACK)
+    assert got.startswith(b"HTTP/1.1 200") and took >= 0.8
+
+
 def test_an_idle_keep_alive_connection_is_closed(server: ServerProcess) -> None:
     """After a complete response, an idle connection lasts keepAliveTimeout."""
     with connect(server) as s:

@@ -7,9 +7,10 @@ descriptors. :class:`BoundedH11Protocol` is the smallest addition to uvicorn's o
 closes those holes, one timer per connection, re-armed by the state h11 reports after every read:
 
 * waiting for a request's headers (h11 ``their_state`` IDLE): the whole header must arrive within
-  ``header`` seconds of the connection opening or of the first byte after the previous response.
-  The deadline is absolute, so trickling one byte at a time does not extend it; the client gets a
-  408 and the connection is closed.
+  ``header`` seconds of the connection opening or of the end of the previous response. The
+  deadline is absolute, so trickling one byte at a time does not extend it; the client gets a 408
+  and the connection is closed. (uvicorn's keep-alive timer, shorter by default, closes a
+  connection that stays silent after a response; this one bounds a request that starts and stalls.)
 * reading a body (``SEND_BODY``): each piece must follow the previous within ``body`` seconds.
   The connection is closed; the application sees the disconnect as any dropped client.
 * request fully read (``DONE``): no timer. The response may take as long as the tool does and a
@@ -85,8 +86,9 @@ class BoundedH11Protocol(H11Protocol):
         self._follow()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()  # arms uvicorn's keep-alive timer for the idle time
+        super().on_response_complete()  # arms uvicorn's keep-alive timer; may start a pipelined request
         self._cancel()
+        self._follow()  # the next request's header clock, or the rest of a body answered early
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
