@@ -42,7 +42,7 @@ THIRD_PARTY: Mapping[str, tuple[str, ...]] = {
     "mcp": ("skillz_engine.mcp",),
     # the status page is its own module of routes (page, login, event stream, metrics), served by http
     "starlette": ("skillz_engine.mcp.http", "skillz_engine.mcp.status"),
-    "uvicorn": ("skillz_engine.mcp.http",),
+    "uvicorn": ("skillz_engine.mcp.http",),  # prefix: also mcp.httpconn, uvicorn's h11 protocol subclassed
     "httpx": ("skillz_engine.mcp",),
     "pydantic": ("skillz_engine.mcp",),
     "wasmtime": ("skillz_engine.runtimes.wasm", "skillz_engine.cli.doctor"),

@@ -4,8 +4,9 @@
 
 1. the :class:`~skillz_engine.build.compile.Tree` of ``roots`` (``skillz.yaml`` plus the overrides of
    :class:`EngineOptions`); with ``strict``, a tree with errors stops here (:class:`TreeHasErrors`);
-2. the state directory (:class:`~skillz_engine.state.store.Store`: token, ``server.json``) and the
-   audit log, by the policy of :attr:`EngineOptions.audit` (below);
+2. the state directory (:class:`~skillz_engine.state.store.Store`: token, ``server.json``), its
+   one-server lock when ``server_lock`` asks (``serve`` only) and the audit log, by the policy of
+   :attr:`EngineOptions.audit` (below);
 3. the live registry: the :class:`~skillz_engine.live.reload.Reloader` scans the tree, fetches and
    mounts its git sources, starts the stateful entries and opens the
    :class:`~skillz_engine.live.registry.LiveRegistry` (``live=False``: one compile, served as it is,
@@ -50,6 +51,7 @@ from skillz_engine.live.registry import LiveRegistry
 from skillz_engine.live.reload import Reloader
 from skillz_engine.live.reload import watch as watch_tree
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
+from skillz_engine.state.serverlock import ServerLock
 from skillz_engine.state.sources import GitSources
 from skillz_engine.state.store import AuditLog, AuditRecord, Store, redact, secret_values
 from skillz_engine.tree.config import DISCLOSURE_MODES, Config, WatchSettings
@@ -81,6 +83,7 @@ class EngineOptions:
     lenient: bool = True  # compile what compiles; False: the strict compiler of ``validate``
     cache: bool = False  # the spec cache in the state directory (a faster second start)
     config: Mapping[str, Any] = field(default_factory=dict)  # further skillz.yaml overrides
+    server_lock: str | None = None  # "stdio"/"http" (serve): hold the state directory's one-server lock
 
     def __post_init__(self) -> None:
         if self.disclosure is not None and self.disclosure not in DISCLOSURE_MODES:
@@ -169,6 +172,21 @@ def open_audit(store: Store, mode: AuditMode) -> AuditLog | None:
     return store.audit_log()
 
 
+def take_server_lock(store: Store, options: EngineOptions) -> ServerLock | None:
+    """The one-server lock of ``store`` when ``options.server_lock`` asks for it (see
+    :mod:`skillz_engine.state.serverlock`); a second server raises ``ServerRunning``. A state directory
+    that cannot be created fails an HTTP server (as its audit log would) and leaves stdio unlocked,
+    since it then shares no state with anyone."""
+    if options.server_lock is None:
+        return None
+    try:
+        return ServerLock.acquire(store, options.server_lock)
+    except OSError:
+        if options.audit == "required":
+            raise
+        return None
+
+
 class Engine:
     """A tree served live: its snapshot, its state directory, its audit log and its watcher."""
 
@@ -211,21 +229,26 @@ class Engine:
             if snap.errors:
                 raise TreeHasErrors(snap.errors, len(tree.results))
         store = Store(tree.state_dir)
-        audit = open_audit(store, o.audit)
-        reloader = Reloader(tree) if o.live else None
-        if reloader is not None:
-            live = await reloader.start()
-        else:
-            tree.full_scan()
-            live = LiveRegistry(tree.snapshot())
-        engine = cls(tree, o, live, reloader, store, audit)
+        lock = take_server_lock(store, o)  # before anything starts: a second server stops here
         try:
-            async with engine._watching():
-                yield engine
+            audit = open_audit(store, o.audit)
+            reloader = Reloader(tree) if o.live else None
+            if reloader is not None:
+                live = await reloader.start()
+            else:
+                tree.full_scan()
+                live = LiveRegistry(tree.snapshot())
+            engine = cls(tree, o, live, reloader, store, audit)
+            try:
+                async with engine._watching():
+                    yield engine
+            finally:
+                if reloader is not None:  # a live engine started its entries: stop them
+                    with anyio.CancelScope(shield=True):
+                        await live.close()
         finally:
-            if reloader is not None:  # a live engine started its entries: stop them
-                with anyio.CancelScope(shield=True):
-                    await live.close()
+            if lock is not None:
+                lock.release()
 
     @contextlib.asynccontextmanager
     async def _watching(self) -> AsyncIterator[None]:

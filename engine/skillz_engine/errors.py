@@ -7,6 +7,7 @@ parentheses). Names without a module are defined here; the others where they are
 
     EngineError                                  anything the engine raises on purpose
     ├── UsageError                               the command line or an argument is wrong (exit 2)
+    │   └── ServerRunning                        another server holds the state directory (exit 2)
     ├── engine.TreeHasErrors                     a strict engine's tree has errors (exit 1)
     ├── ToolNotFound                             a call names no tool of the current snapshot
     ├── units.UnitError (ValueError)             a duration or size that cannot be read
@@ -34,7 +35,7 @@ This module imports nothing of the package, so every layer, ``units`` included, 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 class ExitCode(enum.IntEnum):
@@ -53,6 +54,22 @@ class EngineError(Exception):
 
 class UsageError(EngineError):
     """The caller asked for something that cannot be done as asked."""
+
+
+class ServerRunning(UsageError):
+    """Another process serves this state directory (its lock is held); ``owner`` says who."""
+
+    def __init__(self, state_dir: object, owner: Mapping[str, object]) -> None:
+        self.state_dir, self.owner = state_dir, dict(owner)
+        who = f"pid {owner.get('pid', '?')}"
+        if owner.get("url"):
+            who += f", {owner['url']}"
+        elif owner.get("transport"):
+            who += f", {owner['transport']}"
+        super().__init__(
+            f"another skillz-engine server ({who}) is already serving the state directory {state_dir}; "
+            "stop it first, or give this one its own --state-dir"
+        )
 
 
 class ToolNotFound(EngineError):

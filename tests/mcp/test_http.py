@@ -270,7 +270,7 @@ async def test_serve_http_fans_out_one_change_to_every_client(root: Path) -> Non
     async with running(root) as text:
         url = announced_url(text)
         token = (root / ".skillz" / "agent-token").read_text().strip()
-        assert token in text
+        assert token not in text and str(root / ".skillz" / "agent-token") in text  # not a terminal
         base = url.removesuffix("/mcp")
         ready: dict[str, Any] = {}
         got: dict[str, Any] = {}
@@ -343,7 +343,7 @@ async def test_serve_http_token_file_server_json_and_restart(root: Path) -> None
             r = await h.post(info["url"], json=INIT, headers={**MCP_HEADERS, **auth(token)})
             assert r.status_code == 200
     assert not (state / "server.json").exists()
-    async with running(root) as second:
+    async with running(root, show_token=True) as second:
         assert (state / "agent-token").read_text().strip() == token
         assert token in second and announced_url(second) != ""
     assert not (state / "server.json").exists()

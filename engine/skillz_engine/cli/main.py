@@ -156,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="stderr lines as text or one JSON object each",
     )
+    s.add_argument(
+        "--allow-remote-without-auth",
+        action="store_true",
+        help="HTTP: permit --no-auth on a non-loopback bind (refused otherwise)",
+    )
+    s.add_argument(
+        "--show-token",
+        action="store_true",
+        help="HTTP: print the bearer token at start even when stderr is not a terminal",
+    )
     s.set_defaults(func=cmd_serve)
 
     b = sub.add_parser("build", help="install tool dependencies and build wasm modules ahead of time")

@@ -50,6 +50,9 @@ def options(args: argparse.Namespace) -> EngineOptions:
         state_dir=state_dir_of(args.state_dir),
         audit="required" if args.transport == "http" else "optional",
         cache=True,
+        # one HTTP server per state directory (it owns server.json and the port); stdio servers are
+        # one per client by design and share the tree, so they take no lock
+        server_lock="http" if args.transport == "http" else None,
     )
 
 
@@ -118,5 +121,12 @@ async def _http(engine: Engine, args: argparse.Namespace) -> None:
         print(message, file=sys.stderr, flush=True)
 
     await serve_http(
-        engine, host=host, port=port, auth=auth, announce=announce, show_login=sys.stderr.isatty()
+        engine,
+        host=host,
+        port=port,
+        auth=auth,
+        allow_remote_without_auth=args.allow_remote_without_auth,
+        show_token=args.show_token or sys.stderr.isatty(),
+        announce=announce,
+        show_login=sys.stderr.isatty(),
     )

@@ -18,7 +18,9 @@ Routes:
 ``/mcp``, ``/sse`` and ``/message`` sit behind :class:`Guard`, a pure ASGI wrapper (no
 ``BaseHTTPMiddleware``, so streaming is untouched): a browser ``Origin`` that is not allowed gets
 403, a missing or wrong bearer token 401. The SDK's DNS-rebinding protection checks ``Host``
-against the loopback names and the bound host.
+against the loopback names, the bound host and ``http.allowedHosts`` on every bind, and caps a
+request body at 4 MiB (413); :mod:`.httppolicy` says who may bind where, :mod:`.httpconn` times
+out slow and idle connections and caps their number.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ import uvicorn
 from mcp.server.runner import serve_dual_era_loop
 from mcp.server.sse import SseServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -48,14 +49,14 @@ from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.errors import UsageError
 from skillz_engine.mcp.board import StatusBoard
+from skillz_engine.mcp.httpconn import ConnectionLimits, LimitedConfig
+from skillz_engine.mcp.httppolicy import allowed_hosts, check_bind, is_loopback, security_settings, url_host
 from skillz_engine.mcp.metrics import Metrics
 from skillz_engine.mcp.server import build_server
 from skillz_engine.mcp.status import PageAccess, status_routes
 from skillz_engine.tree.config import DEFAULT_PORT, Config
 
 DEFAULT_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 SHUTDOWN_GRACE = 3.0  # seconds open streams get before uvicorn cancels them
 
 
@@ -77,14 +78,6 @@ def origin_allowed(origin: str, patterns: Sequence[str]) -> bool:
 def allowed_origins(config: Config) -> list[str]:
     """The loopback origins plus ``http.allowedOrigins`` from ``skillz.yaml``."""
     return list(dict.fromkeys([*DEFAULT_ORIGINS, *(str(o) for o in config.http.allowed_origins)]))
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", ""):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class Guard:
@@ -122,25 +115,20 @@ class Guard:
         return scheme.lower() == "bearer" and ok
 
 
-def security_settings(host: str, origins: Sequence[str]) -> TransportSecuritySettings:
-    """The SDK's DNS-rebinding protection: ``Host`` must be a loopback name or the bound host."""
-    if host in WILDCARD_HOSTS:  # bound to every interface: no Host list can be right
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    name = _url_host(host)
-    hosts = [*(f"{h}:*" for h in LOOPBACK_HOSTS), *LOOPBACK_HOSTS, f"{name}:*", name]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=list(dict.fromkeys(hosts)),
-        allowed_origins=list(origins),
-    )
-
-
-def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], host: str) -> Starlette:
+def build_app(
+    engine: Engine,
+    *,
+    token: str | None,
+    allowed_origins: list[str],
+    host: str,
+    allowed_hosts: Sequence[str] = (),
+) -> Starlette:
     """The Starlette app over ``engine``; ``app.state.mcp_server`` is its :class:`McpServer`,
-    ``app.state.page_access`` the status page's :class:`~skillz_engine.mcp.status.PageAccess`."""
+    ``app.state.page_access`` the status page's :class:`~skillz_engine.mcp.status.PageAccess`.
+    ``Host`` must be loopback, ``host`` or one of ``allowed_hosts`` (:mod:`.httppolicy`)."""
     mcp = build_server(engine)
     server = mcp.server
-    security = security_settings(host, allowed_origins)
+    security = security_settings(host, allowed_origins, allowed_hosts)
     board = StatusBoard(engine, mcp)
     access = PageAccess(token)
     metrics = Metrics(board)
@@ -227,15 +215,27 @@ class _Uvicorn(uvicorn.Server):
         self.handle_exit(sig, frame)
 
 
-def announcement(url: str, token: str | None, token_file: str | None, login_url: str | None = None) -> str:
+def announcement(
+    url: str,
+    token: str | None,
+    token_file: str | None,
+    login_url: str | None = None,
+    *,
+    show_token: bool = False,
+) -> str:
+    """What a starting server prints. The token itself only when ``show_token`` (a terminal, or
+    ``--show-token``): stderr is often a captured log, and the token file is where it belongs. The
+    status page's one-time login link only when given (on a terminal)."""
     lines = [f"skillz-engine is serving MCP at {url}"]
     if login_url is not None:
         lines.append(f"Status page: {login_url}  (one-time login link)")
     if token is None:
         lines.append("Authentication is OFF (--no-auth): anyone who can reach this port can call tools.")
-    else:
+    elif show_token:
         lines.append(f"Bearer token: {token}")
         lines.append(f"(stored in {token_file}; send it as 'Authorization: Bearer <token>')")
+    else:
+        lines.append(f"Bearer token: in {token_file} (send it as 'Authorization: Bearer <token>')")
     lines.append(f"Health: {url.removesuffix('/mcp')}/health   Legacy SSE: {url.removesuffix('/mcp')}/sse")
     return "\n".join(lines)
 
@@ -246,18 +246,30 @@ async def serve_http(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     auth: bool = True,
+    allow_remote_without_auth: bool = False,
+    show_token: bool = False,
     announce: Callable[[str], None] | None = None,
     show_login: bool = False,
 ) -> None:
     """Serve ``engine`` over HTTP until cancelled or signalled.
 
     The engine must have its state directory (``audit="required"``): the token and ``server.json``
-    live there. ``server.json`` exists while the port is bound, and is removed on the way out."""
+    live there. ``server.json`` exists while the port is bound, and is removed on the way out.
+    An unauthenticated non-loopback bind is refused (``UsageError``) unless explicitly allowed."""
+    check_bind(host, auth=auth, allow_remote_without_auth=allow_remote_without_auth)
     store = engine.store
+    settings = engine.config.http
     token = engine.token() if auth else None
-    app = build_app(engine, token=token, allowed_origins=allowed_origins(engine.config), host=host)
-    config = uvicorn.Config(
+    app = build_app(
+        engine,
+        token=token,
+        allowed_origins=allowed_origins(engine.config),
+        host=host,
+        allowed_hosts=settings.allowed_hosts,
+    )
+    config = LimitedConfig(
         app,
+        limits=ConnectionLimits.of(settings),
         host=host,
         port=port,
         log_level="warning",
@@ -278,14 +290,19 @@ async def serve_http(
 
     async def serving() -> None:
         bound = web.servers[0].sockets[0].getsockname()[1]
-        url = f"http://{_url_host(host)}:{bound}/mcp"
+        url = f"http://{url_host(host)}:{bound}/mcp"
         token_file = str(store.token_file) if auth else None
         store.write_server_json(url, os.getpid(), __version__, token_file)
         if announce is not None:
             page = url.removesuffix("/mcp") + "/"
             if token is not None and show_login:  # a terminal: the one-time link is for its user only
                 page = f"{url.removesuffix('/mcp')}/login?code={app.state.page_access.new_code()}"
-            announce(announcement(url, token, token_file, page if show_login or token is None else None))
+            login = page if show_login or token is None else None
+            text = announcement(url, token, token_file, login, show_token=show_token)
+            if not is_loopback(host):  # reached from elsewhere by a name the Host check must know
+                names = ", ".join(allowed_hosts(host, settings.allowed_hosts))
+                text += f"\nBound beyond this machine: Host must be one of {names} (http.allowedHosts)"
+            announce(text)
         await done.wait()
 
     try:

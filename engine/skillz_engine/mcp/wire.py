@@ -7,6 +7,7 @@ Rules of the adapter, as far as shapes go:
   ``model_validate``, so a field the SDK knows is checked by the SDK, not here, and the script host
   lists resources with the very same dicts;
 * absent optional fields stay absent on the wire, never ``null`` (the ``definition()`` methods);
+* a result larger than one client message is cut to fit, with a note (:mod:`skillz_engine.mcp.fit`);
 * a tool's result that is not valid MCP is the tool's own failure: an ``isError`` result that says
   why, never a protocol error (:func:`tool_result`);
 * models derived from a snapshot are built once per snapshot (:meth:`Snapshot.derived`) and live
@@ -20,12 +21,18 @@ from pydantic import ValidationError
 
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.live.disclosure import visible_tools
+from skillz_engine.mcp.fit import fit_result
 from skillz_engine.tree.model import PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
 
 
 def tool_result(result: ToolResult) -> types.CallToolResult:
-    """The ``tools/call`` answer for ``result``; a result the SDK rejects becomes an ``isError``
-    result quoting the tool's text and the first few reasons."""
+    """The ``tools/call`` answer for ``result``, cut to what a client accepts in one message
+    (:mod:`.fit`); a result the SDK rejects becomes an ``isError`` result quoting the tool's text
+    and the first few reasons."""
+    return fit_result(_validated(result))
+
+
+def _validated(result: ToolResult) -> types.CallToolResult:
     try:
         return types.CallToolResult.model_validate(result.to_json())
     except ValidationError as exc:

@@ -39,6 +39,11 @@ class HttpSettings:
     port: int = DEFAULT_PORT
     auth: bool = True
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # Host header names accepted besides loopback and the bind address
+    header_timeout: Duration = "10s"  # a request's headers must have arrived by then
+    body_timeout: Duration = "30s"  # the longest pause between two pieces of a request body
+    keep_alive_timeout: Duration = "5s"  # an idle connection between requests is closed after this
+    max_connections: int = 512  # open connections beyond this are answered 503 and closed
 
 
 @dataclass(frozen=True, slots=True)
