@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from skillz_engine.state.store import MAX_ERROR_CHARS, REDACTED, AuditLog, AuditRecord, Store, clip, redact, secret_values
+from skillz_engine.state.store import (
+    MAX_ERROR_CHARS,
+    REDACTED,
+    AuditLog,
+    AuditRecord,
+    Store,
+    clip,
+    redact,
+    secret_values,
+)
 
 
 def _mode(path: Path) -> int:
