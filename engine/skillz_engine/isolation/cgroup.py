@@ -2,7 +2,9 @@
 
 The kernel does not apply ``RLIMIT_NPROC`` to root, and for other users it counts all their
 processes, so when a ``pids`` cgroup (v1 or v2) is writable each run with a process limit gets its
-own: :func:`new_cgroup_path` names it when the command line is built, :func:`cgroup_argv` makes the
+own; so does every unsandboxed run, whose descendants (even one in a new session) are then all
+killed with it (without a cgroup, :mod:`~skillz_engine.isolation.reaper` stands in).
+:func:`new_cgroup_path` names it when the command line is built, :func:`cgroup_argv` makes the
 child join it before anything else runs, the runner creates it with ``pids.max`` before the start
 (:func:`setup_cgroup`) and empties (SIGKILL) and removes it afterwards (:func:`release_cgroup`).
 Only without one does ``prlimit --nproc`` stand in.
@@ -61,11 +63,12 @@ def new_cgroup_path() -> Path | None:
     return None if base is None else base / f"{os.getpid()}-{next(_counter)}"
 
 
-def setup_cgroup(cgroup: Path, processes: int) -> None:
-    """Create ``cgroup`` with ``pids.max``; raises :class:`RuntimeFailure` if the kernel refuses."""
+def setup_cgroup(cgroup: Path, processes: int | None) -> None:
+    """Create ``cgroup`` with ``pids.max`` (``None``: no cap, the cgroup only holds the run's
+    processes so all of them are killed after it); raises :class:`RuntimeFailure` if the kernel refuses."""
     try:
         cgroup.mkdir(exist_ok=True)
-        (cgroup / "pids.max").write_text(str(processes))
+        (cgroup / "pids.max").write_text("max" if processes is None else str(processes))
     except OSError as exc:
         raise RuntimeFailure(f"cannot set up the process limit (pids cgroup {cgroup}): {exc}") from exc
 

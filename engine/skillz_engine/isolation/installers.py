@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skillz_engine.errors import RuntimeFailure
+from skillz_engine.isolation.cgroup import cgroup_argv, new_cgroup_path
 from skillz_engine.isolation.confine import Confinement, confined, passed_env
 from skillz_engine.isolation.limits import Limits
 from skillz_engine.isolation.process import Command, run
@@ -112,7 +113,9 @@ async def _step(argv: Sequence[str], box: Confinement, cwd: Path, deadline: floa
     left = deadline - time.monotonic()
     if left <= 0:
         raise InstallError(f"{what}: out of time (dependencies.timeout)")
-    cmd = Command(tuple(box.argv(argv)), cwd, box.env, Limits(timeout=left), sandbox=box.mode)
+    cgroup = new_cgroup_path() if box.mode == "none" else None  # holds what an unsandboxed step leaves
+    argv = [*cgroup_argv(cgroup), *box.argv(argv)] if cgroup is not None else box.argv(argv)
+    cmd = Command(tuple(argv), cwd, box.env, Limits(timeout=left), sandbox=box.mode, cgroup=cgroup)
     proc = await run(cmd)
     if proc.ok:
         return
