@@ -1,6 +1,6 @@
 """Unsandboxed runs leave nothing behind (issue 15 #9): a descendant that double-forks into a new
 session is gone after the call, after a timeout and after a cancel, held by a cgroup where one is
-writable, else by the server as child subreaper and the run's marker."""
+writable, else by a subreaper supervisor of the run's own."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 
 from skillz_engine.isolation import sandbox
 from skillz_engine.isolation.cgroup import pids_cgroup_base
-from skillz_engine.isolation.reaper import RUN_VAR
 from tests.conftest import Call, MakeTool
 from tests.isolation.test_sandbox import all_gone, marker, script_tool
 
@@ -76,7 +75,12 @@ async def test_it_is_gone_after_a_cancel(make_tool: MakeTool, call: Call, holder
     assert all_gone(token, 1.0)
 
 
-async def test_the_marker_is_only_set_without_a_cgroup(make_tool: MakeTool, call: Call, holder: str) -> None:
-    script_tool(make_tool, "env", "none", "import json, os\nprint(json.dumps(sorted(os.environ)))\n")
+async def test_the_tool_sees_its_own_environment_and_exit_status(
+    make_tool: MakeTool, call: Call, holder: str
+) -> None:
+    """The wrapper changes nothing the tool sees: its clean environment, its exit code."""
+    code = "import json, os, sys\nprint(json.dumps(sorted(os.environ)))\nsys.exit(3)\n"
+    script_tool(make_tool, "env", "none", code)
     result, _ = await call("env")
-    assert (RUN_VAR in result.text_content()) is (holder == "subreaper")
+    assert result.is_error and "exited with code 3" in result.text_content(), result.text_content()
+    assert '["HOME", "LANG", "PATH"]' in result.text_content()

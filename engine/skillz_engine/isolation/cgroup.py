@@ -29,6 +29,7 @@ log = logging.getLogger("skillz_engine.sandbox")
 CGROUP_NAME = "skillz-engine"
 RELEASE_WAIT = 2.0  # seconds to keep killing what is left before giving up on removing the cgroup
 _JOIN = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+_JOIN_UNSET_PWD = 'echo $$ > "$0/cgroup.procs" && unset PWD && exec "$@"'  # sh exports a PWD of its own
 _counter = itertools.count()
 
 
@@ -52,9 +53,10 @@ def pids_cgroup_base() -> Path | None:
     return None
 
 
-def cgroup_argv(cgroup: Path) -> list[str]:
-    """A prefix that moves the process into ``cgroup`` before it runs anything else."""
-    return ["/bin/sh", "-c", _JOIN, str(cgroup)]
+def cgroup_argv(cgroup: Path, *, keep_pwd: bool = False) -> list[str]:
+    """A prefix that moves the process into ``cgroup`` before it runs anything else; the ``PWD`` the
+    shell adds is removed again unless the command's environment had one (``keep_pwd``)."""
+    return ["/bin/sh", "-c", _JOIN if keep_pwd else _JOIN_UNSET_PWD, str(cgroup)]
 
 
 def new_cgroup_path() -> Path | None:

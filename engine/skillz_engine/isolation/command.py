@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.limits import limits_for
 from skillz_engine.isolation.process import Command
-from skillz_engine.isolation.reaper import RUN_VAR
 from skillz_engine.isolation.sandbox import wrap
 from skillz_engine.tree.specs import ToolSpec
 
@@ -79,8 +78,4 @@ def build_command(
     workdir = cwd if cwd is not None else spec.dir
     wrapped = wrap(argv, spec, cwd=workdir, env=env, limits=limits, config=config)
     secrets = tuple(n for n in secret_names(spec) if n in env)
-    if wrapped.reap is not None:
-        env[RUN_VAR] = wrapped.reap
-    return Command(
-        tuple(wrapped.argv), workdir, env, limits, secrets, wrapped.mode, wrapped.cgroup, wrapped.reap
-    )
+    return Command(tuple(wrapped.argv), workdir, env, limits, secrets, wrapped.mode, wrapped.cgroup)

@@ -4,7 +4,7 @@
 
 * a process limit (``limits.processes``), and every unsandboxed run, gets its own pids cgroup,
   created before the start and emptied (SIGKILL) and removed after the run; an unsandboxed run on
-  a machine without a writable cgroup is reaped by its marker instead (:mod:`.reaper`);
+  a machine without a writable cgroup runs under a subreaper of its own instead (:mod:`.reaper`);
 * the child leads its own process group (``start_new_session``), and the whole group is killed
   when the run ends: on timeout, on cancellation of the awaiting scope, and after a normal exit
   (background jobs a tool leaves behind do not survive it); the child is always reaped;
@@ -38,7 +38,6 @@ from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.cgroup import release_cgroup, setup_cgroup
 from skillz_engine.isolation.limits import DEFAULT_OUTPUT, Limits
 from skillz_engine.isolation.output import STDERR_KEEP, StderrTail, StdoutCap, drain
-from skillz_engine.isolation.reaper import reap_run
 
 __all__ = ["Child", "Command", "LineHandler", "ProcessResult", "run"]
 
@@ -58,7 +57,6 @@ class Command:
     secrets: tuple[str, ...] = ()  # names of the env vars that hold secrets (never logged)
     sandbox: str = "none"  # the sandbox the argv runs in (bwrap, firejail, nsjail or none)
     cgroup: Path | None = None  # the pids cgroup holding the run (limits.processes), made by run()
-    reap: str | None = None  # the run's marker when neither sandbox nor cgroup holds it (reaper.py)
 
     def public_env(self) -> dict[str, str]:
         """The environment with secret variables left out (what may be shown or logged)."""
@@ -221,12 +219,6 @@ async def run(
     be started; every other outcome (exit code, signal, timeout) is in the result.
     """
     started = time.monotonic()
-    if cmd.reap is not None:
-        try:
-            return await _run(cmd, started, input, close_stdin, on_line, grace)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(reap_run, cmd.reap)
     if cmd.cgroup is not None:
         setup_cgroup(cmd.cgroup, cmd.limits.processes)
         try:

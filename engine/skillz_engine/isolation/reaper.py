@@ -1,98 +1,96 @@
-"""Reaping what an unsandboxed run leaves behind when no cgroup can hold it.
+"""Reaping what an unsandboxed run leaves behind when no cgroup can hold it: a subreaper per run.
 
 A sandbox gives each run its own PID namespace, and a pids cgroup holds every process of a run
 whatever it does; killing the run's process group alone does not reach a descendant that called
 ``setsid`` (a daemon's double fork). So an unsandboxed run (``sandbox: none``, or ``auto`` on a
 machine without a sandbox) gets a cgroup whenever one is writable
-(:mod:`~skillz_engine.isolation.cgroup`), and only without one does this fallback apply:
+(:mod:`~skillz_engine.isolation.cgroup`), and only without one does this fallback apply.
 
-* the server becomes a **child subreaper** (``prctl(PR_SET_CHILD_SUBREAPER)``, once, through
-  ctypes): descendants orphaned by a run are reparented to the server instead of to init, so they
-  stay ours to kill and to reap;
-* the run carries a marker variable (:data:`RUN_VAR`) that every descendant inherits; after the run
-  every process still carrying it is killed (SIGKILL, repeated while new orphans appear) and the
-  ones that became our children are reaped. A descendant that scrubs its environment before it
-  escapes is out of reach: a sandbox or a writable cgroup closes that gap.
+The run starts under a small supervisor (:func:`reaper_argv`: the engine's own Python, isolated,
+running :data:`SUPERVISOR`) that makes itself a **child subreaper** (``prctl(PR_SET_CHILD_SUBREAPER)``
+through ctypes) and then runs the tool as its child. Every descendant the tool orphans, in
+whatever session, is reparented to the supervisor instead of to init; when the tool exits the
+supervisor kills (SIGKILL) and reaps them all, repeating while killed ones leave orphans of their
+own, then exits with the tool's status. When the run ends early (timeout, cancellation: SIGTERM
+to the process group) it gives the tool :data:`TERM_GRACE` seconds, then does the same.
+
+Why not the server process itself as subreaper: then every orphan of every process the server
+starts (git, installers, upstream servers) would become the server's child and, once exited, a
+zombie nobody waits for. One supervisor per run confines that to the run it reaps.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import functools
-import itertools
-import logging
-import os
-import signal
-import time
-from pathlib import Path
+import sys
 
-__all__ = ["RUN_VAR", "enable_subreaper", "new_run_id", "reap_run"]
+__all__ = ["SUPERVISOR", "TERM_GRACE", "reaper_argv"]
 
-log = logging.getLogger("skillz_engine.sandbox")
+TERM_GRACE = 1.0  # seconds the tool has after SIGTERM before its leftovers are killed (< KILL_GRACE)
 
-RUN_VAR = "SKILLZ_ENGINE_RUN"  # the marker an unsandboxed run without a cgroup carries
+SUPERVISOR = r"""
+import ctypes, os, signal, sys, time
 PR_SET_CHILD_SUBREAPER = 36
-REAP_WAIT = 2.0  # seconds to keep killing marked processes (and the orphans they leave)
-_runs = itertools.count()
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+grace, argv, me = float(sys.argv[1]), sys.argv[3:], os.getpid()
 
+def children():
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(b")") + 2:].split()[1]) == me:
+                out.append(int(name))
+    return out
 
-@functools.cache
-def enable_subreaper() -> bool:
-    """Make the server a child subreaper (once per process); ``False`` where the kernel refuses."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        ok = bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        ok = False
-    if not ok:
-        log.warning(
-            "cannot become a child subreaper: processes a tool leaves in a new session may outlive it"
-        )
-    return ok
-
-
-def new_run_id() -> str:
-    """A marker value unique to one run of this server process."""
-    return f"{os.getpid()}-{next(_runs)}-{time.monotonic_ns()}"
-
-
-def _marked(run_id: str) -> list[int]:
-    """The live processes whose environment carries ``RUN_VAR=run_id``."""
-    needle = f"{RUN_VAR}={run_id}".encode()
-    found: list[int] = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if needle in Path(entry.path, "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-    return found
-
-
-def _reap(pid: int) -> bool:
-    """Collect ``pid`` if it became our child (a reparented orphan); whether it is still to collect."""
-    try:
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except OSError:  # not our child (init or another subreaper collects it), or collected already
-        return False
-
-
-def reap_run(run_id: str) -> int:
-    """Kill every process of the run ``run_id`` that is still there; returns how many were killed."""
-    killed: set[int] = set()
-    deadline = time.monotonic() + REAP_WAIT
-    while True:
-        pids = [p for p in _marked(run_id) if p != os.getpid()]
-        for pid in pids:
-            with contextlib.suppress(OSError):
+def sweep():
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        for pid in children():
+            try:
                 os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
-        if not pids or time.monotonic() > deadline:
+            except OSError:
+                pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.005)
+
+def ended(sig, frame):
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        try:
+            if os.waitpid(child, os.WNOHANG)[0]:
+                break
+        except ChildProcessError:
             break
         time.sleep(0.01)
-    for pid in killed:  # reparented orphans are ours to collect once SIGKILL has landed
-        while _reap(pid) and time.monotonic() < deadline:
-            time.sleep(0.005)
-    return len(killed)
+    sweep()
+    os._exit(128 + sig)
+
+child = os.fork()
+if child == 0:
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        os.write(2, ("cannot start %r: %s\n" % (argv[0], exc.strerror)).encode())
+    os._exit(127)
+signal.signal(signal.SIGTERM, ended)
+status = os.waitpid(child, 0)[1]
+sweep()
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(me, os.WTERMSIG(status))
+os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+"""
+
+
+def reaper_argv() -> list[str]:
+    """The prefix that runs a command under its own subreaper supervisor (isolated Python: no
+    site, no environment variables read, so the tool's clean environment cannot steer it)."""
+    return [sys.executable, "-I", "-S", "-c", SUPERVISOR, str(TERM_GRACE), "--"]

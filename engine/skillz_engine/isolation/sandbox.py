@@ -31,7 +31,7 @@ from skillz_engine.isolation.detect import INSTALL_HINTS, resolve_mode
 from skillz_engine.isolation.limits import Limits, limits_argv, prlimit_program
 from skillz_engine.isolation.policy import mounts_for, policy_for
 from skillz_engine.isolation.programs import resolve_program
-from skillz_engine.isolation.reaper import enable_subreaper, new_run_id
+from skillz_engine.isolation.reaper import reaper_argv
 
 if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
@@ -42,14 +42,11 @@ __all__ = ["Wrapped", "wrap"]
 
 @dataclass(frozen=True, slots=True)
 class Wrapped:
-    """The argv to execute, which sandbox it uses, the pids cgroup to create for it (if any), and the
-    marker of an unsandboxed run without a cgroup (its variable joins the environment, see
-    :mod:`~skillz_engine.isolation.reaper`)."""
+    """The argv to execute, which sandbox it uses, and the pids cgroup to create for it (if any)."""
 
     argv: list[str]
     mode: str = "none"
     cgroup: Path | None = None
-    reap: str | None = None
 
 
 def _check_startable(given: str, program: str, cwd: Path) -> None:
@@ -85,11 +82,10 @@ def wrap(
     # user (and is ignored for root), so it is only the fallback when no cgroup is writable. An
     # unsandboxed run gets one too: nothing else kills a descendant that left its session
     cgroup = new_cgroup_path() if limits.processes is not None or mode == "none" else None
-    if cgroup is not None:
-        _check_startable(argv[0], program, cwd)  # the joining shell would only exit 127
-    reap = None
-    if mode == "none" and cgroup is None and enable_subreaper():
-        reap = new_run_id()
+    if mode == "none" and cgroup is None:  # nothing else holds a descendant that left the session
+        inner = reaper_argv() + inner
+    if cgroup is not None or mode == "none":
+        _check_startable(argv[0], program, cwd)  # a wrapper would only exit 127
     rlimits = dataclasses.replace(limits, processes=None) if cgroup is not None else limits
     prefix: list[str] = []
     if rlimits.rlimited:
@@ -101,5 +97,5 @@ def wrap(
             )
         prefix = limits_argv(prlimit, rlimits)
     if cgroup is not None:
-        prefix = cgroup_argv(cgroup) + prefix
-    return Wrapped(prefix + inner, mode, cgroup, reap)
+        prefix = cgroup_argv(cgroup, keep_pwd="PWD" in env) + prefix
+    return Wrapped(prefix + inner, mode, cgroup)
