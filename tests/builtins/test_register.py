@@ -122,6 +122,25 @@ async def test_a_manifest_that_does_not_compile_is_rolled_back(tmp_path: Path) -
     assert "not a name" not in (tmp_path / "tools" / "greeter" / "manifest.yaml").read_text()
 
 
+@pytest.mark.parametrize(
+    "deps",
+    [
+        ["--index-url=http://127.0.0.1:9/simple", "six"],
+        ["./evil"],
+        {"npm": ["file:/etc"]},
+        {"pip": ["x @ https://e.x/x.whl"]},
+    ],
+)
+async def test_dependency_specs_that_are_not_plain_packages_are_refused(tmp_path: Path, deps: Any) -> None:
+    """Options, paths and URLs in register_script's `dependencies` never reach an installer (issue 15
+    #3): the entry does not compile, the error names SKZ522, nothing is left written."""
+    async with serving(tmp_path) as server, Client(server) as c:
+        res = await c.call_tool("register_script", register_args(dependencies=deps))
+        assert res.is_error and "SKZ522" in text(res), text(res)
+    assert not (tmp_path / "tools" / "greeter").exists()
+    assert not (tmp_path / ".skillz" / "envs").exists()
+
+
 async def test_without_an_engine_and_read_only(tmp_path: Path) -> None:
     tree = open_tree([tmp_path], lenient=True)  # compiled, with no engine behind the call
     tree.full_scan()

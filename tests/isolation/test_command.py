@@ -30,8 +30,10 @@ def test_env_defaults() -> None:
 def test_build_command(tmp_path: Path) -> None:
     """The command holds argv as given, the entry dir as cwd, the clean env and the limits."""
     s = spec(tmp_path, secrets=["SKILLZ_K"], limits={"timeout": "2s", "output": "1KiB"}, sandbox="none")
-    cmd = build_command(["prog", "a b", "; rm -rf /"], s, environ={"PATH": "/bin", "SKILLZ_K": "v"})
-    assert cmd.argv == ("prog", "a b", "; rm -rf /")
+    cmd = build_command(["/bin/echo", "a b", "; rm -rf /"], s, environ={"PATH": "/bin", "SKILLZ_K": "v"})
+    # unsandboxed, it joins a cgroup of its own first when one is writable, else it runs under a
+    # subreaper of its own (see test_reaping.py)
+    assert cmd.argv[-3:] == ("/bin/echo", "a b", "; rm -rf /") and len(cmd.argv) > 3
     assert cmd.cwd == tmp_path
     assert cmd.limits == Limits(timeout=2.0, output=1024)
     assert cmd.secrets == ("SKILLZ_K",) and "SKILLZ_K" not in cmd.public_env()

@@ -26,6 +26,7 @@ import pytest
 
 from skillz_engine.isolation.detect import BINARIES
 from skillz_engine.isolation.limits import Limits
+from skillz_engine.isolation.reaper import reaper_argv
 from skillz_engine.isolation.sandbox import wrap
 from tests.conftest import Call, MakeTool, require
 from tests.isolation.helpers import spec
@@ -37,10 +38,15 @@ PYPI_IP = "151.101.0.223"  # pypi.org (Fastly): reachable from this machine's ne
 
 
 def test_wrap_without_sandbox_or_limits_is_the_argv(tmp_path: Path) -> None:
-    """`sandbox: none` and no rlimits: the argv runs as given."""
+    """`sandbox: none` and no rlimits: the argv runs as given, in a cgroup of its own when one is
+    writable (it holds every descendant), else under a subreaper supervisor of its own."""
     s = spec(tmp_path, sandbox="none")
     wrapped = wrap(["/bin/echo", "b"], s, cwd=tmp_path, env={}, limits=Limits())
-    assert wrapped.argv == ["/bin/echo", "b"] and wrapped.mode == "none" and wrapped.cgroup is None
+    assert wrapped.argv[-2:] == ["/bin/echo", "b"] and wrapped.mode == "none"
+    if wrapped.cgroup is not None:
+        assert wrapped.argv == ["/bin/sh", "-c", wrapped.argv[2], str(wrapped.cgroup), "/bin/echo", "b"]
+    else:
+        assert wrapped.argv == [*reaper_argv(), "/bin/echo", "b"]
 
 
 def test_wrap_orders_cgroup_prlimit_sandbox_program(tmp_path: Path) -> None:

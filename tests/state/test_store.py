@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from skillz_engine.state.store import REDACTED, AuditLog, AuditRecord, Store, redact, secret_values
+from skillz_engine.state.store import (
+    MAX_ERROR_CHARS,
+    REDACTED,
+    AuditLog,
+    AuditRecord,
+    Store,
+    clip,
+    redact,
+    secret_values,
+)
 
 
 def _mode(path: Path) -> int:
@@ -100,6 +109,31 @@ def test_audit_append_writes_redacted_json_lines(tmp_path: Path, monkeypatch: py
     assert first["time"].endswith("Z") and "T" in first["time"]
     assert "server-token-xyz" not in lines[2]
     assert _mode(tmp_path / "audit.jsonl") == 0o600
+
+
+@pytest.mark.parametrize("offset", [1, 5, 12, 19])
+def test_a_secret_spanning_the_error_cut_is_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offset: int
+) -> None:
+    """The audit error is cut at MAX_ERROR_CHARS after redaction: a secret across the cut never leaks
+    a piece (issue 15 #4)."""
+    secret = "sk-live-ABCDEFGHIJ0123456789"
+    monkeypatch.setenv("SKILLZ_API_KEY", secret)
+    error = "x" * (MAX_ERROR_CHARS - offset) + secret + " tail"
+    log = AuditLog(tmp_path / "audit.jsonl")
+    assert log.append(AuditRecord("tools/call", "t", 1.0, False, error, None, ("SKILLZ_API_KEY",)))
+    line = json.loads((tmp_path / "audit.jsonl").read_text())["error"]
+    assert secret[:4] not in line and secret[-4:] not in line
+    assert line == clip("x" * (MAX_ERROR_CHARS - offset) + REDACTED + " tail", MAX_ERROR_CHARS)
+
+
+def test_pieces_of_a_secret_at_the_edges_of_a_text_cut_elsewhere_are_redacted() -> None:
+    """A stderr tail or a result cut before it reaches the audit log holds only part of a secret:
+    its start at the end of the text, or its end at the start, is redacted all the same."""
+    secret = "tok-0123456789abcdef"
+    assert redact("456789abcdef failed", [secret]) == f"{REDACTED} failed"
+    assert redact("Result: tok-0123", [secret]) == f"Result: {REDACTED}"
+    assert redact("abc plain", [secret]) == "abc plain"  # shorter than EDGE_MIN: text, not a secret
 
 
 def test_audit_append_never_raises(tmp_path: Path) -> None:

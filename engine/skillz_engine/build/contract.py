@@ -213,6 +213,12 @@ class CallContext(Protocol):
         ...
 
     @property
+    def caller(self) -> str | None:
+        """The tool whose code made this nested call (``None`` for a client's call): what a
+        built-in acting for "the caller" (the ``memory`` namespace) is bound to."""
+        ...
+
+    @property
     def questions_cost_round_trip(self) -> bool:
         """Whether asking the client something (``elicit``, ``sample``, ``list_roots``) parks the
         call for a round trip (a 2026-07-28 request): runtimes then ask only when they must."""

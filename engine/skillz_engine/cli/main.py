@@ -98,7 +98,34 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(("would migrate " if args.dry_run else "migrated ") + line)
     if not changes:
         print("nothing to migrate: no Rust Skillz manifests found")
+    _migrate_memory(root, dry_run=args.dry_run)
     return ExitCode.OK
+
+
+def _migrate_memory(root: Path, *, dry_run: bool) -> None:
+    """Import a Rust Skillz ``.memory.db`` of ``root`` into the tree's memory store."""
+    import sqlite3
+
+    from skillz_engine.build.settings import read_config, state_dir_for
+    from skillz_engine.state.memory import SqliteMemory, memory_for
+    from skillz_engine.state.skillzmemory import SKILLZ_MEMORY_FILE, import_skillz_memory
+
+    db = root / SKILLZ_MEMORY_FILE
+    if not db.is_file():
+        return
+    config, _ = read_config([root], {})
+    store = memory_for(config, state_dir_for(config, [root]))
+    if not isinstance(store, SqliteMemory):
+        raise UsageError(f"{db}: memory can only be imported into the sqlite backend")
+    try:
+        done = import_skillz_memory(db, store, dry_run=dry_run)
+    except sqlite3.Error as exc:
+        raise UsageError(f"{db}: not a Skillz memory database ({exc})") from exc
+    verb = "would import" if dry_run else "imported"
+    print(
+        f"{verb} {done.added} memory keys from {db} into {store.path} ({done.skipped} skipped: expired, "
+        "not JSON, or already there)"
+    )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

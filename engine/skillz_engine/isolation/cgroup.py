@@ -2,7 +2,9 @@
 
 The kernel does not apply ``RLIMIT_NPROC`` to root, and for other users it counts all their
 processes, so when a ``pids`` cgroup (v1 or v2) is writable each run with a process limit gets its
-own: :func:`new_cgroup_path` names it when the command line is built, :func:`cgroup_argv` makes the
+own; so does every unsandboxed run, whose descendants (even one in a new session) are then all
+killed with it (without a cgroup, :mod:`~skillz_engine.isolation.reaper` stands in).
+:func:`new_cgroup_path` names it when the command line is built, :func:`cgroup_argv` makes the
 child join it before anything else runs, the runner creates it with ``pids.max`` before the start
 (:func:`setup_cgroup`) and empties (SIGKILL) and removes it afterwards (:func:`release_cgroup`).
 Only without one does ``prlimit --nproc`` stand in.
@@ -27,6 +29,7 @@ log = logging.getLogger("skillz_engine.sandbox")
 CGROUP_NAME = "skillz-engine"
 RELEASE_WAIT = 2.0  # seconds to keep killing what is left before giving up on removing the cgroup
 _JOIN = 'echo $$ > "$0/cgroup.procs" && exec "$@"'
+_JOIN_UNSET_PWD = 'echo $$ > "$0/cgroup.procs" && unset PWD && exec "$@"'  # sh exports a PWD of its own
 _counter = itertools.count()
 
 
@@ -50,9 +53,10 @@ def pids_cgroup_base() -> Path | None:
     return None
 
 
-def cgroup_argv(cgroup: Path) -> list[str]:
-    """A prefix that moves the process into ``cgroup`` before it runs anything else."""
-    return ["/bin/sh", "-c", _JOIN, str(cgroup)]
+def cgroup_argv(cgroup: Path, *, keep_pwd: bool = False) -> list[str]:
+    """A prefix that moves the process into ``cgroup`` before it runs anything else; the ``PWD`` the
+    shell adds is removed again unless the command's environment had one (``keep_pwd``)."""
+    return ["/bin/sh", "-c", _JOIN if keep_pwd else _JOIN_UNSET_PWD, str(cgroup)]
 
 
 def new_cgroup_path() -> Path | None:
@@ -61,11 +65,12 @@ def new_cgroup_path() -> Path | None:
     return None if base is None else base / f"{os.getpid()}-{next(_counter)}"
 
 
-def setup_cgroup(cgroup: Path, processes: int) -> None:
-    """Create ``cgroup`` with ``pids.max``; raises :class:`RuntimeFailure` if the kernel refuses."""
+def setup_cgroup(cgroup: Path, processes: int | None) -> None:
+    """Create ``cgroup`` with ``pids.max`` (``None``: no cap, the cgroup only holds the run's
+    processes so all of them are killed after it); raises :class:`RuntimeFailure` if the kernel refuses."""
     try:
         cgroup.mkdir(exist_ok=True)
-        (cgroup / "pids.max").write_text(str(processes))
+        (cgroup / "pids.max").write_text("max" if processes is None else str(processes))
     except OSError as exc:
         raise RuntimeFailure(f"cannot set up the process limit (pids cgroup {cgroup}): {exc}") from exc
 

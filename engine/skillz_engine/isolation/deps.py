@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from skillz_engine.isolation.depspecs import npm_problem, pip_problem
 from skillz_engine.isolation.envcache import ensure
 from skillz_engine.isolation.installers import EnvSpec, InstallError, Report, Settings, probe
 from skillz_engine.isolation.pep723 import inline_metadata
-from skillz_engine.tree.diagnostics import Diagnostic, display_path
+from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
 from skillz_engine.tree.model import EntrySpec
 from skillz_engine.tree.specs import ScriptSpec
 
@@ -162,29 +163,78 @@ def _is_python(program_name: str) -> bool:
     return Path(program_name).name.startswith("python")
 
 
+def normalise_npm(req: str, base: Path) -> str:
+    """One npm spec in a canonical spelling: a relative ``file:`` reference made absolute."""
+    req = " ".join(req.split())
+    at = req.find("@", 1)
+    if at > 0 and req[at + 1 :].startswith("file:") and not req[at + 6 :].startswith("/"):
+        return f"{req[: at + 1]}file:{(base / req[at + 6 :]).resolve()}"
+    return req
+
+
+def _checked(
+    spec: EntrySpec, manager: str, reqs: Sequence[object], allow_direct: bool
+) -> tuple[list[str], list[Diagnostic]]:
+    """The manifest's ``dependencies.<manager>`` specs, and a positioned SKZ522 for each refused one."""
+    check = pip_problem if manager == "pip" else npm_problem
+    good: list[str] = []
+    diags: list[Diagnostic] = []
+    for i, raw in enumerate(reqs):
+        problem = check(str(raw), allow_direct=allow_direct)
+        if problem is not None:
+            diags.append(spec.diag(("dependencies", manager, i), "SKZ522", problem[0], problem[1]))
+        elif manager == "pip":
+            good.append(normalise_pip(str(raw), spec.dir))
+        else:
+            good.append(normalise_npm(str(raw), spec.dir))
+    return good, diags
+
+
+def _inline_problems(text: str, reqs: Sequence[str], display: str, allow_direct: bool) -> list[Diagnostic]:
+    """A SKZ522 at the line of each refused PEP 723 dependency of the script ``text``."""
+    diags: list[Diagnostic] = []
+    for req in reqs:
+        problem = pip_problem(req, allow_direct=allow_direct)
+        if problem is not None:
+            at = max(text.find(f'"{req}"'), text.find(f"'{req}'"), 0)
+            line = text.count("\n", 0, at) + 1
+            col = at - (text.rfind("\n", 0, at) + 1) + 1
+            diags.append(
+                Diagnostic(display, line, col, "SKZ522", Severity.ERROR, problem[0], "$", problem[1])
+            )
+    return diags
+
+
 def plan_for(
-    spec: EntrySpec, entry: Path, interpreter_name: str | None
+    spec: EntrySpec, entry: Path, interpreter_name: str | None, *, allow_direct: bool = False
 ) -> tuple[Plan | None, list[Diagnostic]]:
     """The dependency plan of a script entry (``None`` when it needs nothing), and problems found.
 
     ``interpreter_name`` is the program the script runs with (``python3``, ``node``, a path), or
     ``None`` for an executable run directly. Reads the entry file for PEP 723; spawns nothing.
+    Specs other than package names with versions (paths, URLs, git references, options) are
+    SKZ522 errors unless ``allow_direct`` (``dependencies.allowDirectReferences`` in skillz.yaml).
     """
     deps = spec.record_as(ScriptSpec).dependencies
-    pip = [normalise_pip(str(r), spec.dir) for r in deps.pip]
-    npm = [" ".join(str(r).split()) for r in deps.npm]
+    pip, diags = _checked(spec, "pip", deps.pip, allow_direct)
+    npm, more = _checked(spec, "npm", deps.npm, allow_direct)
+    diags += more
     python_like = interpreter_name is not None and _is_python(interpreter_name)
     requires_python: str | None = None
-    diags: list[Diagnostic] = []
     if python_like or entry.suffix == ".py":
         try:
             text = entry.read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = ""
         if "# /// script" in text:
-            meta, diags = inline_metadata(text, display_path(entry))
+            meta, more = inline_metadata(text, display_path(entry))
+            diags += more
             if meta is not None:
-                pip += [normalise_pip(r, spec.dir) for r in meta.get("dependencies", [])]
+                inline = [str(r) for r in meta.get("dependencies", [])]
+                refused = _inline_problems(text, inline, display_path(entry), allow_direct)
+                diags += refused
+                if not refused:
+                    pip += [normalise_pip(r, spec.dir) for r in inline]
                 rp = meta.get("requires-python")
                 requires_python = str(rp) if rp else None
     local = spec.dir / "env"

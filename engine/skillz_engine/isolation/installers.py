@@ -2,9 +2,11 @@
 
 :func:`install` builds the environment an :class:`EnvSpec` names in a fresh directory:
 ``uv venv --relocatable`` + ``uv pip install`` when ``uv`` is found (``dependencies.installer:
-auto`` or ``uv``), else ``python -m venv`` + pip, or ``npm install --prefix``. Every step runs as
-a process (no shell) with the server's environment minus its active virtualenv, before the
-deadline of ``dependencies.timeout`` in skillz.yaml (default 10 minutes); a failure raises
+auto`` or ``uv``), else ``python -m venv`` + pip, or ``npm install --prefix`` (install scripts
+off unless ``dependencies.installScripts``). Every step runs as a process (no shell), confined by
+:mod:`~skillz_engine.isolation.confine` (clean environment, the tree's sandbox with the network
+on and only the new environment writable), before the deadline of ``dependencies.timeout`` in
+skillz.yaml (default 10 minutes); a failure raises
 :class:`InstallError` carrying the tail of the installer's output. :func:`probe` tells the real
 path and version of the base interpreter, once per process.
 """
@@ -22,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skillz_engine.errors import RuntimeFailure
+from skillz_engine.isolation.cgroup import cgroup_argv, new_cgroup_path
+from skillz_engine.isolation.confine import Confinement, confined, passed_env
 from skillz_engine.isolation.limits import Limits
 from skillz_engine.isolation.process import Command, run
 from skillz_engine.tree.config import Config, DependencySettings
+from skillz_engine.tree.specs import DEFAULT_SANDBOX, Sandbox
 from skillz_engine.units import UnitError, parse_duration
 
 __all__ = ["DEFAULT_INSTALL_TIMEOUT", "EnvSpec", "InstallError", "Report", "Settings", "find_uv", "install",
@@ -49,10 +54,13 @@ class InstallError(RuntimeFailure):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """How environments are installed: the deadline and the pip installer (``auto`` | ``uv`` | ``pip``)."""
+    """How environments are installed: the deadline, the pip installer (``auto`` | ``uv`` | ``pip``),
+    the sandbox the installers run in, and whether npm install scripts run."""
 
     timeout: float = DEFAULT_INSTALL_TIMEOUT
     installer: str = _DEFAULTS.installer
+    sandbox: str = str(DEFAULT_SANDBOX.mode)
+    scripts: bool = _DEFAULTS.install_scripts
 
     @classmethod
     def from_config(cls, config: Config | None) -> Settings:
@@ -63,7 +71,8 @@ class Settings:
             timeout = parse_duration(deps.timeout)
         except UnitError:
             timeout = DEFAULT_INSTALL_TIMEOUT
-        return cls(timeout=timeout, installer=deps.installer)
+        mode = str(config.sandbox.over(Sandbox(mode=DEFAULT_SANDBOX.mode)).mode)
+        return cls(timeout, deps.installer, mode, deps.install_scripts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,25 +108,14 @@ def find_uv() -> str | None:
     return shutil.which("uv")
 
 
-def _installer_env() -> dict[str, str]:
-    """The server's environment (proxies, index and cache settings), minus the active venv."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "UV_PYTHON", "CONDA_PREFIX")
-    }
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    env.setdefault("npm_config_update_notifier", "false")
-    return env
-
-
-async def _step(argv: Sequence[str], cwd: Path, deadline: float, what: str) -> None:
-    """Run one installer command before ``deadline``; :class:`InstallError` when it fails."""
+async def _step(argv: Sequence[str], box: Confinement, cwd: Path, deadline: float, what: str) -> None:
+    """Run one confined installer command before ``deadline``; :class:`InstallError` when it fails."""
     left = deadline - time.monotonic()
     if left <= 0:
         raise InstallError(f"{what}: out of time (dependencies.timeout)")
-    cmd = Command(tuple(argv), cwd, _installer_env(), Limits(timeout=left))
+    cgroup = new_cgroup_path() if box.mode == "none" else None  # holds what an unsandboxed step leaves
+    argv = [*cgroup_argv(cgroup), *box.argv(argv)] if cgroup is not None else box.argv(argv)
+    cmd = Command(tuple(argv), cwd, box.env, Limits(timeout=left), sandbox=box.mode, cgroup=cgroup)
     proc = await run(cmd)
     if proc.ok:
         return
@@ -126,6 +124,19 @@ async def _step(argv: Sequence[str], cwd: Path, deadline: float, what: str) -> N
     if proc.timed_out:
         raise InstallError(f"{what} timed out (dependencies.timeout in skillz.yaml raises the limit)", output)
     raise InstallError(f"{what} failed: {Path(argv[0]).name} {proc.exit_description()}", output)
+
+
+def _local_paths(requirements: Sequence[str]) -> list[Path]:
+    """Local packages named by requirements (allowed by ``allowDirectReferences``): the installer
+    reads them, so the sandbox shows them."""
+    paths: list[Path] = []
+    for req in requirements:
+        for part in req.split():
+            where = part.split("file:", 1)[1] if "file:" in part else part
+            where = "/" + where.lstrip("/") if "file:" in part else where
+            if where.startswith("/") and Path(where).exists():
+                paths.append(Path(where))
+    return paths
 
 
 def _rewrite_prefix(bin_dir: Path, old: Path, new: Path) -> None:
@@ -144,58 +155,37 @@ async def install(env: EnvSpec, tmp: Path, final: Path, settings: Settings, repo
     deadline = time.monotonic() + settings.timeout
     n = len(env.requirements)
     what = f"{n} {env.kind} package{'s' if n != 1 else ''}"
+    local = _local_paths(env.requirements)
     if env.kind == "npm":
         npm = shutil.which("npm", path=os.environ.get("PATH"))
         if npm is None:
             raise InstallError("npm not found on PATH: install Node.js with npm to use `dependencies.npm`")
-        tmp.mkdir(parents=True)
-        (tmp / "package.json").write_text('{"name": "skillz-env", "private": true}\n', encoding="utf-8")
-        await report(f"installing {what} with npm")
-        await _step(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(tmp),
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-                "--",
-                *env.requirements,
-            ],
-            tmp,
-            deadline,
-            "npm install",
-        )
+        with confined(settings.sandbox, tmp, [npm, env.base], local) as box:
+            (tmp / "package.json").write_text('{"name": "skillz-env", "private": true}\n', encoding="utf-8")
+            await report(f"installing {what} with npm" + (f" in {box.mode}" if box.mode != "none" else ""))
+            scripts = [] if settings.scripts else ["--ignore-scripts"]
+            argv = [npm, "install", "--prefix", str(tmp), "--no-audit", "--no-fund", "--loglevel=error"]
+            await _step([*argv, *scripts, "--", *env.requirements], box, tmp, deadline, "npm install")
         return "npm"
     uv = find_uv() if settings.installer in ("auto", "uv") else None
     if settings.installer == "uv" and uv is None:
         raise InstallError("dependencies.installer is `uv` but uv is not installed")
     if uv is not None:
-        await report(f"creating a virtualenv with uv for {env.base} {env.version}")
-        await _step(
-            [uv, "venv", "--quiet", "--relocatable", "--python", env.base, str(tmp)],
-            tmp.parent,
-            deadline,
-            "uv venv",
-        )
-        await report(f"installing {what} with uv")
-        await _step(
-            [uv, "pip", "install", "--python", str(tmp / "bin" / "python"), *env.requirements],
-            tmp.parent,
-            deadline,
-            "uv pip install",
-        )
+        with confined(settings.sandbox, tmp, [uv, env.base], local) as box:
+            await report(f"creating a virtualenv with uv for {env.base} {env.version}")
+            venv = [uv, "venv", "--quiet", "--relocatable", "--python", env.base, str(tmp)]
+            await _step(venv, box, tmp, deadline, "uv venv")
+            await report(f"installing {what} with uv")
+            python = str(tmp / "bin" / "python")
+            await _step([uv, "pip", "install", "--python", python, "--", *env.requirements],
+                        box, tmp, deadline, "uv pip install")  # fmt: skip
         return "uv"
-    await report(f"creating a virtualenv with {env.base} -m venv")
-    await _step([env.base, "-m", "venv", str(tmp)], tmp.parent, deadline, "python -m venv")
-    await report(f"installing {what} with pip")
-    await _step(
-        [str(tmp / "bin" / "python"), "-m", "pip", "install", "--no-input", *env.requirements],
-        tmp.parent,
-        deadline,
-        "pip install",
-    )
+    with confined(settings.sandbox, tmp, [env.base], local) as box:
+        await report(f"creating a virtualenv with {env.base} -m venv")
+        await _step([env.base, "-m", "venv", str(tmp)], box, tmp, deadline, "python -m venv")
+        await report(f"installing {what} with pip")
+        pip = [str(tmp / "bin" / "python"), "-m", "pip", "install", "--no-input", "--", *env.requirements]
+        await _step(pip, box, tmp, deadline, "pip install")
     _rewrite_prefix(tmp / "bin", tmp, final)
     return "pip"
 
@@ -226,7 +216,7 @@ async def probe(program: str, kind: str) -> tuple[str, str]:
         argv = [real, "-c", code]
     else:
         argv = [real, "--version"]
-    proc = await run(Command(tuple(argv), Path(real).parent, _installer_env(), Limits(timeout=PROBE_TIMEOUT)))
+    proc = await run(Command(tuple(argv), Path(real).parent, passed_env(), Limits(timeout=PROBE_TIMEOUT)))
     lines = proc.stdout_text().strip().splitlines()
     version = lines[0].lstrip("v") if lines else ""
     if kind == "pip" and len(lines) > 1:

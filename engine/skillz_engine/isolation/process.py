@@ -2,8 +2,9 @@
 
 :func:`run` (anyio, no shell) guarantees:
 
-* a process limit (``limits.processes``) gets its own pids cgroup, created before the start and
-  emptied (SIGKILL) and removed after the run;
+* a process limit (``limits.processes``), and every unsandboxed run, gets its own pids cgroup,
+  created before the start and emptied (SIGKILL) and removed after the run; an unsandboxed run on
+  a machine without a writable cgroup runs under a subreaper of its own instead (:mod:`.reaper`);
 * the child leads its own process group (``start_new_session``), and the whole group is killed
   when the run ends: on timeout, on cancellation of the awaiting scope, and after a normal exit
   (background jobs a tool leaves behind do not survive it); the child is always reaped;
@@ -219,7 +220,7 @@ async def run(
     """
     started = time.monotonic()
     if cmd.cgroup is not None:
-        setup_cgroup(cmd.cgroup, cmd.limits.processes or 1)
+        setup_cgroup(cmd.cgroup, cmd.limits.processes)
         try:
             return await _run(cmd, started, input, close_stdin, on_line, grace)
         finally:

@@ -18,18 +18,20 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skillz_engine.errors import SandboxUnavailable
+from skillz_engine.errors import RuntimeFailure, SandboxUnavailable
 from skillz_engine.isolation.argv import sandbox_argv, unset_argv
 from skillz_engine.isolation.cgroup import cgroup_argv, new_cgroup_path
 from skillz_engine.isolation.detect import INSTALL_HINTS, resolve_mode
 from skillz_engine.isolation.limits import Limits, limits_argv, prlimit_program
 from skillz_engine.isolation.policy import mounts_for, policy_for
 from skillz_engine.isolation.programs import resolve_program
+from skillz_engine.isolation.reaper import reaper_argv
 
 if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
@@ -45,6 +47,14 @@ class Wrapped:
     argv: list[str]
     mode: str = "none"
     cgroup: Path | None = None
+
+
+def _check_startable(given: str, program: str, cwd: Path) -> None:
+    """Raise the same :class:`RuntimeFailure` a direct start would for a program that is not there."""
+    path = Path(program) if program.startswith("/") else Path(cwd) / program if "/" in program else None
+    if path is None or not path.is_file() or not os.access(path, os.X_OK):
+        reason = "No such file or directory" if path is None or not path.exists() else "Permission denied"
+        raise RuntimeFailure(f"cannot start {given!r}: {reason}")
 
 
 def wrap(
@@ -69,8 +79,13 @@ def wrap(
         mounts = mounts_for(spec, policy, cwd, program, env)
         inner = sandbox_argv(mode, binary, mounts, network=policy.network) + unset_argv(mode, env) + inner
     # a pids cgroup counts exactly this run's processes; RLIMIT_NPROC counts every process of the
-    # user (and is ignored for root), so it is only the fallback when no cgroup is writable
-    cgroup = new_cgroup_path() if limits.processes is not None else None
+    # user (and is ignored for root), so it is only the fallback when no cgroup is writable. An
+    # unsandboxed run gets one too: nothing else kills a descendant that left its session
+    cgroup = new_cgroup_path() if limits.processes is not None or mode == "none" else None
+    if mode == "none" and cgroup is None:  # nothing else holds a descendant that left the session
+        inner = reaper_argv() + inner
+    if cgroup is not None or mode == "none":
+        _check_startable(argv[0], program, cwd)  # a wrapper would only exit 127
     rlimits = dataclasses.replace(limits, processes=None) if cgroup is not None else limits
     prefix: list[str] = []
     if rlimits.rlimited:
@@ -82,5 +97,5 @@ def wrap(
             )
         prefix = limits_argv(prlimit, rlimits)
     if cgroup is not None:
-        prefix = cgroup_argv(cgroup) + prefix
+        prefix = cgroup_argv(cgroup, keep_pwd="PWD" in env) + prefix
     return Wrapped(prefix + inner, mode, cgroup)

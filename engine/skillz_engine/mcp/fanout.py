@@ -120,8 +120,10 @@ class ServerCallContext:
         on_nested: Callable[[str, float, ToolResult], None] | None = None,
         engine: EngineHandle | None = None,
         activations: Activations | None = None,
+        caller: str | None = None,
     ) -> None:
         self._ctx = ctx
+        self._caller = caller
         self._activations = activations
         self._snapshot = snapshot
         self._tool_name = tool_name
@@ -132,6 +134,10 @@ class ServerCallContext:
     @property
     def session_id(self) -> str:
         return session_label(self._ctx)
+
+    @property
+    def caller(self) -> str | None:
+        return self._caller
 
     @property
     def client_capabilities(self) -> Mapping[str, Any]:
@@ -231,6 +237,7 @@ class ServerCallContext:
                 self._on_nested,
                 self._engine,
                 self._activations,
+                self._tool_name,
             )
 
         return await call_nested(self, name, arguments, child, self._on_nested)

@@ -253,8 +253,10 @@ class ParkingCallContext:
         engine: EngineHandle | None = None,
         progress_token: str | int | None = None,
         activations: Activations | None = None,
+        caller: str | None = None,
     ) -> None:
         self._call = call
+        self._caller = caller
         self._activations = activations
         self._snapshot = snapshot
         self._tool_name = tool_name
@@ -284,6 +286,10 @@ class ParkingCallContext:
     @property
     def depth(self) -> int:
         return self._depth
+
+    @property
+    def caller(self) -> str | None:
+        return self._caller
 
     @property
     def session_id(self) -> str:
@@ -341,7 +347,7 @@ class ParkingCallContext:
         def child(tool: str) -> ParkingCallContext:
             return ParkingCallContext(
                 self._call, self._snapshot, tool, self._depth + 1, self._on_nested, self._engine,
-                self._progress_token, self._activations,
+                self._progress_token, self._activations, self._tool_name,
             )  # fmt: skip
 
         return await call_nested(self, name, arguments, child, self._on_nested)

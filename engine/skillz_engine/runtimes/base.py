@@ -72,6 +72,7 @@ class LocalCallContext:
     client_capabilities: Mapping[str, Any] = field(default_factory=dict)
     activations: ClientActivations | None = None
     questions_cost_round_trip: bool = False
+    caller: str | None = None  # the tool that made this nested call (None: the client's call)
 
     async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
         raise RuntimeFailure("no MCP client is connected, so there is no model to sample")
@@ -92,7 +93,7 @@ class LocalCallContext:
         def child(tool: str) -> LocalCallContext:
             return LocalCallContext(
                 self.snapshot, tool, None, self.depth + 1, self.sink, self.engine, self.session_id,
-                self.client_capabilities, self.activations, self.questions_cost_round_trip,
+                self.client_capabilities, self.activations, self.questions_cost_round_trip, self.tool_name,
             )  # fmt: skip
 
         return await call_nested(self, name, arguments, child)

@@ -177,6 +177,18 @@ class SqliteMemory:
             cur = self._db.execute("DELETE FROM memories WHERE namespace = ? AND key = ?", (namespace, key))
         return cur.rowcount > 0
 
+    def insert_missing(self, rows: list[tuple[str, str, str, float, float, float | None]]) -> int:
+        """Add rows ``(namespace, key, value JSON, created_at, updated_at, expires_at)`` whose key is
+        not stored yet (an import never overwrites); returns how many were added."""
+        with self._lock:
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO memories (namespace, key, value, created_at, updated_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return self._db.total_changes - before
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -33,7 +33,8 @@ SERVER_FILE = "server.json"
 AUDIT_FILE = "audit.jsonl"
 GITIGNORE = ".gitignore"
 REDACTED = "[REDACTED]"
-MAX_ERROR_CHARS = 2000  # an audit line stays short: the error text is cut here
+MAX_ERROR_CHARS = 2000  # an audit line stays short: the error text is cut here (after redaction)
+EDGE_MIN = 4  # characters of a secret cut off at a text's edge that are still recognised and redacted
 
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 
@@ -83,11 +84,38 @@ def secret_values(names: Iterable[str], environ: Mapping[str, str] | None = None
 
 
 def redact(text: str, values: Iterable[str] = ()) -> str:
-    """``text`` with every one of ``values`` and every ``Bearer <token>`` replaced by a marker."""
+    """``text`` with every one of ``values`` and every ``Bearer <token>`` replaced by a marker.
+
+    Texts reaching the audit log were often cut before (a stderr tail, a result shown up to a
+    limit): a secret straddling such a cut survives only in part, so a text that starts with the
+    end of a secret, or ends with its start (:data:`EDGE_MIN` characters or more), loses that part
+    too. Redaction always runs before any cut of its own (:func:`clip`).
+    """
     for v in values:
         if v:
             text = text.replace(v, REDACTED)
+    for v in values:
+        text = _redact_edges(text, v)
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
+
+def _redact_edges(text: str, secret: str) -> str:
+    """``text`` without a piece of ``secret`` cut off at its start or its end."""
+    for n in range(min(len(secret), len(text)) - 1, EDGE_MIN - 1, -1):
+        if text.startswith(secret[-n:]):
+            text = REDACTED + text[n:]
+            break
+    for n in range(min(len(secret), len(text)) - 1, EDGE_MIN - 1, -1):
+        if text.endswith(secret[:n]):
+            text = text[:-n] + REDACTED
+            break
+    return text
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (and marked). Call it on redacted text only: a cut
+    first could split a secret into pieces that redaction no longer recognises."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _redact_value(value: Any, values: list[str]) -> Any:
@@ -114,9 +142,7 @@ class AuditRecord:
     time: str = field(default_factory=utc_now)
 
     def to_json(self) -> dict[str, Any]:
-        error = self.error
-        if error is not None and len(error) > MAX_ERROR_CHARS:
-            error = error[:MAX_ERROR_CHARS] + "..."
+        """The record's fields, the error in full: :meth:`AuditLog.line` redacts, then cuts it."""
         return {
             "time": self.time,
             "session": self.session,
@@ -124,7 +150,7 @@ class AuditRecord:
             "tool": self.tool,
             "duration_ms": round(self.duration_ms, 3),
             "success": self.success,
-            "error": error,
+            "error": self.error,
         }
 
 
@@ -150,7 +176,10 @@ class AuditLog:
             payload = {"time": utc_now(), **{k: v for k, v in record.items() if k != "secrets"}}
             names = record.get("secrets") or ()
         values = sorted({*secret_values(names), *self._always}, key=len, reverse=True)
-        return json.dumps(_redact_value(dict(payload), values), ensure_ascii=False, default=str)
+        line = _redact_value(dict(payload), values)
+        if isinstance(line.get("error"), str):  # redacted first, then cut: no secret spans the cut
+            line["error"] = clip(line["error"], MAX_ERROR_CHARS)
+        return json.dumps(line, ensure_ascii=False, default=str)
 
     def append(self, record: AuditRecord | Mapping[str, Any]) -> bool:
         """Append ``record``; returns ``False`` (and remembers why) when the write failed."""

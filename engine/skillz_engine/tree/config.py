@@ -78,6 +78,8 @@ class MemorySettings:
 class DependencySettings:
     timeout: Duration = "10m"
     installer: Literal["auto", "uv", "pip"] = "auto"
+    allow_direct_references: bool = False  # paths, URLs, git refs as dependency specs
+    install_scripts: bool = False  # npm packages' install scripts run (sandboxed) when true
 
 
 @dataclass(frozen=True, slots=True)

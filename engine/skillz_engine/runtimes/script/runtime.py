@@ -82,7 +82,8 @@ class ScriptRuntime:
         if entry is not None:
             interpreter, more = choose_interpreter(spec, entry)
             diags += more
-            plan, more = plan_for(spec, entry, interpreter.name)
+            allow_direct = services.config.dependencies.allow_direct_references
+            plan, more = plan_for(spec, entry, interpreter.name, allow_direct=allow_direct)
             diags += more
         if diags or entry is None or cwd is None:
             raise CompileProblem(diags)
