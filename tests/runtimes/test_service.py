@@ -185,3 +185,36 @@ async def test_autostart_runs_the_service_before_the_first_call(
         (ct,) = containers(service_root)
         assert ct.attrs["State"]["Health"]["Status"] == "healthy"
     assert containers(service_root) == []
+
+
+def test_prune_removes_versions_the_tree_no_longer_defines(
+    service_root: Path, busybox_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kept container whose manifest changed while no engine ran is an orphan: `prune` removes
+    it (and, with --volumes, the named volumes of a deleted service); the current version stays."""
+    from skillz_engine.cli.main import main
+
+    write_tree(service_root, service(busybox_image, extra="keepRunning: true\nvolumes: ['data:/data']\n"))
+
+    async def first_run() -> None:
+        async with Engine.open([service_root]) as engine:
+            assert not (await engine.call("fetch", {})).is_error
+
+    anyio.run(first_run)
+    (old,) = containers(service_root)
+    manifest = service_root / "services" / "web" / "manifest.yaml"
+    manifest.write_text(
+        service(busybox_image, extra="keepRunning: true\nvolumes: ['data:/data']\nenv: {V: '2'}\n")
+    )
+    assert main(["prune", str(service_root), "--dry-run"]) == 0
+    assert f"would remove container {old.name}" in capsys.readouterr().out
+    assert [c.id for c in containers(service_root)] == [old.id]
+    assert main(["prune", str(service_root)]) == 0
+    assert containers(service_root) == []
+    volume = client().volumes.list(filters={"label": f"{TREE}={tree_id(service_root / '.skillz')}"})
+    assert [v.name for v in volume] == [f"skillz-{tree_id(service_root / '.skillz')}-web-data"]
+    (service_root / "services" / "web" / "manifest.yaml").unlink()
+    (service_root / "services" / "web").rmdir()
+    assert main(["prune", str(service_root), "--volumes"]) == 0
+    assert "removed volume" in capsys.readouterr().out
+    assert client().volumes.list(filters={"label": f"{TREE}={tree_id(service_root / '.skillz')}"}) == []
