@@ -218,3 +218,28 @@ def test_prune_removes_versions_the_tree_no_longer_defines(
     assert main(["prune", str(service_root), "--volumes"]) == 0
     assert "removed volume" in capsys.readouterr().out
     assert client().volumes.list(filters={"label": f"{TREE}={tree_id(service_root / '.skillz')}"}) == []
+
+
+async def test_a_rust_skillz_service_json_is_read_directly(service_root: Path, busybox_image: str) -> None:
+    """`services/web.json` (Skillz's format, its `network` included) serves as a service entry,
+    with warning SKZ401 pointing at `migrate`."""
+    write_tree(service_root, service(busybox_image))
+    (service_root / "services" / "web" / "manifest.yaml").unlink()
+    (service_root / "services" / "web").rmdir()
+    network = f"skillz-test-{tree_id(service_root / '.skillz')}"
+    skillz = {
+        "name": "web",
+        "image": busybox_image,
+        "ports": ["8080"],
+        "healthcheck": {"cmd": "/bin/busybox true", "interval": "100ms", "retries": 2},
+        "network": network,
+    }
+    (service_root / "services" / "web.json").write_text(json.dumps(skillz))
+    async with Engine.open([service_root]) as engine:
+        warnings = [d for d in engine.snapshot.diagnostics if d.code == "SKZ401"]
+        assert [d.path.endswith("services/web.json") for d in warnings] == [True]
+        result = await engine.call("fetch", {})
+        assert not result.is_error, result.text_content()
+        assert json.loads(result.text_content())["body"] == INDEX
+        (ct,) = containers(service_root)
+        assert network in ct.attrs["NetworkSettings"]["Networks"]
