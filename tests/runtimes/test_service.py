@@ -243,3 +243,21 @@ async def test_a_rust_skillz_service_json_is_read_directly(service_root: Path, b
         assert json.loads(result.text_content())["body"] == INDEX
         (ct,) = containers(service_root)
         assert network in ct.attrs["NetworkSettings"]["Networks"]
+
+
+async def test_the_daemon_going_away_mid_run_is_an_error(
+    service_root: Path, busybox_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A healthy service is looked at again after RECHECK seconds; when the daemon no longer
+    answers by then, the call fails saying so instead of running without its service."""
+    from skillz_engine.runtimes.service import handle
+
+    write_tree(service_root, service(busybox_image))
+    async with Engine.open([service_root]) as engine:
+        assert not (await engine.call("fetch", {})).is_error
+        monkeypatch.setattr(handle, "RECHECK", 0.0)
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{service_root}/gone.sock")
+        result = await engine.call("fetch", {})
+        assert result.is_error and "the Docker daemon is unreachable" in result.text_content()
+        monkeypatch.undo()  # the daemon is back: the engine stops its container on shutdown
+    assert containers(service_root) == []
