@@ -171,18 +171,21 @@ def definition_digest(spec: EntrySpec) -> str:
 
 def plan_of(spec: EntrySpec, state_dir: Path) -> Plan:
     """The plan of one service entry (raises ``PathEscape`` for a path leaving the entry)."""
-    r = spec.record_as(ServiceSpec)
+    return plan_from(spec.record_as(ServiceSpec), spec.name, spec.dir, state_dir, definition_digest(spec))
+
+
+def plan_from(r: ServiceSpec, name: str, entry_dir: Path, state_dir: Path, digest: str) -> Plan:
+    """The plan of the service keys ``r`` of the entry ``name`` in ``entry_dir``."""
     tree = tree_id(state_dir)
-    digest = definition_digest(spec)
-    prefix = f"skillz-{tree}-{spec.name}"
-    build_dir = safe_join(spec.dir, r.build, kind="dir") if r.build is not None else None
-    image = r.image if r.image is not None else f"skillz-engine/{tree}-{spec.name.lower()}:{digest}"
+    prefix = f"skillz-{tree}-{name}"
+    build_dir = safe_join(entry_dir, r.build, kind="dir") if r.build is not None else None
+    image = r.image if r.image is not None else f"skillz-engine/{tree}-{name.lower()}:{digest}"
     volumes: dict[str, dict[str, str]] = {}
     named: list[str] = []
     for v in r.volumes:
         source, target, *mode = v.split(":")
         if source.startswith("./"):
-            key = str(safe_join(spec.dir, source[2:] or ".", kind="dir"))
+            key = str(safe_join(entry_dir, source[2:] or ".", kind="dir"))
         else:
             key = f"{prefix}-{source}"
             named.append(key)
@@ -190,10 +193,10 @@ def plan_of(spec: EntrySpec, state_dir: Path) -> Plan:
     command = None
     if r.command is not None:
         command = shlex.split(r.command) if isinstance(r.command, str) else list(r.command)
-    labels = {MANAGED: "1", TREE: tree, ENTRY: spec.name, DIGEST: digest}
+    labels = {MANAGED: "1", TREE: tree, ENTRY: name, DIGEST: digest}
     cpus = r.resources.cpus
     return Plan(
-        name=spec.name,
+        name=name,
         tree=tree,
         digest=digest,
         image=image,
