@@ -4,6 +4,7 @@ and every way it can fail is an ``isError`` that says why."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -261,3 +262,32 @@ async def test_the_daemon_going_away_mid_run_is_an_error(
         assert result.is_error and "the Docker daemon is unreachable" in result.text_content()
         monkeypatch.undo()  # the daemon is back: the engine stops its container on shutdown
     assert containers(service_root) == []
+
+
+def test_build_makes_the_image_of_a_build_service(service_root: Path, busybox_image: str) -> None:
+    """`skillz-engine build` builds a `build:` service's Dockerfile (FROM scratch) into a labelled
+    image, and the service then runs from it."""
+    from skillz_engine.cli.main import main
+
+    write_tree(service_root, service(busybox_image))
+    entry = service_root / "services" / "web"
+    (entry / "image" / "rootfs" / "bin").mkdir(parents=True)
+    (entry / "image" / "rootfs" / "www").mkdir()
+    shutil.copy(shutil.which("busybox") or "/bin/busybox", entry / "image" / "rootfs" / "bin" / "busybox")
+    (entry / "image" / "rootfs" / "bin" / "sh").symlink_to("busybox")
+    (entry / "image" / "rootfs" / "www" / "index.html").write_text("built here\n")
+    (entry / "image" / "Dockerfile").write_text("FROM scratch\nCOPY rootfs/ /\n")
+    manifest = entry / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace(f"image: {busybox_image}", "build: image"))
+    assert main(["build", str(service_root), "--only", "web"]) == 0
+    label = f"{TREE}={tree_id(service_root / '.skillz')}"
+    (image,) = client().images.list(filters={"label": label})
+    assert image.tags[0].startswith("skillz-engine/")
+
+    async def call() -> Any:
+        async with Engine.open([service_root]) as engine:
+            return await engine.call("fetch", {})
+
+    result = anyio.run(call)
+    assert not result.is_error, result.text_content()
+    assert json.loads(result.text_content())["body"] == "built here\n"

@@ -37,6 +37,11 @@ STOP_TIMEOUT = 5  # seconds a container gets to stop before it is killed
 NO_HEALTH_PATIENCE = 30.0  # seconds to wait for a container without a health check to run
 
 
+# the versions each service entry has running through this process: (tree, entry) -> digests
+_RUNNING: dict[tuple[str, str], set[str]] = {}
+_running_lock = threading.Lock()
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     container: str  # the container id
@@ -95,7 +100,16 @@ class ServiceHandle:
             ct = self._run(c)
         ep = self._wait_healthy(ct)
         self._endpoint, self._checked = ep, time.monotonic()
+        with _running_lock:
+            _RUNNING.setdefault((self.plan.tree, self.plan.name), set()).add(self.plan.digest)
         return ep
+
+    def another_version_running(self) -> bool:
+        """Whether this process runs another version of this entry: one this version replaces
+        (start this one before the swap), or one that replaced it (remove this one, even with
+        ``keepRunning``). Asks no daemon, so a server starts without one."""
+        with _running_lock:
+            return bool(_RUNNING.get((self.plan.tree, self.plan.name), set()) - {self.plan.digest})
 
     def _failure(self, exc: BaseException) -> ServiceFailure:
         if is_connection_error(exc):
@@ -111,15 +125,27 @@ class ServiceHandle:
         )
         return found[0] if found else None
 
-    def _image(self, c: Any) -> None:
+    def image(self, *, force: bool = False) -> bool:
+        """Make sure this version's image is here, building it for ``build`` (again when
+        ``force``); ``True`` when it was built now. Raises ServiceFailure saying how to get it."""
+        with self._lock:
+            try:
+                return self._image(client(), force=force)
+            except ServiceFailure:
+                raise
+            except Exception as exc:
+                raise self._failure(exc) from exc
+
+    def _image(self, c: Any, *, force: bool = False) -> bool:
         import docker.errors
 
         p = self.plan
-        try:
-            c.images.get(p.image)
-            return
-        except docker.errors.ImageNotFound:
-            pass
+        if not (force and p.build_dir is not None):
+            try:
+                c.images.get(p.image)
+                return False
+            except docker.errors.ImageNotFound:
+                pass
         if p.build_dir is None:
             raise ServiceFailure(
                 f"service {p.name!r}: the image {p.image!r} is not on this machine; "
@@ -135,6 +161,7 @@ class ServiceHandle:
                 f"service {p.name!r}: building {p.build_dir} failed: {exc.msg}\n{tail}\n"
                 f"try it by hand: docker build -t {p.image} {p.build_dir}"
             ) from exc
+        return True
 
     def _run(self, c: Any) -> Any:
         p = self.plan
@@ -193,10 +220,16 @@ class ServiceHandle:
 
     # ------------------------------------------------------------------ after start
 
-    def stop(self, *, remove: bool = True) -> bool:
-        """Stop (and remove) this version's container; ``False`` when there was none."""
+    def release(self) -> None:
+        """Forget this version's container without stopping it (``keepRunning`` at shutdown)."""
+        self._endpoint = None
+        with _running_lock:
+            _RUNNING.get((self.plan.tree, self.plan.name), set()).discard(self.plan.digest)
+
+    def stop(self) -> bool:
+        """Stop and remove this version's container; ``False`` when there was none."""
         with self._lock:
-            self._endpoint = None
+            self.release()
             try:
                 ct = self.container()
             except ServiceFailure:
@@ -205,18 +238,8 @@ class ServiceHandle:
                 raise self._failure(exc) from exc
             if ct is None:
                 return False
-            self._discard(ct) if remove else ct.stop(timeout=STOP_TIMEOUT)
+            self._discard(ct)
             return True
-
-    def others_running(self) -> bool:
-        """Whether another version of this entry runs: one this version replaces (start it before
-        the swap), or one that replaced this version (remove this one, even if ``keepRunning``)."""
-        p = self.plan
-        try:
-            found = client().containers.list(filters={"label": [f"{TREE}={p.tree}", f"{ENTRY}={p.name}"]})
-        except Exception:
-            return False
-        return any(ct.labels.get(DIGEST) != p.digest for ct in found)
 
     def status(self) -> dict[str, Any]:
         """What ``services status`` shows: state, health, ports, image, container."""
