@@ -89,12 +89,16 @@ async def _remove(args: Args, ctx: CallContext) -> dict[str, Any]:
     handle = _handle(ctx, args.get("name"))
     name = handle.plan.name
     stopped = await anyio.to_thread.run_sync(handle.stop)
-    entry = existing_entry(ctx.snapshot, name)
-    assert entry is not None  # served, so it has a directory
+    spec = next(s for s in ctx.snapshot.specs.values() if s.kind == "service" and s.name == name)
+    entry = spec.dir if spec.dir.is_dir() else spec.manifest  # a Skillz services/<name>.json: the file
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 1_000_000_000:09d}"
     kept = engine.state_dir / "versions" / name / stamp
     kept.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(entry, kept)
+    if entry.is_dir():
+        shutil.move(entry, kept)
+    else:
+        kept.mkdir()
+        shutil.move(entry, kept / entry.name)
     await engine.reload([entry])
     return {"removed": name, "containerRemoved": stopped, "keptAt": str(kept)}
 

@@ -69,6 +69,7 @@ async def service_env(snapshot: Snapshot, names: tuple[str, ...]) -> dict[str, s
             raise ServiceFailure(_why_missing(snapshot, name))
         endpoint = handle.cached()
         if endpoint is None:
-            endpoint = await anyio.to_thread.run_sync(handle.ensure)
+            # a cancelled call returns at once; the start goes on in its thread for the next call
+            endpoint = await anyio.to_thread.run_sync(handle.ensure, abandon_on_cancel=True)
         env.update(endpoint.env(name))
     return env
