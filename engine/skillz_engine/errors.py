@@ -20,6 +20,7 @@ parentheses). Names without a module are defined here; the others where they are
     └── RuntimeFailure                           a runtime could not run a tool (not the tool's error)
         ├── SandboxUnavailable                   a manifest demands a sandbox this machine lacks
         ├── isolation.installers.InstallError    a tool's environment could not be installed
+        ├── runtimes.service.client.ServiceFailure  a Docker service cannot start or become healthy
         └── builtins.writers.WriterError         a writer built-in refused or failed
 
 Outside the tree, on purpose: ``runtimes.script.host._RpcError`` and ``runtimes.wasm.runtime._PrepareError``

@@ -60,6 +60,7 @@ def test_doctor_on_an_empty_path_still_exits_0(
 ) -> None:
     """Missing programs are reported as missing, never as a failure of doctor itself."""
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     report = doctor_json(capsys)
     venv_bin = str(Path(sys.executable).parent)
     for check in report["interpreters"] + report["packageManagers"]:
@@ -67,4 +68,4 @@ def test_doctor_on_an_empty_path_still_exits_0(
             continue  # the engine's own venv's uv is used even off PATH, as the installers use it
         assert not check["ok"], check
         assert "not found" in check["detail"] or "no python3" in check["detail"], check
-    assert not report["docker"]["ok"]
+    assert not report["docker"]["ok"] and "unreachable" in report["docker"]["detail"]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from skillz_engine.cli.main import main
 
@@ -220,6 +221,36 @@ def test_migrate_rewrites_rust_skillz_manifests(tmp_path: Path, capsys: pytest.C
     assert (tool / "manifest.json").exists()
     assert main(["migrate", str(tmp_path)]) == 0
     assert (tool / "manifest.yaml").exists() and (tool / "manifest.json.bak").exists()
+    capsys.readouterr()
+    assert main(["validate", "--strict", str(tmp_path)]) == 0, capsys.readouterr().out
+
+
+def test_migrate_keeps_every_field_of_a_skillz_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`services/<name>.json` becomes services/<name>/manifest.yaml with every field, `network`
+    included (healthcheck.cmd as test), and the result validates clean."""
+    old = {
+        "name": "cache",
+        "description": "Redis for the tools",
+        "image": "redis:7-alpine",
+        "ports": ["6379"],
+        "env": {"REDIS_ARGS": "--save ''"},
+        "volumes": ["cachedata:/data"],
+        "healthcheck": {"cmd": "redis-cli ping", "interval": "2s", "retries": 15, "timeout": "5s"},
+        "network": "skillz_services",
+    }
+    (tmp_path / "services").mkdir()
+    (tmp_path / "services" / "cache.json").write_text(json.dumps(old))
+    assert main(["migrate", str(tmp_path)]) == 0
+    new = yaml.safe_load((tmp_path / "services" / "cache" / "manifest.yaml").read_text())
+    hc = {"test": "redis-cli ping", "interval": "2s", "retries": 15, "timeout": "5s"}
+    assert new == {
+        "kind": "service",
+        **{k: v for k, v in old.items() if k != "healthcheck"},
+        "healthcheck": hc,
+    }
+    assert (tmp_path / "services" / "cache.json.bak").exists()
     capsys.readouterr()
     assert main(["validate", "--strict", str(tmp_path)]) == 0, capsys.readouterr().out
 

@@ -31,7 +31,7 @@ from skillz_engine.tree.model import (
     ToolResult,
 )
 from skillz_engine.tree.parse import Document, parse_file
-from skillz_engine.tree.scan import Found, fingerprint
+from skillz_engine.tree.scan import Found, fingerprint, is_skillz_service
 from skillz_engine.tree.validate import (
     check_entry_name,
     detect_kind,
@@ -232,7 +232,14 @@ class Compiler:
             return None, diags
         data = doc.data
         legacy = is_legacy(data)
-        if legacy:
+        if is_skillz_service(found):
+            from skillz_engine.tree.compat import translate_service
+
+            legacy = True
+            data, ldiags = translate_service(doc)
+            diags.extend(ldiags)
+            doc = dataclasses.replace(doc, data=data)
+        elif legacy:
             from skillz_engine.tree.compat import translate
 
             data, ldiags = translate(doc, name)

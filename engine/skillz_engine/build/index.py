@@ -16,7 +16,7 @@ from skillz_engine.build.cache import Cached
 from skillz_engine.build.compiler import Compiler, EntryResult
 from skillz_engine.tree.diagnostics import Diagnostic, display_path
 from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE
-from skillz_engine.tree.scan import Found, fingerprint, scan, scan_dir
+from skillz_engine.tree.scan import SKILLZ_SERVICES_DIR, Found, fingerprint, scan, scan_dir
 
 
 class Index:
@@ -129,6 +129,10 @@ class Index:
             start = path
         elif path.name in MANIFEST_NAMES or path.name == SKILL_FILE:
             start = path.parent
+        elif (
+            path.parent.name == SKILLZ_SERVICES_DIR and path.parent.parent == root and path.suffix == ".json"
+        ):
+            start = path.parent  # a Rust Skillz services/<name>.json
         elif not path.exists():
             start = path  # a deleted directory: drop what was under it
         else:

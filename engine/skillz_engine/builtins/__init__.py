@@ -2,7 +2,8 @@
 
 Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed);
 ``activate_skill``, ``deactivate_skill``, ``suggest_skill`` (skills per client); ``memory`` (the
-model's key-value memory); the writers ``register_script``, ``build_tool`` and ``add_skill_repo``.
+model's key-value memory); the writers ``register_script``, ``build_tool`` and ``add_skill_repo``;
+``services`` (Docker services: define, list, start, stop, status, logs, remove, prune).
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off;
 ``builtins.readOnly`` (``--read-only``) turns every writer off.
@@ -22,14 +23,16 @@ from skillz_engine.builtins.memory import MEMORY
 from skillz_engine.builtins.register import REGISTER_SCRIPT
 from skillz_engine.builtins.repos import REPO_TOOLS
 from skillz_engine.builtins.search import CORE_TOOLS
+from skillz_engine.builtins.services import SERVICES
 from skillz_engine.builtins.skills import SKILL_TOOLS
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.model import ToolDef
 
 STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
+SERVICE_TOOLS: tuple[ToolDef, ...] = (SERVICES,)  # its writing actions refuse under read-only
 # tools that write into the tree: off when read-only
 WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS)
-ALL_TOOLS: tuple[ToolDef, ...] = (*CORE_TOOLS, *SKILL_TOOLS, *STATE_TOOLS, *WRITER_TOOLS)
+ALL_TOOLS: tuple[ToolDef, ...] = (*CORE_TOOLS, *SKILL_TOOLS, *STATE_TOOLS, *WRITER_TOOLS, *SERVICE_TOOLS)
 BUILTIN_NAMES = frozenset(t.name for t in ALL_TOOLS)
 WRITERS = frozenset(t.name for t in WRITER_TOOLS)
 

@@ -2,9 +2,9 @@
 
 Interpreters, package managers, sandboxes (and whether they really work: each is run once with
 ``true``, as tools are run), ``prlimit`` and the pids cgroup behind ``limits``, the Docker daemon,
-and the WASM toolchains. Every probe is a real run of the program with a short timeout; nothing
-here imports docker or wasmtime. The probes run in parallel threads, so the whole report takes
-about as long as the slowest probe.
+and the WASM toolchains. Every probe is a real run of the program with a short timeout (the
+Docker daemon is asked through the SDK, as services reach it); nothing here imports wasmtime.
+The probes run in parallel threads, so the whole report takes about as long as the slowest probe.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Any
 __all__ = ["Check", "Report", "probe", "render_text"]
 
 TIMEOUT = 5.0  # seconds per probe
-DOCKER_TIMEOUT = 3.0
 _VERSION = re.compile(r"\d+(?:\.\d+)+(?:[-+.\w]*)?")
 
 
@@ -164,15 +163,15 @@ def limits_checks() -> list[Check]:
 
 
 def docker() -> Check:
-    """Whether a Docker daemon answers (``docker info``, short timeout; the SDK is not imported)."""
-    path = shutil.which("docker")
-    if path is None:
-        return Check("docker daemon", False, detail="no docker client on PATH")
-    code, out = _run([path, "info", "--format", "{{.ServerVersion}}"], timeout=DOCKER_TIMEOUT)
-    if code != 0:
-        last = out.splitlines()[-1] if out else f"exit code {code}"
-        return Check("docker daemon", False, path=path, detail=f"not reachable: {last}")
-    return Check("docker daemon", True, out.strip() or None, path, "reachable")
+    """Whether a Docker daemon answers, its version and API version (through the SDK, as
+    ``kind: service`` reaches it: ``DOCKER_HOST``, else the default socket)."""
+    from skillz_engine.runtimes.service.client import ServiceFailure, docker_host, info
+
+    try:
+        daemon = info()
+    except ServiceFailure as exc:
+        return Check("docker daemon", False, path=docker_host(), detail=str(exc))
+    return Check("docker daemon", True, daemon["version"], daemon["host"], f"reachable (API {daemon['api']})")
 
 
 def _wasmtime() -> Check:

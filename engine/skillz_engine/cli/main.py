@@ -140,6 +140,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    from skillz_engine.cli import prune
+
+    return prune.run(args)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -245,6 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("dir", metavar="DIR", help="the Skillz tools directory, rewritten in place")
     m.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     m.set_defaults(func=cmd_migrate)
+
+    pr = sub.add_parser("prune", help="remove Docker containers of services the tree no longer defines")
+    pr.add_argument(
+        "roots", nargs="*", metavar="ROOT", help="tree roots (default: $SKILLZ_HOME or ~/.skillz)"
+    )
+    pr.add_argument(
+        "--state-dir", default=None, help="the state directory (default: .skillz/ in the first root)"
+    )
+    pr.add_argument(
+        "--volumes", action="store_true", help="also remove the named volumes of deleted services"
+    )
+    pr.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    pr.set_defaults(func=cmd_prune)
     return p
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from skillz_engine.errors import RuntimeFailure
@@ -23,10 +25,14 @@ if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
     from skillz_engine.tree.model import EntrySpec
 
-__all__ = ["BASE_VARS", "build_command", "build_env", "secret_names"]
+__all__ = ["BASE_VARS", "SERVICE_ENV", "build_command", "build_env", "secret_names"]
 
 BASE_VARS = ("PATH", "HOME", "LANG")  # the only variables a tool inherits from the server
 DEFAULT_LANG = "C.UTF-8"
+
+# The variables of the Docker services the running call requires (``<NAME>_HOST``, ``<NAME>_PORT``),
+# set by ``run_tool`` around one call for every tool kind, so no runtime has to pass them along.
+SERVICE_ENV: ContextVar[Mapping[str, str]] = ContextVar("SERVICE_ENV", default=MappingProxyType({}))
 
 
 def secret_names(spec: EntrySpec) -> tuple[str, ...]:
@@ -35,7 +41,8 @@ def secret_names(spec: EntrySpec) -> tuple[str, ...]:
 
 
 def build_env(spec: EntrySpec, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The clean environment of a tool: PATH, HOME, LANG, the manifest's ``env``, its secrets.
+    """The clean environment of a tool: PATH, HOME, LANG, the manifest's ``env``, its secrets,
+    and the variables of the services the call requires (:data:`SERVICE_ENV`).
 
     Nothing else of the server's environment leaks. A secret that is not set on the server is
     simply absent. ``LANG`` defaults to ``C.UTF-8`` so interpreters read and write UTF-8.
@@ -52,6 +59,7 @@ def build_env(spec: EntrySpec, environ: Mapping[str, str] | None = None) -> dict
     for name in secret_names(spec):
         if name in environ:
             env[name] = environ[name]
+    env.update(SERVICE_ENV.get())
     return env
 
 

@@ -46,11 +46,15 @@ class Policy:
 def policy_for(spec: EntrySpec, config: Config | None = None) -> Policy:
     """The tool's ``sandbox``, key by key over ``sandbox`` in skillz.yaml, over the defaults."""
     tree = config.sandbox if config is not None else Sandbox()
-    merged = spec.record_as(ToolSpec).sandbox.over(tree).over(DEFAULT_SANDBOX)
+    record = spec.record_as(ToolSpec)
+    merged = record.sandbox.over(tree).over(DEFAULT_SANDBOX)
     mode = str(merged.mode)
     if mode not in MODES:  # the schema makes this unreachable for validated manifests
         raise RuntimeFailure(f"unknown sandbox mode {mode!r}; use one of {', '.join(MODES)}")
-    return Policy(mode, bool(merged.network), tuple(str(p) for p in merged.writable or ()))
+    network = bool(merged.network)
+    if record.requires.services and record.sandbox.network is None:
+        network = True  # a tool that requires a service must reach its published port
+    return Policy(mode, network, tuple(str(p) for p in merged.writable or ()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,9 @@ from skillz_engine.build.contract import (
 )
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
+from skillz_engine.isolation.command import SERVICE_ENV
+from skillz_engine.runtimes.service.client import ServiceFailure
+from skillz_engine.runtimes.service.requires import required, service_env
 from skillz_engine.runtimes.tracing import traced_call
 from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
@@ -168,8 +171,17 @@ async def run_tool(tool: ToolDef, arguments: Any, ctx: CallContext) -> ToolResul
             + "; ".join(problems)
             + f"\nExpected input schema: {json.dumps(dict(tool.input_schema))[:2000]}"
         )
+    needs = required(ctx.snapshot, tool)
+    token = None
     with traced_call(tool) as span:
         try:
+            if needs:  # every tool kind: the services run and are healthy before the tool does
+                try:
+                    token = SERVICE_ENV.set(await service_env(ctx.snapshot, needs))
+                except ServiceFailure as exc:
+                    result = ToolResult.error(f"{tool.name}: cannot run without its services: {exc}")
+                    span.result(result)
+                    return result
             result = await tool.invoke(arguments, ctx)
         except anyio.get_cancelled_exc_class():
             raise
@@ -177,5 +189,8 @@ async def run_tool(tool: ToolDef, arguments: Any, ctx: CallContext) -> ToolResul
             result = ToolResult.error(str(exc))
         except Exception as exc:
             result = ToolResult.error(f"{tool.name}: {type(exc).__name__}: {exc}")
+        finally:
+            if token is not None:
+                SERVICE_ENV.reset(token)
         span.result(result)
         return result

@@ -135,19 +135,7 @@ def migrate_tree(root: Path, *, dry_run: bool = False) -> list[str]:
         doc = parse_file(svc)
         if not isinstance(doc.data, dict):
             continue
-        old = doc.data
-        new: dict[str, Any] = {"kind": "service"}
-        if old.get("description"):
-            new["description"] = old["description"]
-        for key in ("image", "ports", "env", "volumes"):
-            if old.get(key):
-                new[key] = old[key]
-        hc = old.get("healthcheck")
-        if isinstance(hc, dict) and hc.get("cmd"):
-            new["healthcheck"] = {
-                "test": hc["cmd"],
-                **{k: hc[k] for k in ("interval", "timeout", "retries") if k in hc},
-            }
+        new = service_manifest(doc.data)
         target = services / svc.stem / "manifest.yaml"
         done.append(f"{svc} -> {target}")
         if not dry_run:
@@ -155,6 +143,38 @@ def migrate_tree(root: Path, *, dry_run: bool = False) -> list[str]:
             _atomic_write(target, _dump_yaml(new))
             os.replace(svc, svc.with_suffix(".json.bak"))
     return done
+
+
+def service_manifest(old: dict[str, Any]) -> dict[str, Any]:
+    """A Skillz ``services/<name>.json`` as a modern service manifest, every field kept: ``name``
+    only when it is the file's (the directory's) name, ``healthcheck.cmd`` as ``test``, and any
+    other key (``network`` included) as it is, so ``validate`` names what has no modern meaning."""
+    new: dict[str, Any] = {"kind": "service"}
+    for key, value in old.items():
+        if key == "healthcheck" and isinstance(value, dict):
+            hc = dict(value)
+            if "cmd" in hc:
+                hc["test"] = hc.pop("cmd")
+            new["healthcheck"] = hc
+        elif key == "kind":
+            continue
+        else:
+            new[key] = value
+    return new
+
+
+def translate_service(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """A Rust Skillz ``services/<name>.json`` read as ``kind: service``, with a warning naming
+    the modern layout (``migrate`` writes it)."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    warning = doc.diag(
+        (),
+        "SKZ401",
+        "Rust Skillz service definition (services/<name>.json); read as `kind: service`",
+        hint="Run `skillz-engine migrate DIR` to rewrite it as services/<name>/manifest.yaml.",
+        severity=Severity.WARNING,
+    )
+    return service_manifest(data), [warning]
 
 
 def is_legacy_data(data: Any) -> bool:

@@ -128,7 +128,7 @@ _ALL = (
          summary="an Agent Skill (SKILL.md)"),
     Kind("bundle", BundleSpec, "bundle", "bundles", None, references=_bundle,
          summary="a named set of skills"),
-    Kind("service", ServiceSpec, "service", "services", None, served=False,
+    Kind("service", ServiceSpec, "service", "services", _RT + "service:ServiceRuntime",
          summary="a Docker container tools depend on"),
     Kind("mcp-server", McpServerSpec, "mcp-server", "servers", None, served=False,
          legacy_tool_type="mcp", summary="an imported MCP server"),

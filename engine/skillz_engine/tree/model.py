@@ -314,3 +314,6 @@ class Compiled:
     start: Lifecycle | None = field(default=None, compare=False, repr=False)
     stop: Lifecycle | None = field(default=None, compare=False, repr=False)
     state: Literal["ok", "stale"] = "ok"
+    # the live object of a stateful entry that other entries reach through the snapshot (a Docker
+    # service's handle, which tools with `requires.services` ask for their endpoint)
+    handle: Any = field(default=None, compare=False, repr=False)

@@ -8,8 +8,10 @@ files. Symlinked directories are followed only while they stay inside the root.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +59,30 @@ class Found:
 
 def _manifests_in(names: set[str]) -> list[str]:
     return [n for n in MANIFEST_NAMES if n in names]
+
+
+# Rust Skillz keeps its Docker services as `services/<name>.json` at the top of its tools dir
+SKILLZ_SERVICES_DIR = "services"
+_SKILLZ_SERVICE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})\.json$")
+
+
+def skillz_services(root: Path, d: Path, names: set[str]) -> list[Found]:
+    """The Rust Skillz service definitions ``<root>/services/<name>.json`` in ``d``: each is an
+    entry whose directory is ``services/<name>`` (it need not exist; a real directory of that name,
+    such as the one ``migrate`` writes, wins). Read with a warning (see tree/compat.py)."""
+    if d.name != SKILLZ_SERVICES_DIR or d.parent != root:
+        return []
+    out = []
+    for name in sorted(names):
+        m = _SKILLZ_SERVICE.match(name)
+        if m is not None and not (d / m.group(1)).is_dir() and name not in MANIFEST_NAMES:
+            out.append(Found(root, d / m.group(1), d / name, None))
+    return out
+
+
+def is_skillz_service(found: Found) -> bool:
+    """Whether ``found`` is a Rust Skillz ``services/<name>.json`` (its manifest is beside its dir)."""
+    return found.manifest is not None and found.manifest.parent != found.dir
 
 
 def scan_dir(
@@ -120,6 +146,8 @@ def scan_dir(
                     )
                     manifests = []
                     has_skill = False
+        if not (manifests or has_skill):
+            found.extend(skillz_services(root, d, names))
         if (manifests or has_skill) and d != root:
             entry = Found(
                 root,
@@ -187,6 +215,11 @@ def scan(roots: list[Path] | tuple[Path, ...]) -> tuple[list[Found], list[Diagno
 def fingerprint(found: Found) -> str:
     """Digest of every file of the entry (paths, sizes, mtimes), subdirectories included."""
     h = hashlib.blake2b(digest_size=16)
+    if is_skillz_service(found):
+        assert found.manifest is not None
+        with contextlib.suppress(OSError):
+            st = found.manifest.stat()
+            h.update(f"{found.manifest}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     stack = [found.dir]
     while stack:
         d = stack.pop()

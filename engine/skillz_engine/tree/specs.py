@@ -312,6 +312,10 @@ class ServiceSpec(Spec):
     autostart: bool = False
     keep_running: bool = False
     resources: ServiceResources = ServiceResources()
+    secrets: tuple[str, ...] = ()  # SKILLZ_* variables of the server passed into the container
+    cap_add: tuple[str, ...] = ()  # capabilities kept (every other one is dropped)
+    read_only: bool = True  # a read-only root file system (with a writable tmpfs /tmp)
+    network: str | None = None  # a Docker network to join (None: Docker's default bridge)
 
 
 @dataclass(frozen=True, slots=True)

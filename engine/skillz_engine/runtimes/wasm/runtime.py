@@ -19,7 +19,7 @@ from typing import Any
 
 from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.isolation.command import secret_names
+from skillz_engine.isolation.command import SERVICE_ENV, secret_names
 from skillz_engine.isolation.limits import limits_for
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import BuildOptions, CompileProblem, Services, tool_def
@@ -237,7 +237,7 @@ class _WasmTool:
         invocation = Invocation(
             self.spec.name,
             self.argv,
-            (*self.env.items(), *secrets),
+            (*self.env.items(), *secrets, *SERVICE_ENV.get().items()),
             self.plan.mounts,
             limits_for(self.spec, self.services.config),
             self.fuel,
