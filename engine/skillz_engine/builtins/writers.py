@@ -50,7 +50,7 @@ def check_name(name: object) -> str:
         raise WriterError("name must be a non-empty string")
     if "\x00" in name or "/" in name or "\\" in name or ".." in name or Path(name).is_absolute():
         raise WriterError(f"invalid name {name!r}: no '..', path separators, absolute paths or NUL")
-    if not ENTRY_NAME.match(name):
+    if not ENTRY_NAME.fullmatch(name):
         raise WriterError(f"invalid name {name!r}: {NAME_RULE}")
     return name
 

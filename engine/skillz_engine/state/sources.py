@@ -45,7 +45,7 @@ MARKER = ".skillz-source.json"
 SOURCES_DIR = "sources"
 ALLOWED_SCHEMES = ("https://", "file://")
 GIT_TIMEOUT = 300.0  # seconds for one git command
-_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+_SHA = re.compile(r"[0-9a-f]{7,40}")
 
 
 class SourceError(EngineError):
@@ -358,7 +358,7 @@ def fetch(state_dir: Path, source: Source, *, refresh: bool = False) -> Fetched:
             kind, want = "tag", f"refs/tags/{rev}"
         elif f"refs/heads/{rev}" in refs:
             kind, want = "branch", f"refs/heads/{rev}"
-        elif _SHA.match(rev):
+        elif _SHA.fullmatch(rev):
             kind, want = "commit", rev
         else:
             raise SourceError(f"rev {rev!r} is neither a tag, a branch nor a commit SHA of {source.url}")
