@@ -108,9 +108,8 @@ def validator(name: str) -> Validator:
     """A compiled Draft 2020-12 validator for schema ``name``: ``$ref``s inlined, the rest offline."""
     from jsonschema import Draft202012Validator, validators
 
-    cls: Any = validators.extend(
-        Draft202012Validator, {"pattern": _pattern, "patternProperties": _pattern_properties}
-    )
+    extend: Any = validators.extend  # untyped in jsonschema
+    cls: Any = extend(Draft202012Validator, {"pattern": _pattern, "patternProperties": _pattern_properties})
     v: Validator = cls(inline_refs(load(name), name), registry=registry())
     return v
 
