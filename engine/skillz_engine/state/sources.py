@@ -398,6 +398,31 @@ def fetch(state_dir: Path, source: Source, *, refresh: bool = False) -> Fetched:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def pin_commit(state_dir: Path, fetched: Fetched) -> Fetched:
+    """A clone of the default branch (no ``rev``) stored again as the commit it fetched: the pin
+    ``add_skill_repo`` writes names that commit, and :func:`mounted` looks the clone up by the pin.
+    (Kept under the "no rev" key, the clone was never found: nothing served until a restart
+    fetched it again.) The clone is renamed, not fetched twice."""
+    if fetched.source.rev is not None:
+        return fetched
+    s = fetched.source
+    pinned = Source(s.url, fetched.commit, s.path, s.origin, s.index, s.name)
+    hit = cached(state_dir, pinned)
+    if hit is not None:  # this commit is already cloned: use it, drop the new copy
+        shutil.rmtree(fetched.dir, ignore_errors=True)
+        return hit
+    marker = json.loads((fetched.dir / MARKER).read_text(encoding="utf-8"))
+    marker.update(rev=fetched.commit, ref="commit")
+    (fetched.dir / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    target = clone_dir(state_dir, s.url, fetched.commit, s.name)
+    if target.exists():  # an unfinished clone (no marker): put it aside, it is replaced
+        old = target.with_name(f".old-{target.name}-{time.monotonic_ns()}")
+        os.replace(target, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(fetched.dir, target)
+    return Fetched(pinned, target, fetched.commit, "commit")
+
+
 def _reason(exc: Any) -> str:
     text = str(getattr(exc, "stderr", "") or exc).strip()
     lines = [ln.strip().removeprefix("stderr: ").strip("'") for ln in text.splitlines() if ln.strip()]
