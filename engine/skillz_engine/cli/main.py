@@ -187,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("dir", metavar="DIR")
     m.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     m.set_defaults(func=cmd_migrate)
+
+    from skillz_engine.cli import versions
+
+    versions.add_parser(sub)
     return p
 
 
