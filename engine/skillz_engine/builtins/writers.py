@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ctypes
+import glob
 import os
 import shutil
 import tempfile
@@ -145,7 +146,7 @@ class Written:
         if self.backup is None:
             shutil.rmtree(self.path, ignore_errors=True)
             return
-        restore = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.restore-", dir=self.path.parent))
+        restore = _scratch(self.path.parent, self.path.name, "restore")
         shutil.rmtree(restore)
         shutil.copytree(self.backup, restore, symlinks=True)
         if not _exchange(restore, self.path):
@@ -153,6 +154,32 @@ class Written:
             restore.rename(self.path)
             return
         shutil.rmtree(restore, ignore_errors=True)
+
+
+def _scratch(parent: Path, name: str, what: str) -> Path:
+    """A new hidden directory next to the entry (the scanner and the watcher skip dot names),
+    named with this process's id so a later writer can tell a dead process's leftovers."""
+    return Path(tempfile.mkdtemp(prefix=f".{name}.{what}-{os.getpid()}-", dir=parent))
+
+
+def _clear_leftovers(parent: Path, name: str) -> None:
+    """Remove the scratch directories of ``name`` left by a writer process that died mid-write
+    (kill -9): its pid is gone. A live process's (this one's included) are left alone."""
+    for leftover in parent.glob(f".{glob.escape(name)}.*-*-*"):
+        _, _, rest = leftover.name[len(name) + 2 :].partition("-")
+        pid = rest.partition("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_entry(
@@ -182,7 +209,8 @@ def write_entry(
             f"an entry named {name!r} already exists ({target}); pass overwrite: true to replace it"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=target.parent))
+    _clear_leftovers(target.parent, name)
+    stage = _scratch(target.parent, name, "new")
     try:
         for rel, content in files.items():
             try:
@@ -202,7 +230,7 @@ def write_entry(
             return Written(target, None, entry, kind)
         backup = History(engine.state_dir).ensure(entry, target, current_author(), kind=kind).files
         if not _exchange(stage, target):
-            old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=target.parent))
+            old = _scratch(target.parent, name, "old")
             old.rmdir()
             target.rename(old)
             stage.rename(target)
