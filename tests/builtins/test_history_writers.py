@@ -161,3 +161,35 @@ async def test_version_errors_and_read_only(tmp_path: Path) -> None:
     async with served([tmp_path], EngineOptions(read_only=True)) as (_, server), Client(server.server) as c:
         names = {t.name for t in (await c.list_tools()).tools}
         assert not names & {"version", "delete_tool", "pipeline"}
+
+
+NEWLINE_NAMES: list[tuple[str, dict[str, Any]]] = [
+    ("register_script", register("x", name="say\n")),
+    ("build_tool", {"name": "w\n", "language": "wat", "code": "(module)", "description": "d"}),
+    ("pipeline", {"action": "create", "name": "p\n", "description": "d", "steps": [{"tool": "memory"}]}),
+    ("delete_tool", {"tool_name": "say\n"}),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_every_writer_refuses_a_name_ending_in_a_newline(tmp_path: Path, mode: str) -> None:
+    async with served([tmp_path]) as (_, server), Client(server.server, mode=mode) as c:
+        for tool, args in NEWLINE_NAMES:
+            res = await c.call_tool(tool, args)
+            assert res.is_error and "invalid name" in text(res), (tool, text(res))
+    assert not [p for p in tmp_path.rglob("*") if "\n" in p.name]
+
+
+async def test_read_only_turns_every_writer_off(tmp_path: Path) -> None:
+    from skillz_engine.builtins import WRITERS
+
+    assert {
+        "register_script",
+        "build_tool",
+        "add_skill_repo",
+        "pipeline",
+        "delete_tool",
+        "version",
+    } <= WRITERS
+    async with served([tmp_path], EngineOptions(read_only=True)) as (_, server), Client(server.server) as c:
+        assert not {t.name for t in (await c.list_tools()).tools} & WRITERS
