@@ -276,3 +276,18 @@ async def test_add_skill_repo_without_rev_serves_at_once_and_after_a_restart(
     async with serving(root) as (engine, _):
         assert skills_of(engine) == {"alpha": "Alpha, second version.", "beta": "Beta skill."}
         assert not [d for d in engine.snapshot.diagnostics if d.code in ("SKZ601", "SKZ602")]
+
+
+async def test_writers_leave_a_mounted_repository_alone(tmp_path: Path, upstream: Upstream) -> None:
+    """A mounted clone is a root, but it is the repository's: delete_tool, version and an
+    overwriting register_script refuse its entries, and its files stay."""
+    root = tmp_path / "home"
+    root.mkdir()
+    async with serving(root) as (engine, server), Client(server) as c:
+        assert not (await c.call_tool("add_skill_repo", {"url": upstream.url, "rev": "v1"})).is_error
+        alpha = next(s.dir for s in engine.snapshot.skills() if s.name == "alpha")
+        res = await c.call_tool("delete_tool", {"tool_name": "alpha"})
+        assert res.is_error and "mounted repository" in res.content[0].text  # type: ignore[union-attr]
+        res = await c.call_tool("version", {"action": "list", "tool_name": "alpha"})
+        assert res.is_error and "no entry called 'alpha'" in res.content[0].text  # type: ignore[union-attr]
+        assert (alpha / "SKILL.md").is_file() and "alpha" in skills_of(engine)

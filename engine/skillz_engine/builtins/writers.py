@@ -95,10 +95,20 @@ def attributed(tool: ToolDef) -> ToolDef:
 
 def entry_path(engine: EngineHandle, directory: Path) -> tuple[Path, str]:
     """The root holding ``directory`` and the entry's path in it (``tools/hello``): what history
-    knows it by. A directory in no root of the tree (a mounted repository's clone) is refused."""
+    knows it by. A directory in no root of the tree is refused, and so is anything in the state
+    directory: the clones of mounted repositories (``add_skill_repo``) are roots too, but they
+    live there and are the repositories' (their files come back at the next fetch)."""
+    if is_inside(directory, engine.state_dir):
+        raise WriterError(
+            f"{directory} belongs to a mounted repository or the engine's state, not the tree: "
+            "writers change only the tree (remove a repository by its pin)"
+        )
     for root in engine.roots:
         if directory != root and directory.is_relative_to(root) and is_inside(directory, root):
-            return root, directory.relative_to(root).as_posix()
+            rel = directory.relative_to(root)
+            if any(part.startswith(".") for part in rel.parts):
+                break  # hidden: not an entry the tree serves
+            return root, rel.as_posix()
     raise WriterError(f"{directory} is not inside the tree's roots: writers change only the tree")
 
 
