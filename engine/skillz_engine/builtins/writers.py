@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import ctypes
 import glob
+import logging
 import os
 import shutil
 import tempfile
@@ -39,6 +40,8 @@ from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.kinds import KINDS
 from skillz_engine.tree.model import Args, ToolDef, ToolResult
 from skillz_engine.tree.paths import PathEscape, is_inside, safe_join
+
+log = logging.getLogger("skillz_engine.builtins.writers")
 
 NAME_RULE = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 
@@ -280,9 +283,13 @@ async def serve_written(
         restored = "the previous version is back" if written.replaced else "nothing was kept"
         raise WriterError(f"{name!r} does not compile ({restored}):\n{detail}")
     root, entry = entry_path(engine, written.path)
-    version = History(engine.state_dir).record(
-        entry, written.path, current_author(), action, kind=written.kind, note=note
-    )
+    try:
+        version = History(engine.state_dir).record(
+            entry, written.path, current_author(), action, kind=written.kind, note=note
+        )
+    except OSError as exc:  # served already: a full disk must not turn the write into an error
+        log.warning("history: cannot record %s: %s (the next write records it as external)", entry, exc)
+        return snap
     commit_version(snap, root, version)
     return snap
 
