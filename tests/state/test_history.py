@@ -52,6 +52,17 @@ def test_record_get_diff_and_ensure(tmp_path: Path) -> None:
     assert h.entries() == ["tools/t"] and h.find("t") == ["tools/t"]
 
 
+def test_entries_named_with_digits_are_not_taken_for_versions(tmp_path: Path) -> None:
+    h = History(tmp_path / "state")
+    for path in ("1234", "tools/0001", "skills/x", "skills/x/tools/0002"):
+        d = tmp_path / path
+        write(d / "manifest.yaml", "kind: command\ndescription: d\nargv: [echo]\n")
+        h.record(path, d, ME, "write")
+    assert h.entries() == ["1234", "skills/x", "skills/x/tools/0002", "tools/0001"]
+    assert [v.id for v in h.versions("tools/0001")] == ["0001"]
+    assert h.versions("tools") == [] and h.find("0002") == ["skills/x/tools/0002"]
+
+
 def test_a_half_made_version_is_never_listed_and_is_cleared(tmp_path: Path) -> None:
     h = History(tmp_path / "state")
     d = entry(tmp_path, "one")

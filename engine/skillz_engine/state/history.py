@@ -159,7 +159,7 @@ class History:
         out = []
         with os.scandir(d) as it:
             for item in it:
-                if item.name.isdigit() and item.is_dir(follow_symlinks=False):
+                if item.name.isdigit() and item.is_dir(follow_symlinks=False):  # _read: has meta.json
                     v = self._read(entry, Path(item.path))
                     if v is not None:
                         out.append(v)
@@ -207,13 +207,15 @@ class History:
         raise HistoryError(f"{entry} has no version {version!r} (it has {known})")
 
     def entries(self) -> list[str]:
-        """Every entry with at least one version."""
+        """Every entry with at least one version. A version is a numbered directory *with* a
+        ``meta.json``: an entry may be called ``1234`` too, and its directory has none."""
         out = []
         if self.dir.is_dir():
             for dirpath, dirnames, _ in os.walk(self.dir):
-                if any(d.isdigit() for d in dirnames):
+                versions = {d for d in dirnames if d.isdigit() and Path(dirpath, d, META).is_file()}
+                if versions and dirpath != str(self.dir):
                     out.append(Path(dirpath).relative_to(self.dir).as_posix())
-                dirnames[:] = [d for d in dirnames if not d.isdigit() and not d.startswith(".")]
+                dirnames[:] = [d for d in dirnames if d not in versions and not d.startswith(".")]
         return sorted(out)
 
     def find(self, name: str) -> list[str]:
