@@ -46,7 +46,8 @@ THIRD_PARTY: Mapping[str, tuple[str, ...]] = {
     "httpx": ("skillz_engine.mcp",),
     "pydantic": ("skillz_engine.mcp",),
     "wasmtime": ("skillz_engine.runtimes.wasm", "skillz_engine.cli.doctor"),
-    "git": ("skillz_engine.state.sources",),
+    # sources clones skill repositories; githistory commits the writers' changes (history: git)
+    "git": ("skillz_engine.state.sources", "skillz_engine.state.githistory"),
     "docker": ("skillz_engine.runtimes", "skillz_engine.state", "skillz_engine.cli.doctor"),
 }
 CORE = ("skillz_engine.tree", "skillz_engine.build", "skillz_engine.live")

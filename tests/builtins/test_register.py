@@ -96,8 +96,10 @@ async def test_overwrite_keeps_a_backup_and_refuses_without_it(tmp_path: Path) -
         assert "previous version is kept" in text(replaced)
         out = await c.call_tool("greeter", {"who": "Bob"})
         assert out.structured_content == {"greeting": "Hi, Bob!"}
-    backups = list((tmp_path / ".skillz" / "versions" / "greeter").iterdir())
-    assert len(backups) == 1 and "Hello" in (backups[0] / "main.py").read_text()
+    versions = sorted((tmp_path / ".skillz" / "versions" / "tools" / "greeter").iterdir())
+    assert [v.name for v in versions] == ["0001", "0002"]
+    assert "Hello" in (versions[0] / "files" / "main.py").read_text()
+    assert "Hi" in (versions[1] / "files" / "main.py").read_text()
 
 
 @pytest.mark.parametrize("bad", ["../evil", "a/b", "/abs", "..", "with space"])

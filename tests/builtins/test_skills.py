@@ -36,6 +36,9 @@ BUILTINS = [
     "register_script",
     "build_tool",
     "add_skill_repo",
+    "pipeline",
+    "delete_tool",
+    "version",
     "services",
 ]
 

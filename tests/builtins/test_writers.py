@@ -61,7 +61,8 @@ async def test_replace_keeps_a_backup_and_refuses_without_overwrite(tmp_path: Pa
     )
     assert second.backup is not None
     assert "one" in (second.backup / "manifest.yaml").read_text()
-    assert second.backup.is_relative_to(tmp_path / ".skillz" / "versions" / "t")
+    # the replaced state is version 1 of the entry's history (recorded when it was served)
+    assert second.backup == tmp_path / ".skillz" / "versions" / "tools" / "t" / "0001" / "files"
     snap = await serve_written(reloader, second, "t")
     assert snap.tools["t"].description == "says two"
 

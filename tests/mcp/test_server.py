@@ -296,6 +296,9 @@ async def test_search_disclosure_lists_only_builtins(root: Path) -> None:
             "register_script",
             "build_tool",
             "add_skill_repo",
+            "pipeline",
+            "delete_tool",
+            "version",
             "services",
         ]
         res = await c.call_tool("echo", {"text": "hidden but callable"})

@@ -247,3 +247,47 @@ async def test_read_only_turns_add_skill_repo_off(tmp_path: Path) -> None:
     async with serving(root, readOnly=True) as (_, server), Client(server, mode="legacy") as c:
         names = [t.name for t in (await c.list_tools()).tools]
         assert "add_skill_repo" not in names and "activate_skill" in names
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_add_skill_repo_without_rev_serves_at_once_and_after_a_restart(
+    tmp_path: Path, upstream: Upstream, mode: str
+) -> None:
+    """No ``rev`` (the documented default) pins the default branch's commit, and the clone is
+    stored as that commit: the skills are served before the call returns (not only the pin), none
+    is reported as a name clash, and a restart serves the same clone without fetching again."""
+    root = tmp_path / "home"
+    root.mkdir()
+    head = str(upstream.repo.head.commit.hexsha)
+    async with serving(root) as (engine, server), Client(server, mode=mode) as c:
+        res = await c.call_tool("add_skill_repo", {"url": upstream.url, "path": "skills"})
+        assert not res.is_error, res.content
+        out = res.structured_content
+        assert out is not None and out["rev"] == head and out["ref"] == "default"
+        assert out["served"] == {"skill": ["alpha", "beta"]}
+        text = res.content[0].text  # type: ignore[union-attr]
+        assert "name clash" not in text and "no rev given" in text
+        assert skills_of(engine) == {"alpha": "Alpha, second version.", "beta": "Beta skill."}
+        notes = await c.read_resource("skill://beta/references/NOTES.md")
+        assert notes.contents[0].text == "notes\n"  # type: ignore[union-attr]
+    assert clone_dir(root / ".skillz", upstream.url, head).is_dir()
+    assert not clone_dir(root / ".skillz", upstream.url, None).exists()
+    upstream.bare.rename(upstream.bare.with_name("moved.git"))  # a restart must not need the network
+    async with serving(root) as (engine, _):
+        assert skills_of(engine) == {"alpha": "Alpha, second version.", "beta": "Beta skill."}
+        assert not [d for d in engine.snapshot.diagnostics if d.code in ("SKZ601", "SKZ602")]
+
+
+async def test_writers_leave_a_mounted_repository_alone(tmp_path: Path, upstream: Upstream) -> None:
+    """A mounted clone is a root, but it is the repository's: delete_tool, version and an
+    overwriting register_script refuse its entries, and its files stay."""
+    root = tmp_path / "home"
+    root.mkdir()
+    async with serving(root) as (engine, server), Client(server) as c:
+        assert not (await c.call_tool("add_skill_repo", {"url": upstream.url, "rev": "v1"})).is_error
+        alpha = next(s.dir for s in engine.snapshot.skills() if s.name == "alpha")
+        res = await c.call_tool("delete_tool", {"tool_name": "alpha"})
+        assert res.is_error and "mounted repository" in res.content[0].text  # type: ignore[union-attr]
+        res = await c.call_tool("version", {"action": "list", "tool_name": "alpha"})
+        assert res.is_error and "no entry called 'alpha'" in res.content[0].text  # type: ignore[union-attr]
+        assert (alpha / "SKILL.md").is_file() and "alpha" in skills_of(engine)

@@ -2,8 +2,9 @@
 
 Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed);
 ``activate_skill``, ``deactivate_skill``, ``suggest_skill`` (skills per client); ``memory`` (the
-model's key-value memory); the writers ``register_script``, ``build_tool`` and ``add_skill_repo``;
-``services`` (Docker services: define, list, start, stop, status, logs, remove, prune).
+model's key-value memory); the writers ``register_script``, ``build_tool``, ``add_skill_repo``,
+``pipeline``, ``delete_tool`` and ``version`` (history: list, diff, rollback); ``services`` (Docker
+services: define, list, start, stop, status, logs, remove, prune).
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off;
 ``builtins.readOnly`` (``--read-only``) turns every writer off.
@@ -18,13 +19,17 @@ from functools import cache
 
 from skillz_engine.build.snapshot import Builtins
 from skillz_engine.builtins.build_tool import BUILD_TOOL
+from skillz_engine.builtins.delete import DELETE_TOOL
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
 from skillz_engine.builtins.memory import MEMORY
+from skillz_engine.builtins.pipeline import PIPELINE
 from skillz_engine.builtins.register import REGISTER_SCRIPT
 from skillz_engine.builtins.repos import REPO_TOOLS
 from skillz_engine.builtins.search import CORE_TOOLS
 from skillz_engine.builtins.services import SERVICES
 from skillz_engine.builtins.skills import SKILL_TOOLS
+from skillz_engine.builtins.version import VERSION
+from skillz_engine.builtins.writers import attributed
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.model import ToolDef
 
@@ -32,6 +37,7 @@ STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
 SERVICE_TOOLS: tuple[ToolDef, ...] = (SERVICES,)  # its writing actions refuse under read-only
 # tools that write into the tree: off when read-only
 WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS)
+WRITER_TOOLS += (PIPELINE, DELETE_TOOL, VERSION)
 ALL_TOOLS: tuple[ToolDef, ...] = (*CORE_TOOLS, *SKILL_TOOLS, *STATE_TOOLS, *WRITER_TOOLS, *SERVICE_TOOLS)
 BUILTIN_NAMES = frozenset(t.name for t in ALL_TOOLS)
 WRITERS = frozenset(t.name for t in WRITER_TOOLS)
@@ -39,8 +45,10 @@ WRITERS = frozenset(t.name for t in WRITER_TOOLS)
 
 @cache
 def catalog() -> Builtins:
-    """Every built-in tool, resource and resource template, for the trees an engine opens."""
-    return Builtins(ALL_TOOLS, tuple(builtin_resources()), tuple(builtin_templates()), WRITERS)
+    """Every built-in tool, resource and resource template, for the trees an engine opens. Each
+    writer is :func:`~skillz_engine.builtins.writers.attributed`: history records it as the author."""
+    tools = tuple(attributed(t) if t.name in WRITERS else t for t in ALL_TOOLS)
+    return Builtins(tools, tuple(builtin_resources()), tuple(builtin_templates()), WRITERS)
 
 
 def builtin_tools(config: Config) -> list[ToolDef]:

@@ -14,7 +14,7 @@ from skillz_engine.tree.model import ResourceDef, ResourceTemplateDef
 GUIDE_URI = "skillz://guide"
 DIAGNOSTICS_URI = "skillz://diagnostics"
 TOOL_TEMPLATE = "skillz://tools/{name}"
-_TOOL_URI = re.compile(r"^skillz://tools/([^/?#]+)$")
+_TOOL_URI = re.compile(r"skillz://tools/([^/?#]+)")
 
 
 @functools.cache
@@ -95,7 +95,7 @@ async def _read_diagnostics(snapshot: Snapshot) -> list[dict[str, Any]]:
 
 
 def _match_tool(uri: str) -> Mapping[str, str] | None:
-    m = _TOOL_URI.match(uri)
+    m = _TOOL_URI.fullmatch(uri)
     return {"name": m.group(1)} if m else None
 
 

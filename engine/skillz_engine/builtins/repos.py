@@ -52,6 +52,7 @@ async def _add_skill_repo(args: Args, ctx: CallContext) -> ToolResult:
         check_url,
         config_sources,
         fetch,
+        pin_commit,
         read_pins,
         write_pins,
     )
@@ -74,7 +75,9 @@ async def _add_skill_repo(args: Args, ctx: CallContext) -> ToolResult:
             )
     try:
         fetched = await anyio.to_thread.run_sync(lambda: fetch(engine.state_dir, source, refresh=True))
-    except SourceError as exc:
+        ref = fetched.ref  # "default" when no rev was given: reported, then pinned as the commit
+        fetched = pin_commit(engine.state_dir, fetched)
+    except (SourceError, OSError) as exc:
         return ToolResult.error(f"cannot add {url}: {exc}. Nothing was changed.")
     kinds, diags = await anyio.to_thread.run_sync(_inventory, fetched.root, snap.builtins)
     if not kinds:
@@ -90,18 +93,18 @@ async def _add_skill_repo(args: Args, ctx: CallContext) -> ToolResult:
     new = await engine.mount_sources()
     served = _served_from(new, fetched.root.resolve())
     warnings = []
-    if fetched.ref == "branch":
+    if ref == "branch":
         warnings.append(
             f"rev {rev!r} is a branch, which moves: serving commit {fetched.commit[:12]}; call "
             "add_skill_repo again to update, or pin a tag or commit"
         )
-    elif fetched.ref == "default":
+    elif ref == "default":
         warnings.append(f"no rev given: pinned the default branch's current commit {fetched.commit[:12]}")
     errors = [d for d in diags if d.get("severity") == "error"]
     payload: dict[str, Any] = {
         "url": url,
         "rev": pinned.rev,
-        "ref": fetched.ref,
+        "ref": ref,
         "commit": fetched.commit,
         "path": path,
         "root": str(fetched.root),

@@ -264,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     pr.set_defaults(func=cmd_prune)
+
+    from skillz_engine.cli import versions
+
+    versions.add_parser(sub)
     return p
 
 

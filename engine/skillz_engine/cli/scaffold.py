@@ -204,7 +204,7 @@ TEMPLATES: Mapping[str, Template] = MappingProxyType(
 
 def scaffold(kind: str, name: str, root: Path, *, interpreter: str | None = None) -> list[Path]:
     pattern = SKILL_NAME if kind == "skill" else ENTRY_NAME
-    if not pattern.match(name) or len(name) > 64:
+    if not pattern.fullmatch(name) or len(name) > 64:
         rule = (
             "lowercase letters, digits and single hyphens"
             if kind == "skill"

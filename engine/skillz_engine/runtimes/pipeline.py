@@ -33,7 +33,7 @@ from skillz_engine.tree.specs import PipelineSpec
 from skillz_engine.tree.templating import TemplateError, check_syntax, environment, render_value
 from skillz_engine.units import parse_duration
 
-_LEGACY_REF = re.compile(r"^\$(?P<root>[A-Za-z_][A-Za-z0-9_-]*)(?P<rest>(\.[A-Za-z0-9_-]+)*)$")
+_LEGACY_REF = re.compile(r"\$(?P<root>[A-Za-z_][A-Za-z0-9_-]*)(?P<rest>(\.[A-Za-z0-9_-]+)*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class Step:
 
 def _legacy(value: str, scope: Mapping[str, Any]) -> Any:
     """``$prev.a``, ``$input.x``, ``$step.x``: Skillz whole-value references (type preserved)."""
-    m = _LEGACY_REF.match(value)
+    m = _LEGACY_REF.fullmatch(value)
     if m is None:
         return value
     root, rest = m.group("root"), [p for p in m.group("rest").split(".") if p]
@@ -72,7 +72,7 @@ def _legacy(value: str, scope: Mapping[str, Any]) -> Any:
 def render_args(value: Any, scope: Mapping[str, Any]) -> Any:
     """Render every string of a JSON structure as a template (or a legacy ``$`` reference)."""
     if isinstance(value, str):
-        if value.startswith("$") and _LEGACY_REF.match(value):
+        if value.startswith("$") and _LEGACY_REF.fullmatch(value):
             return _legacy(value, scope)
         if "{{" in value or "{%" in value:
             return render_value(value, scope)

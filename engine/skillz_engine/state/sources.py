@@ -45,7 +45,7 @@ MARKER = ".skillz-source.json"
 SOURCES_DIR = "sources"
 ALLOWED_SCHEMES = ("https://", "file://")
 GIT_TIMEOUT = 300.0  # seconds for one git command
-_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+_SHA = re.compile(r"[0-9a-f]{7,40}")
 
 
 class SourceError(EngineError):
@@ -358,7 +358,7 @@ def fetch(state_dir: Path, source: Source, *, refresh: bool = False) -> Fetched:
             kind, want = "tag", f"refs/tags/{rev}"
         elif f"refs/heads/{rev}" in refs:
             kind, want = "branch", f"refs/heads/{rev}"
-        elif _SHA.match(rev):
+        elif _SHA.fullmatch(rev):
             kind, want = "commit", rev
         else:
             raise SourceError(f"rev {rev!r} is neither a tag, a branch nor a commit SHA of {source.url}")
@@ -396,6 +396,31 @@ def fetch(state_dir: Path, source: Source, *, refresh: bool = False) -> Fetched:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pin_commit(state_dir: Path, fetched: Fetched) -> Fetched:
+    """A clone of the default branch (no ``rev``) stored again as the commit it fetched: the pin
+    ``add_skill_repo`` writes names that commit, and :func:`mounted` looks the clone up by the pin.
+    (Kept under the "no rev" key, the clone was never found: nothing served until a restart
+    fetched it again.) The clone is renamed, not fetched twice."""
+    if fetched.source.rev is not None:
+        return fetched
+    s = fetched.source
+    pinned = Source(s.url, fetched.commit, s.path, s.origin, s.index, s.name)
+    hit = cached(state_dir, pinned)
+    if hit is not None:  # this commit is already cloned: use it, drop the new copy
+        shutil.rmtree(fetched.dir, ignore_errors=True)
+        return hit
+    marker = json.loads((fetched.dir / MARKER).read_text(encoding="utf-8"))
+    marker.update(rev=fetched.commit, ref="commit")
+    (fetched.dir / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+    target = clone_dir(state_dir, s.url, fetched.commit, s.name)
+    if target.exists():  # an unfinished clone (no marker): put it aside, it is replaced
+        old = target.with_name(f".old-{target.name}-{time.monotonic_ns()}")
+        os.replace(target, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(fetched.dir, target)
+    return Fetched(pinned, target, fetched.commit, "commit")
 
 
 def _reason(exc: Any) -> str:

@@ -105,6 +105,7 @@ class Config:
     limits: Limits = field(init=False, compare=False, default=Limits())  # unset: engine defaults
     dependencies: DependencySettings = field(init=False, compare=False, default=DependencySettings())
     watch: WatchSettings = field(init=False, compare=False, default=WatchSettings())
+    history: Literal["files", "git"] = field(init=False, compare=False, default="files")  # git: commits too
 
     def __post_init__(self) -> None:
         for name, value in record_values(Config, self.data).items():

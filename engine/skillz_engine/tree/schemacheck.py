@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.parse import Document, JsonPath
+from skillz_engine.tree.schemas import ecma_search
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -88,7 +89,7 @@ def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) 
         )
         out = []
         for key in inst:
-            if key in allowed or any(re.search(p, key) for p in patterns):
+            if key in allowed or any(ecma_search(p, key) for p in patterns):
                 continue
             hint = did_you_mean(key, allowed) or (
                 f"Allowed keys here: {', '.join(sorted(allowed))}." if allowed else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +106,54 @@ def fast_validator(name: str) -> Any:
 @functools.cache
 def validator(name: str) -> Validator:
     """A compiled Draft 2020-12 validator for schema ``name``: ``$ref``s inlined, the rest offline."""
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
-    cls: Any = Draft202012Validator
+    extend: Any = validators.extend  # untyped in jsonschema
+    cls: Any = extend(Draft202012Validator, {"pattern": _pattern, "patternProperties": _pattern_properties})
     v: Validator = cls(inline_refs(load(name), name), registry=registry())
     return v
+
+
+@functools.cache
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` as JSON Schema means it (ECMA-262): an unescaped ``$`` outside a character class
+    ends the *string*. Python's ``$`` also matches before a final newline, so ``^[a-z]+$`` would
+    accept ``"abc\\n"`` (a name with a newline): here it becomes ``\\Z``. The Rust validator of
+    :func:`fast_validator` already reads it the ECMA way; both must agree."""
+    out: list[str] = []
+    escaped = in_class = False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "$":
+            out.append(r"\Z")
+            continue
+        out.append(ch)
+    return re.compile("".join(out))
+
+
+def ecma_search(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches JSON Schema ``pattern`` (search semantics, ECMA ``$``)."""
+    return ecma_regex(pattern).search(text) is not None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema import ValidationError
+
+    if validator.is_type(instance, "string") and not ecma_search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in properties.items():
+        for k, v in instance.items():
+            if ecma_search(pattern, k):
+                yield from validator.descend(v, subschema, path=k, schema_path=pattern)

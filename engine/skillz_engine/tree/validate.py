@@ -44,8 +44,8 @@ __all__ = [
     "skill_name_problem",
 ]
 
-ENTRY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SKILL_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+ENTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always .fullmatch: `$` passes "x\n"
+SKILL_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 # --------------------------------------------------------------------------- kinds and legacy
 
@@ -113,7 +113,7 @@ def check_entry_name(doc: Document, name: str, kind: str) -> list[Diagnostic]:
             "letters, digits, '.', '_' and '-', starting with a letter or digit, 1-64 characters",
         )
     )
-    if not pattern.match(name) or len(name) > 64:
+    if not pattern.fullmatch(name) or len(name) > 64:
         out.append(
             doc.diag(
                 (),

@@ -35,8 +35,8 @@ __all__ = [
     "vendored_registry",
 ]
 
-CRATE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,63}$")
-FEATURE_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_+.-]{0,63}$")
+CRATE_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]{0,63}")
+FEATURE_NAME = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_+.-]{0,63}")
 # one comparator of a Cargo version requirement: an optional operator, then a (partial) version
 _COMPARATOR = re.compile(
     r"^(?:\^|~|=|>=|<=|>|<)?\s*(?:\*|\d+(?:\.(?:\d+|\*)(?:\.(?:\d+|\*))?)?)(?:-[0-9A-Za-z.-]+)?$"
@@ -49,7 +49,7 @@ PACKAGE = "skillz_tool"
 
 def _valid_requirement(req: str) -> bool:
     parts = [p.strip() for p in req.split(",")]
-    return bool(parts) and all(p and _COMPARATOR.match(p) for p in parts)
+    return bool(parts) and all(p and _COMPARATOR.fullmatch(p) for p in parts)
 
 
 def parse_dependency(spec: str) -> tuple[str, str, tuple[str, ...]]:
@@ -66,11 +66,11 @@ def parse_dependency(spec: str) -> tuple[str, str, tuple[str, ...]]:
         body, _, feats = body[:-1].partition("[")
         features = tuple(f.strip() for f in feats.split(",") if f.strip())
         for f in features:
-            if not FEATURE_NAME.match(f):
+            if not FEATURE_NAME.fullmatch(f):
                 raise ValueError(f"invalid feature name {f!r} in {spec!r}")
     name, _, req = body.partition("@")
     name, req = name.strip(), req.strip() or "*"
-    if not CRATE_NAME.match(name):
+    if not CRATE_NAME.fullmatch(name):
         raise ValueError(f"invalid crate name {name!r} in {spec!r}: letters, digits, '_' and '-' only")
     if not _valid_requirement(req):
         raise ValueError(
