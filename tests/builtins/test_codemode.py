@@ -102,6 +102,15 @@ async def test_code_composes_tools_in_one_call(tmp_path: Path, mode: str) -> Non
     assert len(nested) == 3
 
 
+async def test_large_arguments_are_listed_cut(tmp_path: Path) -> None:
+    async with serving(tmp_path) as server, Client(server) as c:
+        res = await c.call_tool("execute_code", {"code": "result = tools.upper(text='x' * 5000)[:3]"})
+    assert not res.is_error, text(res)
+    assert res.structured_content is not None and res.structured_content["result"] == "XXX"
+    shown = res.structured_content["calls"][0]["arguments"]
+    assert isinstance(shown, str) and shown.startswith('{"text": "xxx') and len(shown) == 203
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_failing_tool_raises_tool_error_the_code_can_catch(tmp_path: Path, mode: str) -> None:
     code = "try:\n    tools.fail(text='x')\nexcept tools.ToolError as e:\n    result = str(e)\n"

@@ -29,6 +29,7 @@ __all__ = ["RUNNER", "run_code"]
 
 NAME = "execute_code"
 RUNNER = Path(__file__).with_name("codemode_runner.py")
+ARGUMENTS_SHOWN = 200  # characters of a call's arguments (as JSON) listed in the result
 
 
 def _runner_dir(state_dir: Path) -> Path:
@@ -51,6 +52,14 @@ def _spec(where: Path) -> EntrySpec:
     return EntrySpec("script", NAME, where, where, where / "runner.py", NAME, data, Positions(), NAME)
 
 
+def _brief(arguments: Any) -> Any:
+    """A call's arguments as the result lists them: as sent when their JSON is short, else the
+    start of it (the code passes large values between tools; echoing them back would send the
+    model what code mode exists to keep from it)."""
+    encoded = json.dumps(arguments, ensure_ascii=False, default=str)
+    return arguments if len(encoded) <= ARGUMENTS_SHOWN else encoded[:ARGUMENTS_SHOWN] + "..."
+
+
 class _CodeHost(Host):
     """The script host, recording each nested ``tools/call`` the code makes (in order)."""
 
@@ -61,7 +70,7 @@ class _CodeHost(Host):
     async def request(self, method: str, params: Mapping[str, Any]) -> Any:
         if method != "tools/call":
             return await super().request(method, params)
-        record: dict[str, Any] = {"tool": params.get("name"), "arguments": params.get("arguments")}
+        record: dict[str, Any] = {"tool": params.get("name"), "arguments": _brief(params.get("arguments"))}
         self.calls.append(record)
         start = time.perf_counter()
         try:
