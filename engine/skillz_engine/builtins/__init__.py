@@ -3,7 +3,8 @@
 Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed);
 ``activate_skill``, ``deactivate_skill``, ``suggest_skill`` (skills per client); ``memory`` (the
 model's key-value memory); the writers ``register_script``, ``build_tool`` and ``add_skill_repo``.
-``execute_code`` runs the client's Python, which calls the tools as functions (code mode).
+``execute_code`` runs the client's Python, which calls the tools as functions (code mode);
+``import_tool`` (a writer) copies entries from a git repository or gist, with provenance.
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off;
 ``builtins.readOnly`` (``--read-only``) turns every writer off.
@@ -20,6 +21,7 @@ from skillz_engine.build.snapshot import Builtins
 from skillz_engine.builtins.build_tool import BUILD_TOOL
 from skillz_engine.builtins.codemode import EXECUTE_CODE
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
+from skillz_engine.builtins.imports import IMPORT_TOOL
 from skillz_engine.builtins.memory import MEMORY
 from skillz_engine.builtins.register import REGISTER_SCRIPT
 from skillz_engine.builtins.repos import REPO_TOOLS
@@ -31,7 +33,7 @@ from skillz_engine.tree.model import ToolDef
 STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
 CODE_TOOLS: tuple[ToolDef, ...] = (EXECUTE_CODE,)
 # tools that write into the tree: off when read-only
-WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS)
+WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS, IMPORT_TOOL)
 ALL_TOOLS: tuple[ToolDef, ...] = (*CORE_TOOLS, *SKILL_TOOLS, *STATE_TOOLS, *WRITER_TOOLS, *CODE_TOOLS)
 BUILTIN_NAMES = frozenset(t.name for t in ALL_TOOLS)
 WRITERS = frozenset(t.name for t in WRITER_TOOLS)
