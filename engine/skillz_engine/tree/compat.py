@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from skillz_engine.tree.conditions import condition_expression
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.kinds import LEGACY_TOOL_TYPES
 from skillz_engine.tree.parse import Document
@@ -88,7 +89,7 @@ def translate(doc: Document, dir_name: str) -> tuple[dict[str, Any], list[Diagno
             if step.get("continue_on_error"):
                 s["onError"] = "continue"
             if step.get("condition"):
-                s["when"] = step["condition"]
+                s["when"] = condition_expression(str(step["condition"]))
             steps.append(s)
         new["steps"] = steps
     elif kind == "mcp-server":
