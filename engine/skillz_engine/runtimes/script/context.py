@@ -72,7 +72,8 @@ async def execution_context(cmd: Command, ctx: CallContext) -> dict[str, Any]:
         "tool_name": ctx.tool_name,
         "tools_dir": str(tree[0] / "tools") if tree else "",  # Skillz's key: where tools are written
         "working_directory": str(cmd.cwd),
-        "environment": cmd.public_env(),
+        # Skillz scripts read their secrets here; the process has them in its environment anyway
+        "environment": dict(cmd.env),
         "secrets": list(cmd.secrets),
         "capabilities": capabilities(ctx),
         "_meta": meta,
