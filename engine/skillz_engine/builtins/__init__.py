@@ -5,6 +5,7 @@ Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore 
 model's key-value memory); the writers ``register_script``, ``build_tool`` and ``add_skill_repo``.
 ``execute_code`` runs the client's Python, which calls the tools as functions (code mode);
 ``import_tool`` (a writer) copies entries from a git repository or gist, with provenance.
+Prompts: the six authoring prompts of :mod:`.authoring` (rendered live).
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off;
 ``builtins.readOnly`` (``--read-only``) turns every writer off.
@@ -18,6 +19,7 @@ from __future__ import annotations
 from functools import cache
 
 from skillz_engine.build.snapshot import Builtins
+from skillz_engine.builtins.authoring import AUTHORING_PROMPTS
 from skillz_engine.builtins.build_tool import BUILD_TOOL
 from skillz_engine.builtins.codemode import EXECUTE_CODE
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
@@ -42,7 +44,9 @@ WRITERS = frozenset(t.name for t in WRITER_TOOLS)
 @cache
 def catalog() -> Builtins:
     """Every built-in tool, resource and resource template, for the trees an engine opens."""
-    return Builtins(ALL_TOOLS, tuple(builtin_resources()), tuple(builtin_templates()), WRITERS)
+    return Builtins(
+        ALL_TOOLS, tuple(builtin_resources()), tuple(builtin_templates()), WRITERS, AUTHORING_PROMPTS
+    )
 
 
 def builtin_tools(config: Config) -> list[ToolDef]:
