@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from skillz_engine.builtins.imports import PROVENANCE
+from skillz_engine.cli.main import main
 from tests.builtins.test_imports import Upstream, tool
 
 ENTRIES = 4
@@ -63,11 +64,7 @@ def test_a_killed_import_leaves_no_half_entry(tmp_path: Path, upstream: Upstream
     finally:
         proc.kill()
         proc.wait()
-    check = subprocess.run(
-        [sys.executable, "-m", "skillz_engine", "validate", str(root)],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )  # fmt: skip
-    assert check.returncode == 0, check.stdout + check.stderr
+    assert main(["validate", str(root)]) == 0
     for entry in (root / "tools").iterdir() if (root / "tools").is_dir() else []:
         if entry.name.startswith("."):  # a staging directory: ignored by the scanner and the watcher
             continue
