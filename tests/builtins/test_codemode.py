@@ -130,11 +130,13 @@ async def test_syntax_errors_and_exceptions_are_errors_with_the_codes_traceback(
         bad = await c.call_tool("execute_code", {"code": "x = 1\nif x\n    pass\n"})
         boom = await c.call_tool("execute_code", {"code": "print('before')\n\ndef f():\n    1 / 0\nf()\n"})
         unknown = await c.call_tool("execute_code", {"code": "tools.call('nope')\n"})
+        stdin = await c.call_tool("execute_code", {"code": "input()\n"})
     assert bad.is_error and "SyntaxError" in text(bad) and 'File "<code>", line 2' in text(bad)
     assert boom.is_error and "ZeroDivisionError" in text(boom)
     assert 'File "<code>", line 4, in f' in text(boom) and "runner" not in text(boom)
     assert boom.structured_content is not None and boom.structured_content["stdout"] == "before\n"
     assert unknown.is_error and "nope" in text(unknown) and "ToolError" in text(unknown)
+    assert stdin.is_error and "EOFError" in text(stdin)  # the protocol's stdin is not the code's
 
 
 async def test_timeout_of_skillz_yaml_kills_the_code_and_keeps_its_calls(tmp_path: Path) -> None:

@@ -130,15 +130,15 @@ def main() -> None:
     scope: dict[str, Any] = {"__name__": "__main__", "tools": module}
     captured = _Capped(int(args.get("max_stdout") or 1_000_000))
     out: dict[str, Any] = {}
-    real_stdout = sys.stdout
-    sys.stdout = captured
+    real_stdin, real_stdout = sys.stdin, sys.stdout
+    sys.stdin, sys.stdout = io.StringIO(), captured  # stdin is the engine's: input() reads nothing
     try:
         exec(compile(code, FILENAME, "exec"), scope)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt are the code's too
         if not (isinstance(exc, SystemExit) and exc.code in (None, 0)):
             out["error"] = _traceback(exc)
     finally:
-        sys.stdout = real_stdout
+        sys.stdin, sys.stdout = real_stdin, real_stdout
     out["stdout"] = captured.text()
     out["result"] = _value(scope.get("result"))
     channel.send({"id": request["id"], "result": out})
