@@ -20,6 +20,8 @@ NOT_IMPORTED = {"skillz_engine.__main__": "raises SystemExit(main()) on import"}
 OUTSIDE = {
     "skillz_engine.runtimes.script.host._RpcError": "an error reply to a script's request; stays in its host",
     "skillz_engine.runtimes.wasm.runtime._PrepareError": "a failed preparation, made diagnostics there",
+    "skillz_engine.builtins.codemode_runner.ToolError": "raised inside execute_code's child process, "
+    "to the client's code (the runner is a standalone program, it imports nothing of the engine)",
 }
 
 # "    │   ├── tree.paths.PathEscape (ValueError)    a description"

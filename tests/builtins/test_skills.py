@@ -36,10 +36,12 @@ BUILTINS = [
     "register_script",
     "build_tool",
     "add_skill_repo",
+    "import_tool",
     "pipeline",
     "delete_tool",
     "version",
     "services",
+    "execute_code",
 ]
 
 

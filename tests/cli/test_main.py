@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from skillz_engine.builtins import catalog
 from skillz_engine.cli.main import main
 
 GOOD = (
@@ -161,7 +162,8 @@ def test_list_and_call(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     _tree(tmp_path)
     assert main(["list", "--json", str(tmp_path)]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [p["name"] for p in listed["prompts"]] == ["p"]
+    builtin = {p.name for p in catalog().prompts}  # the authoring prompts every server has
+    assert [p["name"] for p in listed["prompts"] if p["name"] not in builtin] == ["p"]
     assert {"list_tools", "search_tools", "call_tool"} <= {t["name"] for t in listed["tools"]}
     assert main(["call", "search_tools", str(tmp_path), "--args", '{"query": "call"}']) == 0
     assert "call_tool" in capsys.readouterr().out

@@ -84,7 +84,7 @@ def assemble(
             )
 
     tools: dict[str, ToolDef] = {t.name: t for t in builtins.tools_for(config)}
-    prompts: dict[str, PromptDef] = {}
+    prompts: dict[str, PromptDef] = {p.name: p for p in builtins.prompts}
     resources: dict[str, ResourceDef] = {r.uri: r for r in builtins.resources}
     templates: list[ResourceTemplateDef] = list(builtins.templates)
     template_names = {t.uri_template for t in templates}

@@ -42,6 +42,7 @@ class Builtins:
     resources: tuple[ResourceDef, ...] = ()
     templates: tuple[ResourceTemplateDef, ...] = ()
     writers: frozenset[str] = frozenset()
+    prompts: tuple[PromptDef, ...] = ()
 
     def tools_for(self, config: Config) -> list[ToolDef]:
         """The tools ``config`` switches on: ``builtins.enabled`` / ``builtins.disabled``, and no

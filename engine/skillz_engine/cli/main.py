@@ -57,6 +57,12 @@ def cmd_call(args: argparse.Namespace) -> int:
     return call.run(args)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from skillz_engine.cli import importing
+
+    return importing.run(args)
+
+
 # --------------------------------------------------------------------------- new / schema
 
 
@@ -268,6 +274,20 @@ def build_parser() -> argparse.ArgumentParser:
     from skillz_engine.cli import versions
 
     versions.add_parser(sub)
+
+    im = sub.add_parser("import", help="copy tool directories from a git repository or gist, pinned")
+    im.add_argument("url", metavar="URL", help="https:// or file:// clone URL, or a GitHub gist URL")
+    im.add_argument(
+        "roots", nargs="*", metavar="ROOT", help="tree roots (default: $SKILLZ_HOME or ~/.skillz)"
+    )
+    im.add_argument("--rev", default=None, help="commit SHA or tag to pin (a branch works but moves)")
+    im.add_argument(
+        "--path", default=None, help="entry directory, or directory of entries, in the repository"
+    )
+    im.add_argument("--name", default=None, help="the entry's name in the tree (a single entry)")
+    im.add_argument("--update", action="store_true", help="re-fetch; replace an earlier import of this URL")
+    im.add_argument("--state-dir", default=None, help="engine state (default: .skillz/ in the first root)")
+    im.set_defaults(func=cmd_import)
     return p
 
 

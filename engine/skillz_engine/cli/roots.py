@@ -1,4 +1,5 @@
-"""Which tree roots a command works on: the ones named, else ``$SKILLZ_HOME`` or ``~/.skillz``."""
+"""Which tree roots a command works on: the ones named, else ``$SKILLZ_HOME``, ``$TOOLS_DIR`` or
+``~/.skillz``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from skillz_engine.errors import UsageError
 
 
 def default_root() -> Path:
-    home = os.environ.get("SKILLZ_HOME")
+    """``$SKILLZ_HOME``, else Rust Skillz's ``$TOOLS_DIR`` (so a Skillz setup serves as it is),
+    else ``~/.skillz``."""
+    home = os.environ.get("SKILLZ_HOME") or os.environ.get("TOOLS_DIR")
     return Path(home).expanduser() if home else Path.home() / ".skillz"
 
 

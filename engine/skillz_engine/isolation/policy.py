@@ -26,12 +26,29 @@ if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
     from skillz_engine.tree.model import EntrySpec
 
-__all__ = ["DEFAULT_MODE", "HIDDEN_TMP", "MODES", "Mounts", "Policy", "hidden", "mounts_for", "policy_for"]
+__all__ = [
+    "DEFAULT_MODE",
+    "HIDDEN_TMP",
+    "MODES",
+    "Mounts",
+    "Policy",
+    "environment_sandbox",
+    "hidden",
+    "mounts_for",
+    "policy_for",
+]
 
 MODES: tuple[str, ...] = get_args(SandboxMode)
 DEFAULT_MODE = str(DEFAULT_SANDBOX.mode)
 HIDDEN_TMP = ("/tmp",)  # what the sandboxes replace with a private tmpfs
 ENV_PATHS = ("VIRTUAL_ENV", "NODE_PATH", "PATH")  # variables naming what the tool runs and imports
+# SKILLZ_SANDBOX values (Rust Skillz) -> modes
+SKILLZ_SANDBOX_MODES: dict[str, SandboxMode] = {
+    "bubblewrap": "bwrap",
+    "bwrap": "bwrap",
+    "firejail": "firejail",
+    "nsjail": "nsjail",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +60,21 @@ class Policy:
     writable: tuple[str, ...] = ()
 
 
+def environment_sandbox(environ: Mapping[str, str] | None = None) -> Sandbox:
+    """Rust Skillz's sandbox settings, honoured under ``sandbox`` in skillz.yaml: ``SKILLZ_SANDBOX``
+    (``bubblewrap``/``bwrap``, ``firejail``, ``nsjail``; other values are ignored) picks the mode,
+    and ``SKILLZ_SANDBOX_NETWORK`` being set allows the network."""
+    environ = os.environ if environ is None else environ
+    mode = SKILLZ_SANDBOX_MODES.get(environ.get("SKILLZ_SANDBOX", "").strip().lower())
+    return Sandbox(mode=mode, network=True if "SKILLZ_SANDBOX_NETWORK" in environ else None)
+
+
 def policy_for(spec: EntrySpec, config: Config | None = None) -> Policy:
-    """The tool's ``sandbox``, key by key over ``sandbox`` in skillz.yaml, over the defaults."""
+    """The tool's ``sandbox``, key by key over ``sandbox`` in skillz.yaml, over Skillz's environment
+    variables (:func:`environment_sandbox`), over the defaults."""
     tree = config.sandbox if config is not None else Sandbox()
     record = spec.record_as(ToolSpec)
-    merged = record.sandbox.over(tree).over(DEFAULT_SANDBOX)
+    merged = record.sandbox.over(tree).over(environment_sandbox()).over(DEFAULT_SANDBOX)
     mode = str(merged.mode)
     if mode not in MODES:  # the schema makes this unreachable for validated manifests
         raise RuntimeFailure(f"unknown sandbox mode {mode!r}; use one of {', '.join(MODES)}")

@@ -26,6 +26,7 @@ import anyio
 from skillz_engine.build.contract import CallContext
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
 from skillz_engine.runtimes.results import from_json
+from skillz_engine.tree.conditions import condition_expression, is_skillz_condition
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolResult
 from skillz_engine.tree.parse import walk
@@ -94,14 +95,32 @@ def step_value(result: ToolResult) -> Any:
         return text
 
 
-def _truthy(expr: str, scope: Mapping[str, Any]) -> bool:
+def when_source(expr: str) -> str:
+    """The Jinja2 expression of a ``when``: ``{{ }}`` around it dropped, and Skillz's condition
+    form (``$prev.success == true``) translated (:mod:`skillz_engine.tree.conditions`)."""
+    if is_skillz_condition(expr):
+        return condition_expression(expr)
     source = expr.strip()
     if source.startswith("{{") and source.endswith("}}"):
         source = source[2:-2]
+    return source
+
+
+def _truthy(expr: str, scope: Mapping[str, Any]) -> bool:
     try:
-        return bool(environment().compile_expression(source, undefined_to_none=True)(**scope))
+        return bool(environment().compile_expression(when_source(expr), undefined_to_none=True)(**scope))
     except Exception as exc:
         raise TemplateError(f"`when: {expr}`: {exc}") from exc
+
+
+def _when_problem(expr: str) -> str | None:
+    """Why a ``when`` does not parse, or ``None``: checked at compile time, so a bad one is a
+    diagnostic at its position instead of a failure of every call."""
+    try:
+        environment().compile_expression(when_source(expr))
+    except Exception as exc:
+        return str(exc)
+    return None
 
 
 class PipelineRuntime:
@@ -135,6 +154,17 @@ class PipelineRuntime:
                                 "Check the {{ }} and {% %} pairs.",
                             )
                         )
+            problem = _when_problem(raw.when) if raw.when is not None else None
+            if problem is not None:
+                diags.append(
+                    spec.diag(
+                        ("steps", i, "when"),
+                        "SKZ503",
+                        f"`when` is not a valid expression: {problem}",
+                        "Write a Jinja2 expression over input, steps.<id> and prev (`prev.ok == true`), "
+                        "or Skillz's `$prev.ok == true`.",
+                    )
+                )
             timeout = parse_duration(raw.timeout) if raw.timeout is not None else None
             steps.append(
                 Step(raw.id, raw.tool, raw.args, raw.when, raw.on_error, raw.extra_attempts, timeout)

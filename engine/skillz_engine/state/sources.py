@@ -112,6 +112,16 @@ def check_url(url: str) -> str | None:
     return None
 
 
+_GIST = re.compile(r"^https://gist\.github\.com/(?:[A-Za-z0-9-]+/)?([0-9a-f]{8,64})(?:\.git)?/?(?:#.*)?$")
+
+
+def clone_url(url: str) -> str:
+    """The URL git clones for ``url``: a GitHub gist's page (``gist.github.com/<user>/<id>``) is
+    the gist's repository ``gist.github.com/<id>.git``; anything else is cloned as given."""
+    m = _GIST.match(url.strip())
+    return f"https://gist.github.com/{m.group(1)}.git" if m else url.strip()
+
+
 def check_path(path: str | None) -> str | None:
     if not path:
         return None

@@ -6,11 +6,13 @@ flags old manifests and ``skillz-engine migrate`` can rewrite them.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from skillz_engine.tree.conditions import condition_expression
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.kinds import LEGACY_TOOL_TYPES
 from skillz_engine.tree.parse import Document
@@ -88,7 +90,7 @@ def translate(doc: Document, dir_name: str) -> tuple[dict[str, Any], list[Diagno
             if step.get("continue_on_error"):
                 s["onError"] = "continue"
             if step.get("condition"):
-                s["when"] = step["condition"]
+                s["when"] = condition_expression(str(step["condition"]))
             steps.append(s)
         new["steps"] = steps
     elif kind == "mcp-server":
@@ -107,6 +109,22 @@ def _dump_yaml(data: dict[str, Any]) -> str:
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _keeping_env(data: dict[str, Any], tool_dir: Path) -> str:
+    """The migrated manifest's text. A tool whose dependencies Rust Skillz installed into its
+    ``env/`` keeps using that environment: ``dependencies`` would make the engine install its own,
+    so they are written as a comment instead (the engine uses ``env/`` when none are declared)."""
+    deps = data.get("dependencies")
+    if not deps or not (tool_dir / "env").is_dir():
+        return _dump_yaml(data)
+    kept = {k: v for k, v in data.items() if k != "dependencies"}
+    return (
+        "# Rust Skillz installed these dependencies into env/, which this tool keeps using:\n"
+        f"#   dependencies: {json.dumps(deps)}\n"
+        "# To let skillz-engine manage them instead, make that line a key and delete env/.\n"
+        + _dump_yaml(kept)
+    )
 
 
 def migrate_tree(root: Path, *, dry_run: bool = False) -> list[str]:
@@ -128,7 +146,7 @@ def migrate_tree(root: Path, *, dry_run: bool = False) -> list[str]:
         target = manifest.parent / "manifest.yaml"
         done.append(f"{manifest} -> {target}")
         if not dry_run:
-            _atomic_write(target, _dump_yaml(data))
+            _atomic_write(target, _keeping_env(data, manifest.parent))
             os.replace(manifest, manifest.with_name("manifest.json.bak"))
     services = root / "services"
     for svc in sorted(services.glob("*.json")) if services.is_dir() else []:

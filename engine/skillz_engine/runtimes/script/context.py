@@ -8,6 +8,7 @@ tree's roots. See ``docs/script-protocol.md`` for the keys of the context.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -17,7 +18,7 @@ from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.process import Command
 
-__all__ = ["ROOTS_TIMEOUT", "capabilities", "configured_roots", "execution_context"]
+__all__ = ["ROOTS_TIMEOUT", "capabilities", "configured_roots", "execution_context", "tools_dir"]
 
 ROOTS_TIMEOUT = 5.0  # seconds the client may take to list its roots for the context
 
@@ -47,6 +48,15 @@ async def _client_roots(ctx: CallContext) -> list[str] | None:
     return [_root_path(str(r["uri"])) for r in roots if isinstance(r.get("uri"), str)]
 
 
+def tools_dir(roots: tuple[Path, ...]) -> str:
+    """Skillz's ``tools_dir``: ``$TOOLS_DIR`` when set (as Skillz has it), else where the writers
+    put tools, the ``tools/`` directory of the first root."""
+    env = os.environ.get("TOOLS_DIR", "").strip()
+    if env:
+        return str(Path(env).expanduser())
+    return str(roots[0] / "tools") if roots else ""
+
+
 def capabilities(ctx: CallContext) -> dict[str, bool]:
     """What a script can ask of this call (``context.capabilities``)."""
     client = ctx.client_capabilities
@@ -70,9 +80,10 @@ async def execution_context(cmd: Command, ctx: CallContext) -> dict[str, Any]:
     return {
         "roots": roots if roots is not None else configured_roots(ctx),
         "tool_name": ctx.tool_name,
-        "tools_dir": str(tree[0] / "tools") if tree else "",  # Skillz's key: where tools are written
+        "tools_dir": tools_dir(tree),
         "working_directory": str(cmd.cwd),
-        "environment": cmd.public_env(),
+        # Skillz scripts read their secrets here; the process has them in its environment anyway
+        "environment": dict(cmd.env),
         "secrets": list(cmd.secrets),
         "capabilities": capabilities(ctx),
         "_meta": meta,
