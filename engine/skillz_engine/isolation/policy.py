@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, get_args
 
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.tree.paths import OUTSIDE, PARENT, PathEscape, safe_join
-from skillz_engine.tree.specs import DEFAULT_SANDBOX, Sandbox, SandboxMode, ToolSpec
+from skillz_engine.tree.specs import DEFAULT_SANDBOX, Sandbox, SandboxMode, process_keys
 
 if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
@@ -46,7 +46,7 @@ class Policy:
 def policy_for(spec: EntrySpec, config: Config | None = None) -> Policy:
     """The tool's ``sandbox``, key by key over ``sandbox`` in skillz.yaml, over the defaults."""
     tree = config.sandbox if config is not None else Sandbox()
-    merged = spec.record_as(ToolSpec).sandbox.over(tree).over(DEFAULT_SANDBOX)
+    merged = process_keys(spec.record).sandbox.over(tree).over(DEFAULT_SANDBOX)
     mode = str(merged.mode)
     if mode not in MODES:  # the schema makes this unreachable for validated manifests
         raise RuntimeFailure(f"unknown sandbox mode {mode!r}; use one of {', '.join(MODES)}")
