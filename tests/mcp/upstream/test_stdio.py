@@ -11,8 +11,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from skillz_engine.engine import Engine
-from skillz_engine.mcp.upstream.connection import Upstream
+from tests.mcp.upstream.conftest import upstreams
 from tests.mcp_helpers import served, write
 
 pytestmark = [
@@ -29,13 +28,6 @@ def time_server(root: Path, name: str = "time", extra: str = "") -> Path:
         f"kind: mcp-server\ncommand: {sys.executable}\nargs: [-m, mcp_server_time, --local-timezone, UTC]\n"
         f"sandbox: none\n{extra}",
     )
-
-
-def upstreams(engine: Engine) -> list[Upstream]:
-    """The upstreams the engine's snapshot serves (through their stop hooks)."""
-    snap = engine.snapshot
-    found = [getattr(snap.entries[k].stop, "__self__", None) for k in snap.stateful]
-    return [u for u in found if isinstance(u, Upstream)]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -391,14 +391,13 @@ class Upstream:
         except RuntimeFailure as exc:
             return ToolResult.error(str(exc))
 
+        # always asked for: the downstream context knows whether its caller wants progress
         async def report(progress: float, total: float | None, message: str | None) -> None:
             await ctx.progress(progress, total, message)
 
         self._calls.append(ctx)
         try:
-            result = await session.call_tool(
-                name, dict(arguments), self.timeout, report if ctx.progress_token is not None else None
-            )
+            result = await session.call_tool(name, dict(arguments), self.timeout, report)
         except MCPError as exc:
             return ToolResult.error(f"{ctx.tool_name}: the upstream answered an error: {exc}")
         finally:
