@@ -143,6 +143,8 @@ def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], 
         return Guard(app, token=token, origins=allowed_origins)
 
     async def health(request: Request) -> JSONResponse:
+        from skillz_engine.mcp.upstream.runtime import health as upstream_health
+
         snap = engine.snapshot
         return JSONResponse(
             {
@@ -151,6 +153,7 @@ def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], 
                 "tools": len(snap.tools),
                 "errors": len(snap.errors),
                 "sessions": len(mcp.hub.legacy),
+                "upstreams": upstream_health(snap),
             }
         )
 

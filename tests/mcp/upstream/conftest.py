@@ -7,6 +7,7 @@ from pathlib import Path
 
 from skillz_engine.engine import Engine
 from skillz_engine.mcp.upstream.connection import Upstream
+from skillz_engine.mcp.upstream.runtime import serving
 from tests.mcp_helpers import write
 
 SERVER = Path(__file__).with_name("upstream_server.py")
@@ -24,7 +25,5 @@ def upstream_entry(
 
 
 def upstreams(engine: Engine) -> list[Upstream]:
-    """The upstreams the engine's snapshot serves (through their stop hooks)."""
-    snap = engine.snapshot
-    found = [getattr(snap.entries[k].stop, "__self__", None) for k in snap.stateful]
-    return [u for u in found if isinstance(u, Upstream)]
+    """The upstreams the engine's current snapshot serves."""
+    return serving(engine.snapshot)

@@ -83,6 +83,7 @@ class Upstream:
         self.listing: Listing | None = load(cache)
         self.state: State = "stopped"
         self.reason = ""  # why it is down (state backoff)
+        self._down = False  # it failed since it was last ready (a recovery rebuilds too)
         self.restarts = 0
         self.retry_at = 0.0  # time.time() of the next attempt (state backoff)
         self._changed, self._gone = changed, gone
@@ -169,6 +170,10 @@ class Upstream:
             return self._session
         if self.state == "backoff":
             raise RuntimeFailure(self.down_message())
+        task = self._task
+        if task is not None and not task.done() and self.state != "starting":
+            with anyio.move_on_after(5):  # a connection closing (idle): let it go, then start anew
+                await asyncio.shield(task)
         self._launch()
         return await self._ready()
 
@@ -193,6 +198,7 @@ class Upstream:
             self.restarts += 1
             self.retry_at = time.time() + delay
             log.warning("upstream %s is down: %s", self.name, reason)
+            self._down = True
             self._set("backoff", reason)
             await self._tell()
             with anyio.move_on_after(delay):
@@ -201,10 +207,7 @@ class Upstream:
             delay = min(delay * 2, BACKOFF_MAX)
             if not self._stopping:
                 self._set("starting")
-        recovered = self.state == "backoff"
         self._set("stopped")
-        if recovered and not self._stopping:
-            await self._tell()
 
     async def _connect_once(self) -> str | None:
         """One connection, from launch to close: ``None`` when it ended on purpose, else why not."""
@@ -229,11 +232,15 @@ class Upstream:
                             await session.initialize()
                         new = await self._list(session)
                         self._session = session
-                        was_down = self.reason != ""
+                        was_down, self._down = self._down, False
+                        self._last_use = time.monotonic()  # connecting counts as use (idleTimeout)
                         self._set("ready")
                         if new or was_down:  # after `ready`: a rebuild waiting on start must not wait on us
                             await self._tell()
                         ended = await self._serve(session, eof)
+                        self._session = None  # closing: no new request may start on it
+                        if ended is None:
+                            self._set("stopped")
                     tg.cancel_scope.cancel()
         except Exception as exc:
             ended = describe(exc)

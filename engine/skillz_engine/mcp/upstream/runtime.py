@@ -15,7 +15,10 @@ started before the swap and the old one stopped after (make-before-break).
 
 from __future__ import annotations
 
-from skillz_engine.build.contract import CompileProblem, Services
+from typing import Any
+
+from skillz_engine.build.contract import RUNTIMES, CompileProblem, Services
+from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.mcp.upstream import exposure
 from skillz_engine.mcp.upstream.connection import Upstream
 from skillz_engine.mcp.upstream.launch import launch_for
@@ -87,3 +90,20 @@ class McpServerRuntime:
         """An upstream stopped for good: the next compile of its entry makes a new one."""
         for key in [k for k, u in self.upstreams.items() if u is up]:
             del self.upstreams[key]
+
+
+def serving(snapshot: Snapshot) -> list[Upstream]:
+    """The upstreams ``snapshot`` serves (those of its mcp-server entries), in listing order."""
+    runtime = RUNTIMES["mcp-server"]
+    assert isinstance(runtime, McpServerRuntime)
+    out = []
+    for up in runtime.upstreams.values():
+        c = snapshot.entries.get(up.key)
+        if c is not None and c.stop is up.stop_hook:
+            out.append(up)
+    return sorted(out, key=lambda u: u.key)
+
+
+def health(snapshot: Snapshot) -> dict[str, dict[str, Any]]:
+    """Each served upstream's state by entry name (``/health``, ``skillz://diagnostics``)."""
+    return {up.name: up.status() for up in serving(snapshot)}
