@@ -2,7 +2,8 @@
 
 Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed);
 ``activate_skill``, ``deactivate_skill``, ``suggest_skill`` (skills per client); ``memory`` (the
-model's key-value memory); the writers ``register_script``, ``build_tool`` and ``add_skill_repo``.
+model's key-value memory); the writers ``register_script``, ``build_tool``, ``add_skill_repo`` and
+``import_mcp``.
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off;
 ``builtins.readOnly`` (``--read-only``) turns every writer off.
@@ -18,6 +19,7 @@ from functools import cache
 from skillz_engine.build.snapshot import Builtins
 from skillz_engine.builtins.build_tool import BUILD_TOOL
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
+from skillz_engine.builtins.import_mcp import IMPORT_MCP
 from skillz_engine.builtins.memory import MEMORY
 from skillz_engine.builtins.register import REGISTER_SCRIPT
 from skillz_engine.builtins.repos import REPO_TOOLS
@@ -28,7 +30,7 @@ from skillz_engine.tree.model import ToolDef
 
 STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
 # tools that write into the tree: off when read-only
-WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS)
+WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS, IMPORT_MCP)
 ALL_TOOLS: tuple[ToolDef, ...] = (*CORE_TOOLS, *SKILL_TOOLS, *STATE_TOOLS, *WRITER_TOOLS)
 BUILTIN_NAMES = frozenset(t.name for t in ALL_TOOLS)
 WRITERS = frozenset(t.name for t in WRITER_TOOLS)
