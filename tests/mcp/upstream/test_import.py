@@ -80,3 +80,30 @@ async def test_skillz_mcp_entry_is_served_and_migrated(tmp_path: Path) -> None:
     assert data["kind"] == "mcp-server" and data["command"] == sys.executable
     async with served([tmp_path]) as (engine, _):
         assert "legacy_echo" in engine.snapshot.tools
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "warned"),
+    [
+        ("npx", ["-y", "@modelcontextprotocol/server-everything"], True),
+        ("npx", ["-y", "@modelcontextprotocol/server-everything@2025.9.25"], False),
+        ("uvx", ["mcp-server-time"], True),
+        ("uvx", ["mcp-server-time==2025.9.25"], False),
+        ("uvx", ["--from", "mcp-server-time==1.0", "mcp-server-time"], False),
+    ],
+)
+def test_validate_warns_on_unpinned_launchers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, args: list[str], warned: bool
+) -> None:
+    from skillz_engine.cli.main import main
+
+    fake = tmp_path / "bin" / command
+    write(fake, "#!/bin/sh\nexit 0\n").chmod(0o755)
+    write(
+        tmp_path / "tree" / "servers" / "s" / "manifest.yaml",
+        yaml.safe_dump({"kind": "mcp-server", "command": str(fake), "args": args, "sandbox": "none"}),
+    )
+    code = main(["validate", str(tmp_path / "tree"), "--format", "json"])
+    assert code == 0
+    codes = [d["code"] for d in json.loads(capsys.readouterr().out)["diagnostics"]]
+    assert ("SKZ515" in codes) is warned

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from skillz_engine.build.contract import CompileProblem
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.tree.config import Config
+from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.model import EntrySpec
 from skillz_engine.tree.paths import PathEscape, safe_join
 from skillz_engine.tree.specs import McpServerSpec
@@ -116,6 +117,47 @@ def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
             ]
         )
     return Launch("stdio", argv=cmd.argv, cwd=cmd.cwd, env=dict(cmd.env), stderr=stderr)
+
+
+def _package(args: tuple[str, ...]) -> tuple[int, str] | None:
+    """The first argument that is not an option (the package a launcher runs), with its index."""
+    skip = False
+    for i, a in enumerate(args):
+        if skip:
+            skip = False
+        elif a in ("--from", "--with", "-p", "--package", "--python"):
+            return (i + 1, args[i + 1]) if a in ("--from", "-p", "--package") and i + 1 < len(args) else None
+        elif not a.startswith("-"):
+            return i, a
+    return None
+
+
+def unpinned(spec: EntrySpec) -> Diagnostic | None:
+    """A warning when ``npx``/``uvx`` runs a package without a version: what runs would change
+    under the tree with every release (``npx pkg@1.2.3``, ``uvx pkg==1.2.3`` are pinned)."""
+    r = spec.record_as(McpServerSpec)
+    launcher = Path(r.command or "").name
+    if launcher not in ("npx", "uvx", "bunx", "pipx"):
+        return None
+    found = _package(r.args)
+    if found is None:
+        return None
+    i, pkg = found
+    if launcher == "uvx" or launcher == "pipx":
+        pinned = "==" in pkg or "@" in pkg
+        example = f"{pkg}==1.2.3"
+    else:
+        pinned = "@" in pkg.lstrip("@")
+        example = f"{pkg}@1.2.3"
+    if pinned:
+        return None
+    return spec.diag(
+        ("args", i),
+        "SKZ515",
+        f"`{launcher} {pkg}` runs whatever version is newest when it starts",
+        hint=f"Pin it: `{example}`.",
+        severity=Severity.WARNING,
+    )
 
 
 def _hint(exc: Exception) -> str:

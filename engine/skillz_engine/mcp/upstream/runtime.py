@@ -21,7 +21,7 @@ from skillz_engine.build.contract import RUNTIMES, CompileProblem, Services
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.mcp.upstream import exposure
 from skillz_engine.mcp.upstream.connection import Upstream
-from skillz_engine.mcp.upstream.launch import launch_for
+from skillz_engine.mcp.upstream.launch import launch_for, unpinned
 from skillz_engine.mcp.upstream.listing import cache_path
 from skillz_engine.tree.diagnostics import Severity
 from skillz_engine.tree.model import Compiled, EntrySpec
@@ -57,19 +57,19 @@ class McpServerRuntime:
             )
             self.upstreams[key] = up
         compiled = self._serve(spec, up, autostart=r.autostart)
+        warnings = [d for d in [unpinned(spec)] if d is not None]
         if up.state == "backoff":
-            raise CompileProblem(
-                [
-                    spec.diag(
-                        ("command",) if r.command else ("url",),
-                        "SKZ514",
-                        up.down_message(),
-                        hint="Its tools answer isError until it is back (stderr log: the state directory).",
-                        severity=Severity.WARNING,
-                    )
-                ],
-                compiled,
+            warnings.append(
+                spec.diag(
+                    ("command",) if r.command else ("url",),
+                    "SKZ514",
+                    up.down_message(),
+                    hint="Its tools answer isError until it is back (stderr log: the state directory).",
+                    severity=Severity.WARNING,
+                )
             )
+        if warnings:
+            raise CompileProblem(warnings, compiled)
         return compiled
 
     def _serve(self, spec: EntrySpec, up: Upstream, *, autostart: bool) -> Compiled:
