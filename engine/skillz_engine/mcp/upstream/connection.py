@@ -214,7 +214,7 @@ class Upstream:
         noise: list[str] = []
         eof = anyio.Event()
         try:
-            async with open_transport(self.launch, self.timeout) as (read, write):
+            async with open_transport(self.launch, self.timeout, noise) as (read, write):
                 send, recv = anyio.create_memory_object_stream[Any](0)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._pump, read, send, eof, noise)
@@ -250,7 +250,10 @@ class Upstream:
             self._session = None
         if self._stopping or ended is None:
             return None
-        if noise:
+        http = [n for n in noise if n.startswith("HTTP ")]
+        if http:
+            ended += f" ({http[-1]})"
+        elif noise:
             ended += f"; it wrote to stdout what is not MCP JSON: {noise[0][:200]}"
         tail = self.launch.stderr_tail()
         return f"{ended}; stderr: {tail[-600:]}" if tail else ended

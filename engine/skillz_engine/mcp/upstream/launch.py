@@ -188,8 +188,9 @@ def _fill(spec: EntrySpec, r: McpServerSpec, header: str, value: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def open_transport(launch: Launch, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
-    """The (read, write) streams of a connection to the upstream, closed (process stopped) after."""
+async def open_transport(launch: Launch, timeout: float, notes: list[str]) -> AsyncIterator[tuple[Any, Any]]:
+    """The (read, write) streams of a connection to the upstream, closed (process stopped) after.
+    HTTP error statuses are added to ``notes`` (the SDK reports them without the status)."""
     if launch.transport == "stdio":
         from mcp import StdioServerParameters, stdio_client
 
@@ -210,9 +211,14 @@ async def open_transport(launch: Launch, timeout: float) -> AsyncIterator[tuple[
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
+        async def status(response: httpx2.Response) -> None:
+            if response.status_code >= 400:
+                notes.append(f"HTTP {response.status_code} {response.reason_phrase} from {response.url}")
+
         limits = httpx2.Timeout(timeout, read=None)
+        hooks = {"response": [status]}
         async with (
-            httpx2.AsyncClient(headers=dict(launch.headers), timeout=limits) as http,
+            httpx2.AsyncClient(headers=dict(launch.headers), timeout=limits, event_hooks=hooks) as http,
             streamable_http_client(launch.url, http_client=http) as streams,
         ):
             yield streams[0], streams[1]
