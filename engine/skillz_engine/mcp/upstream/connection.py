@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +32,7 @@ import anyio
 import mcp.types as types
 from mcp import ClientSession
 from mcp.client.session import ClientRequestContext
-from mcp.shared.exceptions import MCPError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 
 from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
@@ -93,6 +94,7 @@ class Upstream:
         self._wake = anyio.Event()  # state changed, stop asked, list_changed, connection closed
         self._relist = False
         self._updated: set[str] = set()
+        self._subscribed: set[str] = set()  # resource URIs subscribed on the current connection
         self.versions: dict[str, int] = {}  # resource URI -> how often the upstream said it changed
         self._calls: list[CallContext] = []  # downstream calls in flight (latest last)
         self._last_use = time.monotonic()
@@ -213,6 +215,7 @@ class Upstream:
         """One connection, from launch to close: ``None`` when it ended on purpose, else why not."""
         noise: list[str] = []
         eof = anyio.Event()
+        self._subscribed.clear()
         try:
             async with open_transport(self.launch, self.timeout, noise) as (read, write):
                 send, recv = anyio.create_memory_object_stream[Any](0)
@@ -334,11 +337,26 @@ class Upstream:
                 if not (cursor := tp.next_cursor):
                     break
         listing = Listing(tuple(tools), tuple(prompts), tuple(resources), tuple(templates))
+        if caps is not None and caps.resources is not None and caps.resources.subscribe:
+            await self._subscribe(session, [str(r["uri"]) for r in resources if "uri" in r])
         if listing == self.listing:
             return False
         self.listing = listing
         save(self.cache, listing)
         return True
+
+    async def _subscribe(self, session: ClientSession, uris: list[str]) -> None:
+        """Subscribe to the upstream's resources, so its ``resources/updated`` reach the engine's
+        subscribers (a new snapshot whose resource digest changed is what the fan-out announces)."""
+        new = [u for u in uris if u not in self._subscribed]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)  # deprecated on 2026-07-28 only
+            for uri in new:
+                try:
+                    await session.subscribe_resource(uri)
+                except MCPError as exc:
+                    log.info("upstream %s refused a subscription to %s: %s", self.name, uri, exc)
+                self._subscribed.add(uri)
 
     # ----------------------------------------------------------------- from the upstream
 
