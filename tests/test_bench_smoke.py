@@ -46,6 +46,7 @@ def test_quick_benchmark_reports_every_scenario(tmp_path: Path) -> None:
         "wasm",
         "skills",
         "sandbox",
+        "upstream",
     }
     assert set(report["scenarios"]) == expected
     assert {r["scenario_id"] for r in rows} == expected, "a scenario produced no row"

@@ -27,7 +27,7 @@ from skillz_engine.builtins.writers import (
 )
 from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
-DOWN = "SKZ514"  # the mcp-server runtime's "upstream unavailable" diagnostic
+DOWN = "SKZ544"  # the mcp-server runtime's "upstream unavailable" diagnostic
 
 
 def _strings(args: Args, key: str, kind: type) -> Any:

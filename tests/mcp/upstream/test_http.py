@@ -57,6 +57,6 @@ async def test_wrong_token_is_a_diagnostic(tmp_path: Path, monkeypatch: pytest.M
     async with http_app(inner) as up:
         importer(tmp_path / "outer", up.url)
         async with served([tmp_path / "outer"]) as (engine, _):
-            found = [d.message for d in engine.snapshot.diagnostics if d.code == "SKZ514"]
+            found = [d.message for d in engine.snapshot.diagnostics if d.code == "SKZ544"]
             assert found and "401" in found[0], found
             assert [u.state for u in upstreams(engine)] == ["backoff"]

@@ -106,4 +106,4 @@ def test_validate_warns_on_unpinned_launchers(
     code = main(["validate", str(tmp_path / "tree"), "--format", "json"])
     assert code == 0
     codes = [d["code"] for d in json.loads(capsys.readouterr().out)["diagnostics"]]
-    assert ("SKZ515" in codes) is warned
+    assert ("SKZ545" in codes) is warned

@@ -46,12 +46,12 @@ async def test_bad_upstream_is_a_diagnostic_and_the_server_stays_up(
     upstream_entry(tmp_path, mode=mode, extra=f"timeout: {timeout}\n")
     write(tmp_path / "tools" / "echo" / "manifest.yaml", ECHO)
     async with served([tmp_path]) as (engine, server), Client(server.server) as c:
-        found = messages(engine, "SKZ514")
+        found = messages(engine, "SKZ544")
         assert found and why in found[0] and "retrying in" in found[0]
         assert not (await c.call_tool("echo", {})).is_error
         diags = await c.read_resource("skillz://diagnostics")
         assert (
-            isinstance(diags.contents[0], types.TextResourceContents) and "SKZ514" in diags.contents[0].text
+            isinstance(diags.contents[0], types.TextResourceContents) and "SKZ544" in diags.contents[0].text
         )
         assert [u.state for u in upstreams(engine)] in (["backoff"], ["starting"])
 
@@ -64,7 +64,7 @@ async def test_crash_restarts_with_backoff_and_errors_meanwhile(tmp_path: Path) 
         assert died.is_error
         await wait_until(lambda: up.restarts == 1)
         await wait_until(lambda: up.state == "ready")
-        assert not messages(engine, "SKZ514")
+        assert not messages(engine, "SKZ544")
         res = await c.call_tool("up_echo", {"text": "back"})
         assert not res.is_error and res.structured_content == {"echo": "back"}
 

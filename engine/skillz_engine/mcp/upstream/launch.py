@@ -82,7 +82,7 @@ def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
                 [
                     spec.diag(
                         (key,),
-                        "SKZ510",
+                        "SKZ540",
                         f"`{key}` (an upstream MCP server in a container) is not supported by this version",
                         hint="Run the upstream with `command` (stdio) or reach it by `url` for now.",
                         at_key=True,
@@ -93,7 +93,7 @@ def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
         headers = {str(k): _fill(spec, r, str(k), str(v)) for k, v in r.headers.items()}
         return Launch(r.transport, url=r.url, headers=headers)
     if not r.command:
-        raise CompileProblem([spec.diag((), "SKZ511", "an mcp-server needs `command` or `url`")])
+        raise CompileProblem([spec.diag((), "SKZ541", "an mcp-server needs `command` or `url`")])
     from skillz_engine.isolation.command import build_command
 
     try:
@@ -102,14 +102,14 @@ def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
     except (RuntimeFailure, PathEscape) as exc:
         where: tuple[str, ...] = ("cwd",) if isinstance(exc, PathEscape) else ("command",)
         raise CompileProblem(
-            [spec.diag(where, "SKZ512", f"this upstream cannot be launched: {exc}", hint=_hint(exc))]
+            [spec.diag(where, "SKZ542", f"this upstream cannot be launched: {exc}", hint=_hint(exc))]
         ) from None
     if cmd.cgroup is not None:
         raise CompileProblem(
             [
                 spec.diag(
                     ("limits", "processes"),
-                    "SKZ512",
+                    "SKZ542",
                     "`limits.processes` is not applied to an upstream MCP server",
                     hint="Remove it; memory, cpu and openFiles limits apply.",
                     at_key=True,
@@ -153,7 +153,7 @@ def unpinned(spec: EntrySpec) -> Diagnostic | None:
         return None
     return spec.diag(
         ("args", i),
-        "SKZ515",
+        "SKZ545",
         f"`{launcher} {pkg}` runs whatever version is newest when it starts",
         hint=f"Pin it: `{example}`.",
         severity=Severity.WARNING,
@@ -176,7 +176,7 @@ def _fill(spec: EntrySpec, r: McpServerSpec, header: str, value: str) -> str:
                 [
                     spec.diag(
                         ("headers", header),
-                        "SKZ513",
+                        "SKZ543",
                         f"header {header!r} names secret {name} that `secrets` does not list",
                         hint=f"Add {name} to `secrets`.",
                     )

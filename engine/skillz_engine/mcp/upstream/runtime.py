@@ -62,7 +62,7 @@ class McpServerRuntime:
             warnings.append(
                 spec.diag(
                     ("command",) if r.command else ("url",),
-                    "SKZ514",
+                    "SKZ544",
                     up.down_message(),
                     hint="Its tools answer isError until it is back (stderr log: the state directory).",
                     severity=Severity.WARNING,
