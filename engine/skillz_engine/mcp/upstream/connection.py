@@ -1,4 +1,4 @@
-"""One upstream MCP server: its supervisor task and the requests relayed to it.
+"""One upstream MCP server: its supervisor task and its lifecycle.
 
 An :class:`Upstream` owns one connection at a time, held by a supervisor task (the SDK's client
 session must be entered and left in one task). The supervisor connects, runs ``initialize``, lists
@@ -10,11 +10,9 @@ a recovery) it calls ``changed``: the entry is compiled again from :attr:`Upstre
 :attr:`Upstream.state` and a new snapshot is swapped in and announced to every client, the path a
 file change takes.
 
-In-request features are relayed to the downstream request that made the call: progress (with
-its progress token), logging, sampling, elicitation and roots (through the call context, which
-turns them into input-required rounds on 2026-07-28 connections); cancelling the downstream
-request cancels the awaiting SDK call, which sends the upstream ``notifications/cancelled``.
-Upstream requests that name no call (there is no link on stdio) go to the latest call in flight.
+What travels over a connection (listing, relays of in-request features both ways) is the SDK
+side, :mod:`~skillz_engine.mcp.upstream.client`, imported only when an upstream connects: an
+engine whose upstreams are all lazy does not load the SDK's client at start.
 """
 
 from __future__ import annotations
@@ -23,22 +21,22 @@ import asyncio
 import contextlib
 import logging
 import time
-import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import mcp.types as types
-from mcp import ClientSession
-from mcp.client.session import ClientRequestContext
-from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 
 from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.mcp.upstream.launch import Launch, open_transport
 from skillz_engine.mcp.upstream.listing import Listing, load, save
 from skillz_engine.tree.model import ToolResult
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
+
+    from skillz_engine.mcp.upstream.client import Relay
 
 log = logging.getLogger("skillz_engine.mcp.upstream")
 
@@ -48,17 +46,14 @@ BACKOFF_MAX = 30.0
 IDLE_POLL = 0.5
 
 
-def _json(model: Any) -> dict[str, Any]:
-    out: dict[str, Any] = model.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return out
-
-
 def describe(exc: BaseException) -> str:
     """One line for why a connection failed (the first leaf of an exception group)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     if isinstance(exc, TimeoutError):
         return "timed out"
+    from mcp.shared.exceptions import MCPError  # loaded already: a connection was tried
+
     text = str(exc) or type(exc).__name__
     return text if isinstance(exc, MCPError | OSError) else f"{type(exc).__name__}: {text}"
 
@@ -96,7 +91,7 @@ class Upstream:
         self._updated: set[str] = set()
         self._subscribed: set[str] = set()  # resource URIs subscribed on the current connection
         self.versions: dict[str, int] = {}  # resource URI -> how often the upstream said it changed
-        self._calls: list[CallContext] = []  # downstream calls in flight (latest last)
+        self._relay: Relay | None = None  # made on the first connection (it loads the SDK)
         self._last_use = time.monotonic()
         # stable callables: every snapshot serving this upstream shares them, so a swap that keeps
         # the upstream does not retire it (LiveRegistry.replaced compares `stop`)
@@ -213,6 +208,10 @@ class Upstream:
 
     async def _connect_once(self) -> str | None:
         """One connection, from launch to close: ``None`` when it ended on purpose, else why not."""
+        from skillz_engine.mcp.upstream.client import Relay
+
+        if self._relay is None:
+            self._relay = Relay(self._notified)
         noise: list[str] = []
         eof = anyio.Event()
         self._subscribed.clear()
@@ -221,16 +220,7 @@ class Upstream:
                 send, recv = anyio.create_memory_object_stream[Any](0)
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._pump, read, send, eof, noise)
-                    async with ClientSession(
-                        recv,
-                        write,
-                        read_timeout_seconds=self.timeout,
-                        message_handler=self._on_message,
-                        logging_callback=self._on_log,
-                        sampling_callback=self._on_sampling,
-                        elicitation_callback=self._on_elicit,
-                        list_roots_callback=self._on_roots,
-                    ) as session:
+                    async with self._relay.open(recv, write, self.timeout) as session:
                         with anyio.fail_after(self.timeout):
                             await session.initialize()
                         new = await self._list(session)
@@ -295,7 +285,8 @@ class Upstream:
                 await self._tell()
                 continue
             idle_for = time.monotonic() - self._last_use
-            if self.idle is not None and not self._calls and idle_for >= self.idle:
+            busy = self._relay is not None and self._relay.busy
+            if self.idle is not None and not busy and idle_for >= self.idle:
                 log.info("upstream %s idle for %.0fs: stopped", self.name, idle_for)
                 return None
             wake = self._wake
@@ -303,112 +294,23 @@ class Upstream:
                 await wake.wait()
 
     async def _list(self, session: ClientSession) -> bool:
-        """List everything the upstream has (every page) and keep it; whether it changed."""
-        caps = session.initialize_result.capabilities if session.initialize_result else None
-        tools: list[dict[str, Any]] = []
-        prompts: list[dict[str, Any]] = []
-        resources: list[dict[str, Any]] = []
-        templates: list[dict[str, Any]] = []
-        if caps is None or caps.tools is not None:
-            cursor = None
-            while True:
-                page = await session.list_tools(params=types.PaginatedRequestParams(cursor=cursor))
-                tools += [_json(t) for t in page.tools]
-                if not (cursor := page.next_cursor):
-                    break
-        if caps is not None and caps.prompts is not None:
-            cursor = None
-            while True:
-                pp = await session.list_prompts(params=types.PaginatedRequestParams(cursor=cursor))
-                prompts += [_json(p) for p in pp.prompts]
-                if not (cursor := pp.next_cursor):
-                    break
-        if caps is not None and caps.resources is not None:
-            cursor = None
-            while True:
-                rp = await session.list_resources(params=types.PaginatedRequestParams(cursor=cursor))
-                resources += [_json(r) for r in rp.resources]
-                if not (cursor := rp.next_cursor):
-                    break
-            cursor = None
-            while True:
-                tp = await session.list_resource_templates(params=types.PaginatedRequestParams(cursor=cursor))
-                templates += [_json(t) for t in tp.resource_templates]
-                if not (cursor := tp.next_cursor):
-                    break
-        listing = Listing(tuple(tools), tuple(prompts), tuple(resources), tuple(templates))
-        if caps is not None and caps.resources is not None and caps.resources.subscribe:
-            await self._subscribe(session, [str(r["uri"]) for r in resources if "uri" in r])
+        """List everything the upstream has and keep it; whether it changed."""
+        from skillz_engine.mcp.upstream.client import list_all
+
+        listing = await list_all(session, self._subscribed)
         if listing == self.listing:
             return False
         self.listing = listing
         save(self.cache, listing)
         return True
 
-    async def _subscribe(self, session: ClientSession, uris: list[str]) -> None:
-        """Subscribe to the upstream's resources, so its ``resources/updated`` reach the engine's
-        subscribers (a new snapshot whose resource digest changed is what the fan-out announces)."""
-        new = [u for u in uris if u not in self._subscribed]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MCPDeprecationWarning)  # deprecated on 2026-07-28 only
-            for uri in new:
-                try:
-                    await session.subscribe_resource(uri)
-                except MCPError as exc:
-                    log.info("upstream %s refused a subscription to %s: %s", self.name, uri, exc)
-                self._subscribed.add(uri)
-
-    # ----------------------------------------------------------------- from the upstream
-
-    async def _on_message(self, message: Any) -> None:
-        if isinstance(message, Exception):
-            return
-        root = getattr(message, "root", message)
-        method = getattr(root, "method", "")
-        if method.endswith("/list_changed"):
+    def _notified(self, method: str, uri: str | None) -> None:
+        """An upstream notification about what it serves (see :class:`Relay`)."""
+        if uri is not None:
+            self._updated.add(uri)
+        else:
             self._relist = True
-            self._poke()
-        elif method == "notifications/resources/updated":
-            self._updated.add(str(root.params.uri))
-            self._poke()
-
-    def _caller(self) -> CallContext | None:
-        return self._calls[-1] if self._calls else None
-
-    async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
-        ctx = self._caller()
-        if ctx is not None:
-            await ctx.log(params.level, params.data, params.logger)
-
-    async def _on_sampling(
-        self, context: ClientRequestContext, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult | types.ErrorData:
-        ctx = self._caller()
-        if ctx is None:
-            return types.ErrorData(code=types.INVALID_REQUEST, message="no call in flight to ask")
-        try:
-            return types.CreateMessageResult.model_validate(await ctx.sample(_json(params)))
-        except RuntimeFailure as exc:
-            return types.ErrorData(code=types.INVALID_REQUEST, message=str(exc))
-
-    async def _on_elicit(
-        self, context: ClientRequestContext, params: types.ElicitRequestParams
-    ) -> types.ElicitResult | types.ErrorData:
-        ctx = self._caller()
-        if ctx is None:
-            return types.ErrorData(code=types.INVALID_REQUEST, message="no call in flight to ask")
-        try:
-            return types.ElicitResult.model_validate(await ctx.elicit(_json(params)))
-        except RuntimeFailure as exc:
-            return types.ErrorData(code=types.INVALID_REQUEST, message=str(exc))
-
-    async def _on_roots(self, context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
-        ctx = self._caller()
-        try:
-            roots = await ctx.list_roots() if ctx is not None else []
-        except RuntimeFailure:
-            roots = []
-        return types.ListRootsResult.model_validate({"roots": roots})
+        self._poke()
 
     # ----------------------------------------------------------------- to the upstream
 
@@ -418,39 +320,26 @@ class Upstream:
             session = await self.session()
         except RuntimeFailure as exc:
             return ToolResult.error(str(exc))
-
-        # always asked for: the downstream context knows whether its caller wants progress
-        async def report(progress: float, total: float | None, message: str | None) -> None:
-            await ctx.progress(progress, total, message)
-
-        self._calls.append(ctx)
+        assert self._relay is not None
         try:
-            result = await session.call_tool(name, dict(arguments), self.timeout, report)
-        except MCPError as exc:
-            return ToolResult.error(f"{ctx.tool_name}: the upstream answered an error: {exc}")
+            return await self._relay.call_tool(session, name, arguments, ctx, self.timeout)
         finally:
-            self._calls.remove(ctx)
             self._last_use = time.monotonic()
-        raw = _json(result)
-        return ToolResult(
-            tuple(raw.get("content", ())),
-            raw.get("structuredContent"),
-            bool(raw.get("isError", False)),
-            raw.get("_meta"),
-        )
 
     async def get_prompt(self, name: str, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+        from skillz_engine.mcp.upstream.client import Relay
+
         session = await self.session()
         try:
-            result = await session.get_prompt(name, {k: str(v) for k, v in arguments.items()})
+            return await Relay.get_prompt(session, name, arguments)
         finally:
             self._last_use = time.monotonic()
-        return [_json(m) for m in result.messages]
 
     async def read_resource(self, uri: str) -> list[dict[str, Any]]:
+        from skillz_engine.mcp.upstream.client import Relay
+
         session = await self.session()
         try:
-            result = await session.read_resource(uri)
+            return await Relay.read_resource(session, uri)
         finally:
             self._last_use = time.monotonic()
-        return [_json(c) for c in result.contents]
