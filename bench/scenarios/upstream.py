@@ -9,8 +9,10 @@
   a first start), against the same 20 tools without them. Target: within 1.1x, and no upstream
   process started (counted with psutil at the answer).
 
-A FastMCP proxy row (20 HTTP clients) is not measured: FastMCP is not installable from this
-package mirror (see ``bench/README.md``).
+* 20 concurrent HTTP clients calling ``up_echo`` of ``skillz-engine serve --transport http``
+  through the same stdio upstream, against FastMCP's proxy of it (``baselines/proxy_fastmcp.py``):
+  calls per second (rounds as in ``http-load``). Target: at least 1.5x FastMCP. FastMCP is an
+  optional baseline (not installable from every package mirror): without it the row says why.
 """
 
 from __future__ import annotations
@@ -18,12 +20,23 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 
-from bench.clients import stdio_session
+from bench.clients import http_session, stdio_session
 from bench.core import Ctx, Row, interleave, judge, reason_of, summary_or_none
-from bench.procs import BASELINES, PY, StdioPeer, Unavailable, baseline_cmd, engine_cmd
+from bench.procs import (
+    BASELINES,
+    PY,
+    StdioPeer,
+    Unavailable,
+    baseline_cmd,
+    engine_cmd,
+    fastmcp_available,
+    http_server,
+)
+from bench.scenarios.http_load import CLIENTS, _burst
 
 NAME = "upstream"
 TITLE = "imported MCP server (mcp-server)"
@@ -48,7 +61,7 @@ def _tools(root: Path) -> None:
 
 
 def run(ctx: Ctx) -> list[Row]:
-    return [_call(ctx), _startup(ctx)]
+    return [_call(ctx), _startup(ctx), anyio.run(_load, ctx)]
 
 
 def _call(ctx: Ctx) -> Row:
@@ -154,4 +167,63 @@ def _startup(ctx: Ctx) -> Row:
     )
     if row.ratio is not None:
         row.met = judge(ctx, row.ratio <= 1.1 and not any(children["engine"]))
+    return row
+
+
+async def _load(ctx: Ctx) -> Row:
+    root = ctx.work / "upstream-load"
+    _echo_entry(root, "up")
+    seconds, rounds = (1.0, 1) if ctx.quick else (3.0, 3)
+    ctx.log(f"upstream: {CLIENTS} HTTP clients through the proxy")
+    failed: dict[str, str] = {}
+    pools: dict[str, tuple[list[Any], str]] = {}
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def open_pool(name: str, kind: str, argv: list[str], tool: str) -> None:
+            try:
+                url, _pid = stack.enter_context(http_server(kind, argv))
+                sessions = [await stack.enter_async_context(http_session(url)) for _ in range(CLIENTS)]
+                res = await sessions[0].call_tool(tool, {"text": "hi"})
+                if res.is_error:
+                    raise Unavailable(f"{tool} answered isError: {res.content!r:.300}")
+                pools[name] = (sessions, tool)
+            except Exception as exc:
+                failed[name] = reason_of(exc)
+
+        await open_pool("engine", "engine", engine_cmd("serve", str(root), "--no-watch"), "up_echo")
+        reason = fastmcp_available()
+        if reason is None:
+            await open_pool("fastmcp", "fastmcp", baseline_cmd("proxy_fastmcp.py", "{port}"), "echo")
+        else:
+            failed["fastmcp"] = reason
+        rates: dict[str, list[float]] = {k: [] for k in pools}
+        for r in range(rounds + 1):
+            for name in list(pools)[r % 2 :] + list(pools)[: r % 2]:
+                sessions, tool = pools[name]
+
+                async def call(s: Any, _tool: str = tool) -> Any:
+                    return await s.call_tool(_tool, {"text": "hi"})
+
+                try:
+                    count, _lats = await _burst(sessions, call, seconds)
+                except Exception as exc:
+                    failed[name] = reason_of(exc)
+                    continue
+                if r:
+                    rates[name].append(count / seconds)
+    row = Row(
+        TITLE,
+        f"{CLIENTS} HTTP clients through the proxy",
+        "calls/s",
+        summary_or_none(rates.get("engine", []) if "engine" not in failed else []),
+        "FastMCP proxy of the same upstream",
+        summary_or_none(rates.get("fastmcp", []) if "fastmcp" not in failed else []),
+        target=">= 1.5x FastMCP",
+        unavailable=failed.get("engine"),
+        baseline_unavailable=failed.get("fastmcp"),
+        higher_is_better=True,
+        notes=f"{seconds:.0f} s x {rounds} rounds per side",
+    )
+    if row.ratio is not None:
+        row.met = judge(ctx, row.ratio >= 1.5)
     return row

@@ -3,6 +3,8 @@ upstream stops, a manifest edit is make-before-break, and a name clash is report
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import anyio
@@ -11,6 +13,7 @@ import pytest
 from mcp import Client
 
 from skillz_engine.engine import Engine
+from skillz_engine.mcp.upstream.runtime import health
 from tests.mcp.upstream.conftest import upstream_entry, upstreams
 from tests.mcp_helpers import served, write
 
@@ -65,6 +68,11 @@ async def test_crash_restarts_with_backoff_and_errors_meanwhile(tmp_path: Path) 
         await wait_until(lambda: up.restarts == 1)
         await wait_until(lambda: up.state == "ready")
         assert not messages(engine, "SKZ544")
+        assert health(engine.snapshot)["up"] == {
+            "state": "ready",
+            "restarts": 1,
+            "target": up.launch.describe(),
+        }
         res = await c.call_tool("up_echo", {"text": "back"})
         assert not res.is_error and res.structured_content == {"echo": "back"}
 
@@ -123,3 +131,17 @@ async def test_clashing_names_are_reported(tmp_path: Path) -> None:
         clashes = [d for d in engine.snapshot.diagnostics if "same_echo" in d.message]
         assert clashes and "already defined" in clashes[0].message
         assert not (await c.call_tool("same_echo", {"text": "one wins"})).is_error
+
+
+def test_lazy_upstreams_load_no_sdk_client_at_compile(tmp_path: Path) -> None:
+    """Compiling a tree with upstreams (validate, a start with lazy ones) does not import the SDK's
+    client: it loads when an upstream connects."""
+    upstream_entry(tmp_path, extra="autostart: false\n")
+    code = (
+        "import sys; from pathlib import Path; from tests.conftest import open_tree\n"
+        f"t = open_tree([Path({str(tmp_path)!r})]); t.full_scan(); snap = t.snapshot()\n"
+        "assert [c.spec.kind for c in snap.entries.values()] == ['mcp-server'], snap.diagnostics\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mcp.client')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
