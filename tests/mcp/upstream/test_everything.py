@@ -80,6 +80,10 @@ async def sample(
     )
 
 
+async def roots(context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
+    return types.ListRootsResult(roots=[types.Root(uri="file:///tmp/project", name="project")])
+
+
 async def check_surface(c: Client, mode: str) -> None:
     tools = {t.name: t for t in (await c.list_tools()).tools}
     assert {"ev_echo", "ev_get-sum", "ev_get-structured-content", "ev_trigger-sampling-request"} <= set(tools)
@@ -96,6 +100,8 @@ async def check_surface(c: Client, mode: str) -> None:
     assert "accept" in str(elicited.content), elicited
     sampled = await c.call_tool("ev_trigger-sampling-request", {"prompt": "Say hi", "maxTokens": 20})
     assert "hi!" in str(sampled.content), (mode, sampled)
+    listed = await c.call_tool("ev_get-roots-list", {})
+    assert "file:///tmp/project" in str(listed.content), (mode, listed)
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -111,7 +117,13 @@ async def test_everything_over_stdio(ev: Everything, tmp_path: Path, mode: str) 
 
     async with (
         served([tmp_path]) as (_, server),
-        Client(server.server, mode=mode, elicitation_callback=elicit, sampling_callback=sample) as c,
+        Client(
+            server.server,
+            mode=mode,
+            elicitation_callback=elicit,
+            sampling_callback=sample,
+            list_roots_callback=roots,
+        ) as c,
     ):
         await check_surface(c, mode)
         done = await c.call_tool(
@@ -151,6 +163,8 @@ async def test_everything_over_streamable_http(http_everything: str, tmp_path: P
     write(tmp_path / "servers" / "ev" / "manifest.yaml", f"kind: mcp-server\nurl: {http_everything}\n")
     async with (
         served([tmp_path]) as (_, server),
-        Client(server.server, elicitation_callback=elicit, sampling_callback=sample) as c,
+        Client(
+            server.server, elicitation_callback=elicit, sampling_callback=sample, list_roots_callback=roots
+        ) as c,
     ):
         await check_surface(c, "http")
