@@ -81,7 +81,8 @@ async def sample(
 
 
 async def roots(context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
-    return types.ListRootsResult(roots=[types.Root(uri="file:///tmp/project", name="project")])
+    project = {"uri": "file:///tmp/project", "name": "project"}
+    return types.ListRootsResult.model_validate({"roots": [project]})
 
 
 async def check_surface(c: Client, mode: str) -> None:
