@@ -36,6 +36,7 @@ BUILTINS = [
     "register_script",
     "build_tool",
     "add_skill_repo",
+    "import_mcp",
     "import_tool",
     "pipeline",
     "delete_tool",

@@ -296,6 +296,7 @@ async def test_search_disclosure_lists_only_builtins(root: Path) -> None:
             "register_script",
             "build_tool",
             "add_skill_repo",
+            "import_mcp",
             "import_tool",
             "pipeline",
             "delete_tool",

@@ -15,7 +15,7 @@ runtime from the kind registry), ``builtins`` (the engine's catalog) and ``sourc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +56,25 @@ class Tree:
         self.builtins = builtins or Builtins()
         self.use_cache = cache
         self.index = Index()
+        self.dirty: set[str] = set()  # entries whose runtime said they serve something new
+        self.on_changed: Callable[[], Awaitable[None]] | None = None  # set by whoever serves the tree
         self.compiler = self._compiler()
         self.generation = 0
 
     def _compiler(self) -> Compiler:
-        services = Services(self.config, self.state_dir, self.roots)
+        services = Services(self.config, self.state_dir, self.roots, changed=self._entry_changed)
         return Compiler(services, self.runtimes, lenient=self.lenient)
+
+    async def _entry_changed(self, key: str) -> None:
+        """:attr:`Services.changed`: mark ``key`` for recompiling, then let the server rebuild."""
+        self.dirty.add(key)
+        if self.on_changed is not None:
+            await self.on_changed()
+
+    def recompile_dirty(self) -> set[str]:
+        """Compile again the entries runtimes marked changed (:attr:`dirty`); returns their keys."""
+        keys, self.dirty = self.dirty, set()
+        return self.index.recompile(keys, self.compiler)
 
     @property
     def roots(self) -> tuple[Path, ...]:

@@ -23,7 +23,7 @@ Rules every runtime follows:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -57,6 +57,10 @@ class Services:
     config: Config
     state_dir: Path
     roots: tuple[Path, ...] = ()
+    # a stateful runtime calls this with an entry key when what the entry serves changed outside
+    # its files (an upstream MCP server's listing): the entry is compiled again and a new snapshot
+    # swapped in, the same path a file change takes; None where nothing is served live
+    changed: Callable[[str], Awaitable[None]] | None = field(default=None, compare=False)
 
 
 class Runtime(Protocol):

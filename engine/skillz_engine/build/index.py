@@ -94,6 +94,17 @@ class Index:
             changed.add(key)
         return hits if cached is not None else changed
 
+    def recompile(self, keys: Iterable[str], compiler: Compiler) -> set[str]:
+        """Compile the entries at ``keys`` again although their files did not change (their
+        runtime said what they serve changed); returns the keys recompiled."""
+        done: set[str] = set()
+        for key in keys:
+            found = self.found.get(key)
+            if found is not None and key in self._results:
+                self._set(key, compiler.load(found))
+                done.add(key)
+        return done
+
     def forget_results(self) -> None:
         """Forget every result, so the next refresh compiles every entry (the configuration changed)."""
         for key in list(self._results):

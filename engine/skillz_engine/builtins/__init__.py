@@ -3,10 +3,10 @@
 Tools: ``list_tools``, ``search_tools``, ``call_tool`` (for clients that ignore list_changed);
 ``activate_skill``, ``deactivate_skill``, ``suggest_skill`` (skills per client); ``memory`` (the
 model's key-value memory); the writers ``register_script``, ``build_tool``, ``add_skill_repo``,
-``import_tool`` (copies entries from a git repository or gist, with provenance), ``pipeline``,
-``delete_tool`` and ``version`` (history: list, diff, rollback); ``services`` (Docker services:
-define, list, start, stop, status, logs, remove, prune); ``execute_code`` runs the client's Python,
-which calls the tools as functions (code mode).
+``import_mcp`` (imports an MCP server), ``import_tool`` (copies entries from a git repository or
+gist, with provenance), ``pipeline``, ``delete_tool`` and ``version`` (history: list, diff,
+rollback); ``services`` (Docker services: define, list, start, stop, status, logs, remove, prune);
+``execute_code`` runs the client's Python, which calls the tools as functions (code mode).
 Prompts: the six authoring prompts of :mod:`.authoring` (rendered live).
 Resources: ``skillz://guide`` (rendered live), ``skillz://diagnostics``, ``skillz://tools/{name}``.
 ``builtins.enabled`` / ``builtins.disabled`` in ``skillz.yaml`` switch tools on and off;
@@ -26,6 +26,7 @@ from skillz_engine.builtins.build_tool import BUILD_TOOL
 from skillz_engine.builtins.codemode import EXECUTE_CODE
 from skillz_engine.builtins.delete import DELETE_TOOL
 from skillz_engine.builtins.guide import builtin_resources, builtin_templates
+from skillz_engine.builtins.import_mcp import IMPORT_MCP
 from skillz_engine.builtins.imports import IMPORT_TOOL
 from skillz_engine.builtins.memory import MEMORY
 from skillz_engine.builtins.pipeline import PIPELINE
@@ -43,7 +44,7 @@ STATE_TOOLS: tuple[ToolDef, ...] = (MEMORY,)
 SERVICE_TOOLS: tuple[ToolDef, ...] = (SERVICES,)  # its writing actions refuse under read-only
 CODE_TOOLS: tuple[ToolDef, ...] = (EXECUTE_CODE,)
 # tools that write into the tree: off when read-only
-WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS, IMPORT_TOOL)
+WRITER_TOOLS: tuple[ToolDef, ...] = (REGISTER_SCRIPT, BUILD_TOOL, *REPO_TOOLS, IMPORT_MCP, IMPORT_TOOL)
 WRITER_TOOLS += (PIPELINE, DELETE_TOOL, VERSION)
 ALL_TOOLS: tuple[ToolDef, ...] = (
     *CORE_TOOLS,

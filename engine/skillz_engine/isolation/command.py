@@ -19,7 +19,7 @@ from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.limits import limits_for
 from skillz_engine.isolation.process import Command
 from skillz_engine.isolation.sandbox import wrap
-from skillz_engine.tree.specs import ToolSpec
+from skillz_engine.tree.specs import process_keys
 
 if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
@@ -37,7 +37,7 @@ SERVICE_ENV: ContextVar[Mapping[str, str]] = ContextVar("SERVICE_ENV", default=M
 
 def secret_names(spec: EntrySpec) -> tuple[str, ...]:
     """The ``SKILLZ_*`` variables the manifest asks for (anything else is ignored)."""
-    return tuple(str(n) for n in spec.record_as(ToolSpec).secrets if str(n).startswith("SKILLZ_"))
+    return tuple(str(n) for n in process_keys(spec.record).secrets if str(n).startswith("SKILLZ_"))
 
 
 def build_env(spec: EntrySpec, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -54,7 +54,7 @@ def build_env(spec: EntrySpec, environ: Mapping[str, str] | None = None) -> dict
             env[name] = environ[name]
     env.setdefault("PATH", os.defpath)
     env.setdefault("LANG", DEFAULT_LANG)
-    for key, value in spec.record_as(ToolSpec).env.items():
+    for key, value in process_keys(spec.record).env.items():
         env[str(key)] = str(value)
     for name in secret_names(spec):
         if name in environ:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.programs import which
 from skillz_engine.tree import specs
-from skillz_engine.tree.specs import DEFAULT_LIMITS, DEFAULT_OUTPUT, DEFAULT_TIMEOUT, ToolSpec
+from skillz_engine.tree.specs import DEFAULT_LIMITS, DEFAULT_OUTPUT, DEFAULT_TIMEOUT, process_keys
 from skillz_engine.units import UnitError, parse_duration, parse_size
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Limits:
 def limits_for(spec: EntrySpec, config: Config | None = None) -> Limits:
     """The entry's ``limits``, falling back to ``limits`` in skillz.yaml, then to the defaults."""
     tree = config.limits if config is not None else specs.Limits()
-    raw = spec.record_as(ToolSpec).limits.over(tree).over(DEFAULT_LIMITS)
+    raw = process_keys(spec.record).limits.over(tree).over(DEFAULT_LIMITS)
     try:
         return Limits(
             timeout=parse_duration(raw.timeout),  # never None over DEFAULT_LIMITS

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, get_args
 
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.tree.paths import OUTSIDE, PARENT, PathEscape, safe_join
-from skillz_engine.tree.specs import DEFAULT_SANDBOX, Sandbox, SandboxMode, ToolSpec
+from skillz_engine.tree.specs import DEFAULT_SANDBOX, Sandbox, SandboxMode, ToolSpec, process_keys
 
 if TYPE_CHECKING:
     from skillz_engine.tree.config import Config
@@ -73,13 +73,13 @@ def policy_for(spec: EntrySpec, config: Config | None = None) -> Policy:
     """The tool's ``sandbox``, key by key over ``sandbox`` in skillz.yaml, over Skillz's environment
     variables (:func:`environment_sandbox`), over the defaults."""
     tree = config.sandbox if config is not None else Sandbox()
-    record = spec.record_as(ToolSpec)
+    record = process_keys(spec.record)
     merged = record.sandbox.over(tree).over(environment_sandbox()).over(DEFAULT_SANDBOX)
     mode = str(merged.mode)
     if mode not in MODES:  # the schema makes this unreachable for validated manifests
         raise RuntimeFailure(f"unknown sandbox mode {mode!r}; use one of {', '.join(MODES)}")
     network = bool(merged.network)
-    if record.requires.services and record.sandbox.network is None:
+    if isinstance(record, ToolSpec) and record.requires.services and record.sandbox.network is None:
         network = True  # a tool that requires a service must reach its published port
     return Policy(mode, network, tuple(str(p) for p in merged.writable or ()))
 

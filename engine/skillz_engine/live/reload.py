@@ -29,6 +29,7 @@ class Reloader:
         self.tree = tree
         self.live: LiveRegistry | None = None
         self._lock = anyio.Lock()
+        tree.on_changed = self.refresh
 
     async def start(self) -> LiveRegistry:
         """Scan and compile the whole tree, start its entries, and open the live registry."""
@@ -42,7 +43,21 @@ class Reloader:
     async def _build(self, previous: Snapshot | None) -> Snapshot:
         """Start what is new, then assemble the snapshot that serves it (once)."""
         await self._start_new(previous)
+        self.tree.recompile_dirty()  # what the started entries found out (an upstream's listing)
         return self.tree.snapshot(previous)
+
+    async def refresh(self) -> None:
+        """Serve what runtimes marked changed (:meth:`Tree.recompile_dirty`): one new snapshot,
+        swapped and announced like a file change. A no-op before :meth:`start` (the first build
+        picks them up) and when a build already took them."""
+        if self.live is None:
+            return
+        async with self._lock:
+            revision = self.tree.revision
+            if not self.tree.recompile_dirty() or self.tree.revision == revision:
+                return
+            snap = await self._build(self.live.current)
+            await self.live.swap(snap)
 
     async def _start_new(self, previous: Snapshot | None) -> None:
         """Make-before-break: start every compiled entry ``previous`` does not already run. One

@@ -140,6 +140,8 @@ def build_app(
         return Guard(app, token=token, origins=allowed_origins)
 
     async def health(request: Request) -> JSONResponse:
+        from skillz_engine.mcp.upstream.runtime import health as upstream_health
+
         snap = engine.snapshot
         return JSONResponse(
             {
@@ -148,6 +150,7 @@ def build_app(
                 "tools": len(snap.tools),
                 "errors": len(snap.errors),
                 "sessions": len(mcp.hub.legacy),
+                "upstreams": upstream_health(snap),
             }
         )
 

@@ -130,7 +130,8 @@ _ALL = (
          summary="a named set of skills"),
     Kind("service", ServiceSpec, "service", "services", _RT + "service:ServiceRuntime",
          summary="a Docker container tools depend on"),
-    Kind("mcp-server", McpServerSpec, "mcp-server", "servers", None, served=False,
+    Kind("mcp-server", McpServerSpec, "mcp-server", "servers",
+         "skillz_engine.mcp.upstream.runtime:McpServerRuntime",
          legacy_tool_type="mcp", summary="an imported MCP server"),
 )  # fmt: skip
 

@@ -177,6 +177,7 @@ class ToolDef:
     entry: str | None = None  # EntrySpec.key, None for built-ins
     owner: str | None = None  # owning skill, if any
     digest: str = ""  # changes when the definition changes (for diff)
+    meta: Mapping[str, Any] | None = None  # the tool's `_meta` as listed (an imported tool's, as is)
 
     def definition(self) -> dict[str, Any]:
         """The MCP ``Tool`` object (camelCase)."""
@@ -193,6 +194,8 @@ class ToolDef:
             out["annotations"] = dict(self.annotations)
         if self.icons:
             out["icons"] = _icons(self.icons)
+        if self.meta:
+            out["_meta"] = dict(self.meta)
         return out
 
 

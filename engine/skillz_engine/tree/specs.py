@@ -319,6 +319,19 @@ class ServiceSpec(Spec):
 
 
 @dataclass(frozen=True, slots=True)
+class McpToolOverride:
+    """One value of an mcp-server's ``tools`` (read with ``records.read_record``): how one
+    upstream tool is served."""
+
+    name: str | None = None  # served under this name instead of `<namespace>_<tool>`
+    description: str | None = None
+    title: str | None = None
+    annotations: JSONObject | None = None  # replaces the upstream's
+    arguments: JSONObject = field(default_factory=dict)  # fixed values, hidden from the schema
+    hidden: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class McpServerSpec(Spec):
     command: str | None = None
     args: tuple[str, ...] = ()
@@ -332,3 +345,17 @@ class McpServerSpec(Spec):
     timeout: Duration | None = None
     autostart: bool = True
     secrets: tuple[str, ...] = ()
+    transport: Literal["streamable-http", "sse"] = "streamable-http"  # with `url`
+    idle_timeout: Duration | None = None  # None: never stopped for being idle
+    # by upstream tool name; each value is read as a McpToolOverride (see override())
+    tools: Mapping[str, JSONObject] = field(default_factory=dict)
+    limits: Limits = Limits()  # memory, cpu, processes, openFiles of a stdio upstream
+    sandbox: Sandbox = Sandbox()  # as a script tool's, for a stdio upstream
+
+
+def process_keys(record: Spec) -> ToolSpec | McpServerSpec:
+    """The record of an entry that runs a process (a tool, or a stdio upstream MCP server): what
+    :mod:`skillz_engine.isolation` reads ``env``, ``secrets``, ``limits`` and ``sandbox`` from."""
+    if not isinstance(record, ToolSpec | McpServerSpec):
+        raise TypeError(f"a {type(record).__name__} runs no process")
+    return record
