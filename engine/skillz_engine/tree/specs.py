@@ -351,6 +351,14 @@ class McpServerSpec(Spec):
     tools: Mapping[str, JSONObject] = field(default_factory=dict)
     limits: Limits = Limits()  # memory, cpu, processes, openFiles of a stdio upstream
     sandbox: Sandbox = Sandbox()  # as a script tool's, for a stdio upstream
+    # an upstream in its own container (over stdio): the service keys of its container
+    image: str | None = None
+    build: str | None = None
+    volumes: tuple[str, ...] = ()
+    resources: ServiceResources = ServiceResources()
+    cap_add: tuple[str, ...] = ()
+    read_only: bool = True
+    network: str | None = None
 
 
 def process_keys(record: Spec) -> ToolSpec | McpServerSpec:

@@ -216,6 +216,8 @@ class Upstream:
         eof = anyio.Event()
         self._subscribed.clear()
         try:
+            if self.launch.prepare is not None:  # a container upstream's image: built or found first
+                await anyio.to_thread.run_sync(self.launch.prepare)
             async with open_transport(self.launch, self.timeout, noise) as (read, write):
                 send, recv = anyio.create_memory_object_stream[Any](0)
                 async with anyio.create_task_group() as tg:

@@ -7,8 +7,8 @@
   whose last lines explain a failed start.
 * Streamable HTTP (``url``, ``headers``) and legacy SSE (``transport: sse``): header values may
   name listed secrets as ``${SKILLZ_NAME}``.
-* ``image``/``build`` (an upstream in a container) is another launcher: refused with a clear
-  diagnostic until it lands.
+* ``image``/``build`` (an upstream in a container, Docker's gateway model): the same stdio, through
+  a hardened, labelled ``docker run -i --rm`` (:mod:`skillz_engine.runtimes.service.stdio`).
 
 Everything a launch needs is resolved at compile time (:func:`launch_for`), so a manifest that
 cannot launch is a diagnostic with file:line:col, not a failure on first use.
@@ -21,7 +21,8 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Mapping
+import shutil
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,11 @@ class Launch:
     url: str = ""
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     stderr: Path | None = None  # where a stdio upstream's stderr goes
+    cgroup: Path | None = (
+        None  # an unsandboxed stdio upstream's pids cgroup (made and emptied per connection)
+    )
+    # run (in a worker thread) before each connection: a container upstream's image is made here
+    prepare: Callable[[], object] | None = field(default=None, compare=False, repr=False)
 
     @property
     def digest(self) -> str:
@@ -76,19 +82,8 @@ class Launch:
 def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
     """The launch of ``spec``; raises :class:`CompileProblem` when it cannot be launched."""
     r = spec.record_as(McpServerSpec)
-    for key in ("image", "build"):
-        if key in spec.data:
-            raise CompileProblem(
-                [
-                    spec.diag(
-                        (key,),
-                        "SKZ540",
-                        f"`{key}` (an upstream MCP server in a container) is not supported by this version",
-                        hint="Run the upstream with `command` (stdio) or reach it by `url` for now.",
-                        at_key=True,
-                    )
-                ]
-            )
+    if r.image or r.build:
+        return _container(spec, r, stderr)
     if r.url:
         headers = {str(k): _fill(spec, r, str(k), str(v)) for k, v in r.headers.items()}
         return Launch(r.transport, url=r.url, headers=headers)
@@ -104,7 +99,7 @@ def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
         raise CompileProblem(
             [spec.diag(where, "SKZ542", f"this upstream cannot be launched: {exc}", hint=_hint(exc))]
         ) from None
-    if cmd.cgroup is not None:
+    if r.limits.processes is not None:
         raise CompileProblem(
             [
                 spec.diag(
@@ -116,7 +111,37 @@ def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
                 )
             ]
         )
-    return Launch("stdio", argv=cmd.argv, cwd=cmd.cwd, env=dict(cmd.env), stderr=stderr)
+    argv = cmd.argv
+    if cmd.cgroup is not None:
+        # An unsandboxed run is wrapped to join a pids cgroup that the run's end empties: right for
+        # a tool call, wrong for a server that lives as long as its connection (and reconnects).
+        # The SDK's stdio client stops the upstream's process; the wrapper is left out.
+        argv = argv[argv.index(str(cmd.cgroup)) + 1 :]
+    return Launch("stdio", argv=argv, cwd=cmd.cwd, env=dict(cmd.env), stderr=stderr)
+
+
+def _container(spec: EntrySpec, r: McpServerSpec, stderr: Path) -> Launch:
+    """An upstream in its own container over stdio (``image`` or ``build``), as Docker's MCP gateway
+    runs one: the hardened, labelled ``docker run -i --rm`` of
+    :func:`skillz_engine.runtimes.service.stdio.stdio_argv`, its image made (``build``) or checked
+    (``image``, never pulled) before each connection, with the reason as the upstream's state."""
+    from skillz_engine.runtimes.service.handle import ServiceHandle
+    from skillz_engine.runtimes.service.stdio import container_plan, stdio_argv
+
+    docker = shutil.which("docker")
+    if docker is None:
+        hint = "Install the Docker client (Debian: docker.io), or run the upstream with `command`."
+        key = "image" if r.image else "build"
+        raise CompileProblem([spec.diag((key,), "SKZ540", "the `docker` client is not installed", hint)])
+    state_dir = stderr.parent.parent  # <state>/mcp-servers/<entry>.stderr.log
+    try:
+        argv, env = stdio_argv(spec, state_dir, spec.fingerprint, docker=docker)
+        handle = ServiceHandle(container_plan(spec, state_dir, spec.fingerprint))
+    except (RuntimeFailure, PathEscape, ValueError) as exc:
+        raise CompileProblem(
+            [spec.diag((), "SKZ540", f"this container upstream cannot be launched: {exc}")]
+        ) from None
+    return Launch("stdio", argv=tuple(argv), cwd=spec.dir, env=env, stderr=stderr, prepare=handle.image)
 
 
 def _package(args: tuple[str, ...]) -> tuple[int, str] | None:
