@@ -83,7 +83,7 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
 def _description(error: ValidationError) -> str | None:
     """The schema's description of the value, or of the key it is one form of (a duration's
     string form has none; the duration, with its accepted forms, has)."""
-    e: ValidationError | None = error
+    e: Any = error  # a ValidationError, then its parents (typed as jsonschema's private _Error)
     while e is not None:
         desc = e.schema.get("description") if isinstance(e.schema, dict) else None
         if isinstance(desc, str) and desc:
