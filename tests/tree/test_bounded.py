@@ -83,9 +83,9 @@ def test_alias_as_key_is_refused(tmp_path: Path) -> None:
 def test_many_plain_values_within_the_bound_are_fine(tmp_path: Path) -> None:
     p = tmp_path / "manifest.yaml"
     p.write_text("kind: script\nlist: [" + ",".join(["1"] * (MAX_NODES - 10)) + "]\n")
-    assert _parse_bounded(p) == []
+    assert parse_file(p).diagnostics == ()
     p.write_text("kind: script\nlist: [" + ",".join(["1"] * (MAX_NODES + 1)) + "]\n")
-    assert _parse_bounded(p)[0][0] == "SKZ009"
+    assert [d.code for d in parse_file(p).diagnostics] == ["SKZ009"]
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1000, 100_000])
