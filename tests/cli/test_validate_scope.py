@@ -11,6 +11,7 @@ import pytest
 
 from skillz_engine.build.compile import Tree
 from skillz_engine.cli.main import main
+from skillz_engine.cli.validate import tree_root
 
 GOOD = "kind: prompt\ndescription: A prompt.\nmessages:\n  - role: user\n    content: hi\n"
 BAD = "kind: prompt\ndescription: 3\nmessages: []\n"
@@ -77,3 +78,14 @@ def test_references_still_resolve(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert _report(capsys) == (1, set())
     pipe.write_text("kind: pipeline\ndescription: p\nsteps:\n  - id: a\n    tool: nope\n")
     assert main(["validate", "--format", "json", str(pipe)]) == 1
+
+
+def test_a_tool_nested_in_a_skill_is_validated_in_the_tree_around_the_skill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "skills/helper").mkdir(parents=True)
+    (tmp_path / "skills/helper/SKILL.md").write_text("---\nname: helper\ndescription: helps\n---\nBody\n")
+    nested = _entry(tmp_path, "skills/helper/tools/t", "kind: command\ndescription: t\nargv: [echo]\n")
+    assert main(["validate", "--format", "json", str(nested)]) == 0
+    assert _report(capsys) == (1, set())
+    assert tree_root(nested.parent) == tmp_path

@@ -25,18 +25,20 @@ def tree_root(entry: Path) -> Path:
     """The root a single entry belongs to, so references to its siblings resolve.
 
     The nearest ancestor holding ``skillz.yaml``; else the parent of the nearest kind home folder
-    (``tools/``, ``skills/``, ...) the entry sits in; else the entry's parent. Never the current
+    (``tools/``, ``skills/``, ...) the entry sits in, a skill's own folders skipped (a tool nested
+    in a skill belongs to the tree around the skill); else the entry's parent. Never the current
     directory as such: run from a large parent, that would compile all of it.
     """
     from skillz_engine.tree.config import CONFIG_NAMES
     from skillz_engine.tree.kinds import KINDS
+    from skillz_engine.tree.parse import SKILL_FILE
 
     homes = {k.home for k in KINDS.values()}
     for d in entry.parents:
         if any((d / n).is_file() for n in CONFIG_NAMES):
             return d
     for d in entry.parents:
-        if d.name in homes:
+        if d.name in homes and not (d.parent / SKILL_FILE).is_file():  # a skill's own tools/ is inside
             return d.parent
     return entry.parent
 
