@@ -38,16 +38,17 @@ REPO = Path(__file__).resolve().parents[2]
 SEED_DIRS = (REPO / "example-tools", REPO / "example-skills", REPO / "tests/data/manifests")
 ENTRY_FILES = ("manifest.yaml", "manifest.yml", "manifest.json", "SKILL.md")
 
+# registered under names of their own, so other Hypothesis tests' profiles are left alone
 settings.register_profile(
-    "ci",
+    "validate-fuzz-ci",
     max_examples=250,  # x 4 properties = 1,000 examples
     deadline=None,  # bounded time is asserted per example below, with a margin for slow machines
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
 )
-settings.register_profile("long", settings.get_profile("ci"), max_examples=2_500)
-FUZZ = settings(settings.get_profile(os.environ.get("SKILLZ_FUZZ_PROFILE", "ci")))
+settings.register_profile("validate-fuzz-long", settings.get_profile("validate-fuzz-ci"), max_examples=2_500)
+FUZZ = settings(settings.get_profile("validate-fuzz-" + os.environ.get("SKILLZ_FUZZ_PROFILE", "ci")))
 SECONDS_PER_EXAMPLE = 5.0  # of CPU
 MAX_RSS_GROWTH = 512 << 20  # bytes the high-water mark may grow over a whole property
 
@@ -206,6 +207,12 @@ def mutated(draw: st.DrawFn, text: str) -> str:
                             "inputSchema": {"type": "object", "properties": {"x": {"type": "strng"}}}}),
     fmt="yaml", name="a",
 )  # fmt: skip
+@example(  # found by test_mutated_real_manifests: Jinja's parser recursed per `{` (SKZ901);
+    # also kept whole in tests/data/manifests/invalid/deep-template
+    m=("command", "tools", {"kind": "command", "description": "d", "argv": ["echo", "{" * 400 + " text }}"]}),
+    fmt="json",
+    name="a",
+)
 @example(  # issue 15 item 6: a name ending in a newline
     m=("prompt", "prompts", {"kind": "prompt", "description": "d"}), fmt="json", name="a\n"
 )
