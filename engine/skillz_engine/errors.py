@@ -12,6 +12,7 @@ parentheses). Names without a module are defined here; the others where they are
     ├── ToolNotFound                             a call names no tool of the current snapshot
     ├── units.UnitError (ValueError)             a duration or size that cannot be read
     ├── tree.paths.PathEscape                    a relative path would leave its base
+    ├── tree.bounded.ManifestTooComplex          a manifest's data would cross a size or depth bound
     ├── tree.templating.TemplateError            a template failed to render
     ├── build.contract.CompileProblem            diagnostics about an entry, raised at compile time
     ├── runtimes.wasm.build.source.BuildError    a WebAssembly build could not run or failed

@@ -213,3 +213,38 @@ async def test_no_reader_ever_sees_a_half_built_registry(tmp_path: Path, write: 
         done.set()
     assert live.current.prompts["p00"].description == "gen 30"
     assert checks > 30
+
+
+@pytest.mark.anyio
+async def test_parsing_a_reload_never_blocks_the_event_loop(tmp_path: Path, write: Write) -> None:
+    """Manifests are read and compiled in a worker thread: while a batch of expensive manifests
+    (alias bombs, each stopped at the expansion bound) is parsed, the event loop keeps ticking."""
+    write("prompts/p/manifest.yaml", prompt("good"))
+    reloader = Reloader(Tree([tmp_path], lenient=True))
+    await reloader.start()
+    lols = ",".join(['"lol"'] * 9)
+    bomb = [f"kind: prompt\ndescription: x\na0: &a0 [{lols}]"]
+    bomb += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    paths = [write(f"prompts/b{i}/manifest.yaml", "\n".join(bomb) + "\n") for i in range(8)]
+    gaps: list[float] = []
+    done = anyio.Event()
+
+    async def tick() -> None:
+        last = anyio.current_time()
+        while not done.is_set():
+            await anyio.sleep(0.005)
+            now = anyio.current_time()
+            gaps.append(now - last)
+            last = now
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(tick)
+        t0 = anyio.current_time()
+        await reloader.apply(paths)
+        took = anyio.current_time() - t0
+        done.set()
+    assert reloader.live is not None
+    codes = {d.code for d in reloader.live.current.diagnostics}
+    assert "SKZ009" in codes
+    assert took > 0.3  # the batch really was expensive...
+    assert max(gaps) < took / 2  # ...and the loop never waited for it

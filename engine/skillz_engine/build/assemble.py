@@ -159,7 +159,7 @@ def _references(specs: Mapping[str, EntrySpec], tools: Mapping[str, ToolDef]) ->
     for s in specs.values():
         pool = pools.get(s.kind)
         if pool is not None:
-            pool[s.name] = s
+            pool.setdefault(s.name, s)  # listing order: the root given first wins
     bundles = pools["bundle"]
     codes = {"skill": "SKZ301", "bundle": "SKZ302", "service": "SKZ303", "tool": "SKZ304"}
     for s in referring:

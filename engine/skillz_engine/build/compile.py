@@ -111,6 +111,18 @@ class Tree:
         if cache is not None and (len(hits) != found or len(cached) != found):
             cache.save({k: r.cached() for k, r in self.results.items()})
 
+    def compile_only(self, keys: Iterable[str]) -> None:
+        """Find every entry but compile only the ones at ``keys`` (entry directories), and the
+        rest only when those name other entries: ``validate`` of a few files costs a scan, not a
+        compile of the whole tree. Names clashing with entries not compiled go unreported."""
+        self.mount_sources()
+        self.index.scan_all(self.roots)
+        wanted = [k for k in keys if k in self.index.found]
+        self.index.refresh(wanted, self.compiler)
+        specs = [self.index.results[k].spec for k in wanted if k in self.index.results]
+        if any(spec is not None and spec.refs for spec in specs):
+            self.index.refresh(list(self.index.found), self.compiler)
+
     def mount_sources(self, *, compile_now: bool = False) -> set[str]:
         """Serve the roots the source provider offers now (no network: pins whose clone is
         missing are reported); returns the entry keys that appeared or went away (compiled here

@@ -19,6 +19,7 @@ from typing import Any
 from skillz_engine.build.cache import Cached
 from skillz_engine.build.contract import RUNTIMES, CallContext, CompileProblem, Runtime, Services, tool_def
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
+from skillz_engine.tree.jsonschemas import json_schema_diagnostics
 from skillz_engine.tree.kinds import KINDS
 from skillz_engine.tree.model import (
     Args,
@@ -261,6 +262,7 @@ class Compiler:
             return None, diags
         diags.extend(check_entry_name(doc, name, kind))
         diags.extend(schema_diagnostics(doc, kind))
+        diags.extend(json_schema_diagnostics(doc))
         if errors_of(diags):
             return None, diags
         return EntrySpec(

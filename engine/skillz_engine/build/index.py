@@ -26,6 +26,7 @@ class Index:
         self.scan_diags: list[Diagnostic] = []
         self.revision = 0  # counts changes of results: equal revisions, equal snapshots
         self._sorted: list[str] | None = None  # listing order; None when an entry came or went
+        self._rank: dict[Path, int] = {}  # each root's place in the order the roots were given
         self._view: Mapping[str, EntryResult] = MappingProxyType(self._results)
 
     @property
@@ -48,7 +49,9 @@ class Index:
 
     def scan_all(self, roots: Iterable[Path]) -> None:
         """Forget everything found and find it again (results stay until :meth:`refresh`)."""
-        found, self.scan_diags = scan(list(roots))
+        roots = list(roots)
+        self._set_ranks(roots)
+        found, self.scan_diags = scan(roots)
         self.found = {f.key: f for f in found}
         for key in [k for k in self._results if k not in self.found]:
             self._drop(key)
@@ -63,6 +66,7 @@ class Index:
 
     def add_root(self, root: Path) -> set[str]:
         """Find the entries under ``root``; returns their keys (not compiled yet)."""
+        self._set_ranks([*self._rank, root])
         found, diags = scan([root])
         self.scan_diags.extend(diags)
         for f in found:
@@ -176,9 +180,22 @@ class Index:
             self.scan_diags.extend(diags)
         return touched
 
+    def _set_ranks(self, roots: list[Path]) -> None:
+        rank = {r: i for i, r in enumerate(dict.fromkeys(roots))}
+        if rank != self._rank:
+            self._rank = rank
+            self._sorted = None
+
     def sorted_keys(self) -> list[str]:
-        """Entry keys in listing order, re-sorted only when the set of entries changed."""
+        """Entry keys in listing order: the roots in the order they were given, then each root's
+        entries by path. The first of two entries with one name wins (SKZ207 on the other), so the
+        root given first wins, whatever the paths are called. Re-sorted only when the set of
+        entries or roots changed."""
         cached = self._sorted
         if cached is None:  # _set and _drop forget the order when the set of keys changes
-            cached = self._sorted = sorted(self._results)
+            last = len(self._rank)
+            results = self._results
+            cached = self._sorted = sorted(
+                results, key=lambda k: (self._rank.get(results[k].found.root, last), k)
+            )
         return cached

@@ -2,7 +2,9 @@
 
 :class:`Reloader` consumes any async iterable of path batches: :func:`watch` (watchfiles) in
 production, a plain list in tests. For each batch it rescans only what the paths touch, compiles
-what changed, starts new stateful entries before the swap, and swaps.
+what changed, starts new stateful entries before the swap, and swaps. Scanning and compiling
+(reading and parsing manifests) run in a worker thread, one at a time under the reloader's lock, so
+a slow or hostile tree never blocks the event loop that serves requests.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ class Reloader:
 
     async def start(self) -> LiveRegistry:
         """Scan and compile the whole tree, start its entries, and open the live registry."""
-        self.tree.full_scan()
+        await anyio.to_thread.run_sync(self.tree.full_scan)
         if await self.fetch_sources():
-            self.tree.full_scan()
+            await anyio.to_thread.run_sync(self.tree.full_scan)
         snap = await self._build(None)
         self.live = LiveRegistry(snap)
         return self.live
@@ -90,9 +92,10 @@ class Reloader:
         assert self.live is not None, "call start() first"
         async with self._lock:
             revision = self.tree.revision
-            full = self.tree.rescan(paths)
+            batch = list(paths)
+            full = await anyio.to_thread.run_sync(self.tree.rescan, batch)
             if full and await self.fetch_sources():
-                self.tree.full_scan()
+                await anyio.to_thread.run_sync(self.tree.full_scan)
             if not full and self.tree.revision == revision:
                 return None
             snap = await self._build(self.live.current)
@@ -126,7 +129,7 @@ class Reloader:
         pins, mount the clones that exist as roots, and serve the result (one swap)."""
         assert self.live is not None, "call start() first"
         async with self._lock:
-            self.tree.mount_sources(compile_now=True)
+            await anyio.to_thread.run_sync(lambda: self.tree.mount_sources(compile_now=True))
             snap = await self._build(self.live.current)
             await self.live.swap(snap)
             return snap

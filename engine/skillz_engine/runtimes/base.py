@@ -152,8 +152,12 @@ def argument_errors(tool: ToolDef, arguments: Any) -> list[str]:
         if len(_VALIDATORS) > 4096:
             _VALIDATORS.clear()
         _VALIDATORS[key] = v
+    try:
+        found = sorted(v.iter_errors(dict(arguments)), key=lambda e: list(e.absolute_path))[:5]
+    except Exception as exc:  # e.g. UnknownType: validate reports it (SKZ111); here it is the call's error
+        return [f"the tool's inputSchema cannot be used, fix its manifest ({type(exc).__name__}: {exc})"]
     errors = []
-    for e in sorted(v.iter_errors(dict(arguments)), key=lambda e: list(e.absolute_path))[:5]:
+    for e in found:
         where = "/".join(str(p) for p in e.absolute_path) or "arguments"
         errors.append(f"{where}: {e.message}")
     return errors

@@ -90,7 +90,10 @@ def schema_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
         if len(_VALIDATORS) > 1024:
             _VALIDATORS.clear()
         _VALIDATORS[key] = validator
-    error = best_match(validator.iter_errors(value))
+    try:
+        error = best_match(validator.iter_errors(value))
+    except Exception as exc:  # e.g. UnknownType: validate reports it (SKZ111); here it is the call's error
+        return f"the outputSchema cannot be used ({type(exc).__name__}: {exc})"
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "the result"

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
+from skillz_engine.tree.bounded import Builder, ManifestTooComplex, json_too_deep
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
-from skillz_engine.tree.positions import JsonPath, Pos, Positions, format_json_path
+from skillz_engine.tree.positions import JsonPath, Positions, format_json_path
 
 __all__ = [
     "MANIFEST_NAMES",
@@ -135,74 +136,6 @@ def read_text(path: Path, display: str) -> tuple[str | None, list[Diagnostic]]:
 # --------------------------------------------------------------------------- YAML with positions
 
 
-_STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
-_NULL = "tag:yaml.org,2002:null"
-_BOOL = "tag:yaml.org,2002:bool"
-_PLAIN_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
-_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
-
-
-class _Builder:
-    """Turn a composed YAML node tree into Python data, recording positions and duplicate keys."""
-
-    def __init__(self, loader: yaml.SafeLoader, display: str) -> None:
-        self.loader = loader
-        self.display = display
-        self.values: dict[JsonPath, Pos] = {}
-        self.keys: dict[JsonPath, Pos] = {}
-        self.diagnostics: list[Diagnostic] = []
-
-    def build(self, node: yaml.Node, path: JsonPath) -> Any:
-        self.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == _STR and isinstance(key_node, yaml.ScalarNode):
-                    key = key_node.value
-                else:
-                    key = self.loader.construct_object(key_node, deep=True)
-                if not isinstance(key, str):  # `on:`, `1:`: keep the key as written (JSON keys are text)
-                    key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
-                kpath = (*path, key)
-                kpos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                if key in out:
-                    first = self.keys.get(kpath, kpos)
-                    self.diagnostics.append(
-                        Diagnostic(
-                            self.display,
-                            kpos[0],
-                            kpos[1],
-                            "SKZ006",
-                            Severity.ERROR,
-                            f"duplicate key {key!r} (first defined at line {first[0]})",
-                            format_json_path(kpath),
-                            "Remove one of the two; YAML keeps only the last.",
-                        )
-                    )
-                self.keys[kpath] = kpos
-                out[key] = self.build(value_node, kpath)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
-        tag, text = node.tag, node.value
-        # fast paths for the scalars manifests are made of; anything unusual goes to PyYAML
-        if tag == _STR:
-            return text
-        if tag == _INT and _PLAIN_INT.match(text):
-            return int(text)
-        if tag == _NULL:
-            return None
-        if tag == _BOOL and text.lower() in _BOOLS:
-            return _BOOLS[text.lower()]
-        value = self.loader.construct_object(node, deep=True)
-        # dates and timestamps are not JSON: keep what the author wrote
-        if not isinstance(value, str | int | float | bool | type(None)):
-            value = node.value
-        return value
-
-
 def _yaml_error(display: str, exc: yaml.YAMLError, line_offset: int = 0, text: str = "") -> Diagnostic:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = (mark.line + 1 if mark else 1) + line_offset
@@ -218,17 +151,24 @@ def _yaml_error(display: str, exc: yaml.YAMLError, line_offset: int = 0, text: s
     return _diag(display, line, col, "SKZ001", message, hint)
 
 
+def _too_complex(display: str, exc: ManifestTooComplex, line_offset: int = 0) -> Diagnostic:
+    line, col = exc.pos
+    return _diag(display, line + line_offset, col, "SKZ009", str(exc), exc.hint)
+
+
 def parse_yaml_text(text: str, display: str, line_offset: int = 0) -> tuple[Any, Positions, list[Diagnostic]]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, Positions(), [_diag(display, 1 + line_offset, 1, "SKZ002", "document is empty")]
-        builder = _Builder(loader, display)
+        builder = Builder(loader, display)
         data = builder.build(node, ())
     except yaml.YAMLError as exc:
         return None, Positions(), [_yaml_error(display, exc, line_offset, text)]
-    except (ValueError, TypeError, RecursionError) as exc:  # e.g. bad timestamps, alias bombs
+    except ManifestTooComplex as exc:
+        return None, Positions(), [_too_complex(display, exc, line_offset)]
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. bad timestamps
         return None, Positions(), [_diag(display, 1 + line_offset, 1, "SKZ001", f"invalid YAML: {exc}")]
     finally:
         loader.dispose()
@@ -260,6 +200,9 @@ def _strict_json(text: str, display: str) -> tuple[Any, list[Diagnostic]]:
     def no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
+    too_deep = json_too_deep(text)
+    if too_deep is not None:
+        return None, [_too_complex(display, too_deep)]
     try:
         data = json.loads(text, object_pairs_hook=pairs, parse_constant=no_constants)
     except json.JSONDecodeError as exc:

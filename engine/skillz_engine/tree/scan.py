@@ -3,7 +3,11 @@
 A directory holding a manifest (``manifest.yaml|yml|json``) or a ``SKILL.md`` is an entry. Inside
 an entry nothing is walked, except a skill, whose nested entries belong to it. Ignored everywhere:
 dot-directories, ``node_modules``, ``__pycache__``, ``venv``/``.venv``, editor swap and backup
-files. Symlinked directories are followed only while they stay inside the root.
+files. Symlinked directories are followed only while they stay inside the root, and each real
+directory is walked once: a link back to a directory already walked (``ln -s . self``, a loop) or a
+second link to the same one is reported (SKZ209), not followed. A scan is bounded: at most
+:data:`MAX_SCAN_DIRS` directories and :data:`MAX_SCAN_DEPTH` levels below its start, so pointing
+it at a huge directory ends with a diagnostic instead of running away.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from skillz_engine.tree.paths import is_inside
 
 IGNORED_DIRS = frozenset({"node_modules", "__pycache__", "venv", ".venv"})
 SWAP_SUFFIXES = (".swp", ".swo", ".swx", "~", ".bak", ".tmp", ".orig", ".rej")
+MAX_SCAN_DIRS = 50_000
+MAX_SCAN_DEPTH = 32
 
 
 def ignored_name(name: str) -> bool:
@@ -85,6 +91,26 @@ def is_skillz_service(found: Found) -> bool:
     return found.manifest is not None and found.manifest.parent != found.dir
 
 
+def _is_file(e: os.DirEntry[str]) -> bool:
+    try:
+        return e.is_file()
+    except OSError:  # a link that loops or dangles is no file
+        return False
+
+
+def _identity(d: Path) -> tuple[int, int] | None:
+    """The real directory behind ``d`` (device, inode), or ``None`` when it cannot be reached."""
+    try:
+        st = d.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _not_walked(d: Path, message: str, hint: str) -> Diagnostic:
+    return Diagnostic(display_path(d), 0, 0, "SKZ209", Severity.WARNING, message, hint=hint)
+
+
 def scan_dir(
     root: Path,
     start: Path,
@@ -95,13 +121,36 @@ def scan_dir(
     found: list[Found] = []
     diags: list[Diagnostic] = []
     stack: list[tuple[Path, str | None, Path | None]] = [(start, owner, owner_dir)]
+    walked: dict[tuple[int, int], Path] = {}
+    base_depth = len(start.parts)
     while stack:
         d, own, own_dir = stack.pop()
+        ident = _identity(d)
+        if ident is None:
+            continue
+        if ident in walked:
+            diags.append(
+                _not_walked(
+                    d,
+                    f"directory is {display_path(walked[ident])} again (through a symlink: a loop "
+                    "or a second link); not scanned twice",
+                    "Remove the link; a directory is served from one place.",
+                )
+            )
+            continue
+        if len(walked) >= MAX_SCAN_DIRS:
+            diags.append(
+                _not_walked(
+                    d,
+                    f"scan stopped after {MAX_SCAN_DIRS:,} directories; the rest of the tree is not served",
+                    "Point the engine at the directory that holds your entries, not a large parent.",
+                )
+            )
+            break
+        walked[ident] = d
         try:
             with os.scandir(d) as it:
                 items = sorted(it, key=lambda e: e.name)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
         except PermissionError:
             diags.append(
                 Diagnostic(
@@ -114,7 +163,9 @@ def scan_dir(
                 )
             )
             continue
-        names = {e.name for e in items if e.is_file()}
+        except OSError:  # gone meanwhile, not a directory, a link that loops
+            continue
+        names = {e.name for e in items if _is_file(e)}
         manifests = _manifests_in(names)
         has_skill = SKILL_FILE in names
         entry: Found | None = None
@@ -171,6 +222,16 @@ def scan_dir(
             if not is_dir:
                 continue
             p = Path(e.path)
+            if len(p.parts) - base_depth > MAX_SCAN_DEPTH:
+                diags.append(
+                    _not_walked(
+                        p,
+                        f"directory is more than {MAX_SCAN_DEPTH} levels below "
+                        f"{display_path(start)}; not scanned",
+                        "Keep entries within a few levels of the root.",
+                    )
+                )
+                continue
             if e.is_symlink() and not is_inside(p, root):
                 diags.append(
                     Diagnostic(
@@ -221,8 +282,13 @@ def fingerprint(found: Found) -> str:
             st = found.manifest.stat()
             h.update(f"{found.manifest}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     stack = [found.dir]
-    while stack:
+    walked: set[tuple[int, int]] = set()  # each real directory once: a symlink loop ends here
+    while stack and len(walked) < MAX_SCAN_DIRS:
         d = stack.pop()
+        ident = _identity(d)
+        if ident is None or ident in walked:
+            continue
+        walked.add(ident)
         try:
             with os.scandir(d) as it:
                 items = sorted(it, key=lambda e: e.name)

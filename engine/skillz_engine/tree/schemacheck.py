@@ -56,7 +56,10 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
     if error.validator in ("oneOf", "anyOf") and error.context:
         from jsonschema.exceptions import best_match, relevance
 
-        best = best_match(error.context, key=relevance)
+        # an alternative the value's type fits (the string form of a duration, for `fast`) says
+        # more than one it does not (`expected number`): judge among those first
+        fitting = [e for e in error.context if e.validator != "type"]
+        best = best_match(fitting or error.context, key=relevance)
         # only descend when the closest alternative fails on something specific
         if (
             best is not None
@@ -76,6 +79,18 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
         ):
             return [best]
     return [error]
+
+
+def _description(error: ValidationError) -> str | None:
+    """The schema's description of the value, or of the key it is one form of (a duration's
+    string form has none; the duration, with its accepted forms, has)."""
+    e: Any = error  # a ValidationError, then its parents (typed as jsonschema's private _Error)
+    while e is not None:
+        desc = e.schema.get("description") if isinstance(e.schema, dict) else None
+        if isinstance(desc, str) and desc:
+            return desc
+        e = e.parent
+    return None
 
 
 def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) -> list[Diagnostic]:
@@ -129,7 +144,7 @@ def _schema_diag(doc: Document, error: ValidationError, schema: dict[str, Any]) 
         )
         return [doc.diag(path, "SKZ104", f"{inst!r} is not allowed here", hint=hint)]
     if v in ("pattern", "format"):
-        desc = error.schema.get("description") if isinstance(error.schema, dict) else None
+        desc = _description(error)
         hint = desc if isinstance(desc, str) and desc else None
         if (
             isinstance(inst, str)

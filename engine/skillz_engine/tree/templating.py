@@ -103,6 +103,8 @@ def check_syntax(source: str) -> tuple[int, str] | None:
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
         return (exc.lineno or 1, exc.message or "syntax error")
+    except RecursionError:  # Jinja's parser recurses per bracket: `{{{{...` nested hundreds deep
+        return (1, "the template is nested too deeply to parse")
     # what compiling would also reject: unknown filters and tests
     for node in ast.find_all((nodes.Filter, nodes.Test)):
         known = env.filters if isinstance(node, nodes.Filter) else env.tests
