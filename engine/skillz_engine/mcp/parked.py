@@ -14,6 +14,18 @@ process with it, stays parked on the answer. The retry finds the call by its ``r
 (128 random bits; bound to the session when the transport has one), hands the responses to the
 waiting futures and goes back to waiting for the next question or the final result.
 
+* Every round carries a fresh ``request_state``: the one a retry used is void once the next
+  ``InputRequiredResult`` goes out, so an old or altered state is refused, never replayed.
+* Questions asked at the same time (a script that sends elicitation, sampling and roots requests
+  without waiting in between) go out together in one ``InputRequiredResult``: once one question is
+  queued the handler waits until none has been added for :data:`SETTLE` seconds. Each question's
+  key is the one the tool chose (:data:`~skillz_engine.build.contract.QUESTION_KEY`, a script's
+  ``key``), else ``<kind>-<n>``.
+* A retry whose ``input_responses`` miss a key gets the unanswered questions again (SEP-2322);
+  keys nobody asked for are ignored.
+* A question the client declared no capability for ends the call with ``-32021``
+  (``MissingRequiredClientCapabilityError``, ``data.requiredCapabilities``; HTTP 400).
+
 * A parked call nobody resumes within :data:`PARK_TIMEOUT` seconds is cancelled (its process
   group is killed) and forgotten; a retry with an unknown or expired state is a clear
   ``INVALID_PARAMS`` error telling the client to call the tool again. A call that ends while
@@ -39,7 +51,7 @@ import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from skillz_engine.build.contract import EngineHandle
+from skillz_engine.build.contract import QUESTION_KEY, EngineHandle
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.live.sessions import Activations
@@ -51,6 +63,7 @@ log = logging.getLogger("skillz_engine.mcp.server")
 
 Ctx = ServerRequestContext[Any, Any]
 PARK_TIMEOUT = 300.0  # seconds a parked call waits for the client's retry
+SETTLE = 0.05  # seconds without a new question before the queued ones go out together
 MAX_PARKED = 1024  # parked calls kept at once (the oldest is cancelled beyond that)
 
 
@@ -86,17 +99,31 @@ class ParkedCall:
         self.expired = False
         self.attached = 0  # handlers waiting on this call right now
         self.finished_at: float | None = None
+        self.missing: dict[str, dict[str, Any]] = {}  # client capabilities a question needed
         self._changed = anyio.Event()
         self._count = 0
+        self._keys: set[str] = set()
 
     def _notify(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
 
+    def _key(self, method: str) -> str:
+        """The question's key: the tool's own choice (:data:`QUESTION_KEY`) unless already used."""
+        self._count += 1
+        chosen = QUESTION_KEY.get()
+        key = chosen if chosen and chosen not in self._keys else f"{method.split('/')[0]}-{self._count}"
+        self._keys.add(key)
+        return key
+
+    def lacks(self, capability: str) -> None:
+        """A question needs ``capability`` the client did not declare: end the call (``-32021``)."""
+        self.missing[capability] = {}
+        self.scope.cancel()
+
     async def ask(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Queue a question for the client and wait for the retry that answers it."""
-        self._count += 1
-        q = _Question(f"{method.split('/')[0]}-{self._count}", method, dict(params))
+        q = _Question(self._key(method), method, dict(params))
         try:
             q.request()
         except Exception as exc:  # the tool's params are not a valid MCP request
@@ -121,13 +148,17 @@ class ParkedCall:
             q.answered.set()
 
     async def outcome(self) -> ToolResult | dict[str, _Question]:
-        """The final result, or the questions the client must answer now."""
+        """The final result, or the questions the client must answer now (all those asked together)."""
         while True:
             changed = self._changed
             if self.result is not None:
                 return self.result
             if self.questions:
-                return dict(self.questions)
+                with anyio.move_on_after(SETTLE) as quiet:
+                    await changed.wait()
+                if quiet.cancelled_caught:
+                    return dict(self.questions)
+                continue
             await changed.wait()
 
     async def drive(self, invoke: Callable[[], Awaitable[ToolResult]]) -> None:
@@ -160,6 +191,13 @@ class ParkedCalls:
 
     def forget(self, state: str) -> None:
         self.calls.pop(state, None)
+
+    def renew(self, call: ParkedCall) -> str:
+        """A fresh ``request_state`` for the next round of ``call``; the previous one is void."""
+        self.calls.pop(call.state, None)
+        call.state = f"skz-{secrets.token_urlsafe(16)}"
+        self.calls[call.state] = call
+        return call.state
 
     def _sweep(self) -> None:
         """Forget finished calls whose result nobody collected within the timeout."""
@@ -229,11 +267,21 @@ async def run_parked(
         raise
     finally:
         call.attached -= 1
+    if call.missing:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            await call.done.wait()
+        calls.forget(call.state)
+        needed = ", ".join(sorted(call.missing))
+        raise MCPError(
+            code=types.MISSING_REQUIRED_CLIENT_CAPABILITY,
+            message=f"{params.name!r} needs the client capability {needed}, not declared by this request",
+            data={"requiredCapabilities": dict(call.missing)},
+        )
     if isinstance(outcome, ToolResult):
         calls.forget(call.state)
         return outcome
     return types.InputRequiredResult(
-        input_requests={k: q.request() for k, q in outcome.items()}, request_state=call.state
+        input_requests={k: q.request() for k, q in outcome.items()}, request_state=calls.renew(call)
     )
 
 
@@ -315,6 +363,7 @@ class ParkingCallContext:
 
     def _require(self, capability: str, what: str) -> None:
         if capability not in self._capabilities:
+            self._call.lacks(capability)
             raise RuntimeFailure(
                 f"the client does not support {what} (it declared no {capability!r} capability)"
             )

@@ -130,7 +130,9 @@ class Session:
             if method in LOG_METHODS | PROGRESS_METHODS | STREAM_METHODS:
                 await self._notification(method, params)
             elif msg.get("id") is not None:
-                child.start_soon(self.host.reply, msg.get("id"), method, params, child)
+                key = msg.get("key")
+                key = key if isinstance(key, str) and key else None
+                child.start_soon(self.host.reply, msg.get("id"), method, params, child, key)
             return
         if ("result" in msg or "error" in msg) and self.final is None:
             self.final = msg
