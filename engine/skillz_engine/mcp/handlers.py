@@ -47,8 +47,10 @@ def is_modern(ctx: Ctx) -> bool:
     return ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
-def not_found(ctx: Ctx, message: str) -> MCPError:
-    return MCPError(code=types.INVALID_PARAMS if is_modern(ctx) else RESOURCE_NOT_FOUND, message=message)
+def not_found(ctx: Ctx, message: str, uri: str) -> MCPError:
+    """Resource not found: -32602 on 2026-07-28 (-32002 before), with the URI in ``data`` (SEP-2164)."""
+    code = types.INVALID_PARAMS if is_modern(ctx) else RESOURCE_NOT_FOUND
+    return MCPError(code=code, message=message, data={"uri": uri})
 
 
 def error_of(result: ToolResult) -> str | None:
@@ -187,12 +189,14 @@ class Handlers:
                 else:
                     found = snap.find_template(uri)
                     if found is None:
-                        raise not_found(ctx, f"unknown resource {uri!r}; resources/list shows what exists")
+                        raise not_found(
+                            ctx, f"unknown resource {uri!r}; resources/list shows what exists", uri
+                        )
                     tpl, variables = found
                     contents = await tpl.read(uri, variables, snap)
             except (KeyError, FileNotFoundError, PermissionError) as exc:
                 reason = exc.args[0] if exc.args else type(exc).__name__
-                raise not_found(ctx, f"resource {uri!r} not found: {reason}") from None
+                raise not_found(ctx, f"resource {uri!r} not found: {reason}", uri) from None
             except (MCPError, anyio.get_cancelled_exc_class()):
                 raise
             except Exception as exc:

@@ -45,6 +45,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.errors import UsageError
+from skillz_engine.mcp.events import RETRY_MS, BoundedEventStore
 from skillz_engine.mcp.server import build_server
 from skillz_engine.tree.config import DEFAULT_PORT, Config
 
@@ -135,7 +136,9 @@ def build_app(engine: Engine, *, token: str | None, allowed_origins: list[str], 
     mcp = build_server(engine)
     server = mcp.server
     security = security_settings(host, allowed_origins)
-    manager = StreamableHTTPSessionManager(app=server, security_settings=security)
+    manager = StreamableHTTPSessionManager(  # the event store primes 2025-11-25 SSE streams (retry)
+        app=server, security_settings=security, event_store=BoundedEventStore(), retry_interval=RETRY_MS
+    )
     sse = SseServerTransport("/message", security_settings=security)
     lifespan_state: dict[str, Any] = {}  # build_server uses the SDK's no-op default lifespan
 

@@ -22,7 +22,8 @@ waiting futures and goes back to waiting for the next question or the final resu
   key is the one the tool chose (:data:`~skillz_engine.build.contract.QUESTION_KEY`, a script's
   ``key``), else ``<kind>-<n>``.
 * A retry whose ``input_responses`` miss a key gets the unanswered questions again (SEP-2322);
-  keys nobody asked for are ignored.
+  keys nobody asked for are ignored. A first call that already carries ``input_responses`` (no
+  ``request_state``) has the questions asked under those keys answered at once.
 * A question the client declared no capability for ends the call with ``-32021``
   (``MissingRequiredClientCapabilityError``, ``data.requiredCapabilities``; HTTP 400).
 
@@ -100,6 +101,7 @@ class ParkedCall:
         self.attached = 0  # handlers waiting on this call right now
         self.finished_at: float | None = None
         self.missing: dict[str, dict[str, Any]] = {}  # client capabilities a question needed
+        self.preset: dict[str, Any] = {}  # answers a first call brought before being asked
         self._changed = anyio.Event()
         self._count = 0
         self._keys: set[str] = set()
@@ -129,6 +131,9 @@ class ParkedCall:
         except Exception as exc:  # the tool's params are not a valid MCP request
             raise RuntimeFailure(f"{method}: invalid params: {exc}") from exc
         self.questions[q.key] = q
+        if q.key in self.preset:  # answered up front (a first call that carried inputResponses)
+            self.answer({q.key: self.preset.pop(q.key)})
+            return q.answer or {}
         self._notify()
         with anyio.move_on_after(self.registry.timeout):
             await q.answered.wait()
@@ -206,7 +211,15 @@ class ParkedCalls:
             if call.finished_at is not None and now - call.finished_at > self.timeout:
                 self.forget(call.state)
 
-    def start(self, ctx: Ctx, tool: str, invoke: Callable[[ParkedCall], Awaitable[ToolResult]]) -> ParkedCall:
+    def start(
+        self,
+        ctx: Ctx,
+        tool: str,
+        invoke: Callable[[ParkedCall], Awaitable[ToolResult]],
+        responses: Mapping[str, Any] | None = None,
+    ) -> ParkedCall:
+        """Run a new call; ``responses`` (a first call's ``inputResponses``) answer the questions it
+        will ask under those keys without a round trip (SEP-2322's ephemeral flow); others are ignored."""
         self._sweep()
         if len(self.calls) >= MAX_PARKED:
             oldest = next(iter(self.calls.values()))
@@ -214,6 +227,7 @@ class ParkedCalls:
             self.forget(oldest.state)
         state = f"skz-{secrets.token_urlsafe(16)}"
         call = ParkedCall(self, state, tool, session_label(ctx, fallback=False), ctx)
+        call.preset.update(responses or {})
         self.calls[state] = call
         task = asyncio.get_running_loop().create_task(call.drive(lambda: invoke(call)))
         self._tasks.add(task)
@@ -255,7 +269,7 @@ async def run_parked(
     if params.request_state:
         call = calls.resume(ctx, params.name, params.request_state, params.input_responses or {})
     else:
-        call = calls.start(ctx, params.name, invoke)
+        call = calls.start(ctx, params.name, invoke, params.input_responses)
     call.attached += 1
     try:
         outcome = await call.outcome()
