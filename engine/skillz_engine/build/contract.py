@@ -108,6 +108,7 @@ def tool_def(spec: EntrySpec, invoke: ToolInvoker) -> ToolDef:
         annotations=r.annotations,
         icons=r.icons or None,
         tags=r.tags,
+        task=r.task,
     )
 
 

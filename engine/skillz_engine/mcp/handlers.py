@@ -15,6 +15,7 @@ Rules of the adapter, as far as requests go:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -31,7 +32,7 @@ from skillz_engine.engine import Engine
 from skillz_engine.errors import ToolNotFound
 from skillz_engine.live.disclosure import active_skills
 from skillz_engine.live.sessions import Activations, SessionStore
-from skillz_engine.mcp import wire
+from skillz_engine.mcp import tasks, wire
 from skillz_engine.mcp.fanout import Hub, ServerCallContext, connection_of, session_label, set_log_level
 from skillz_engine.mcp.parked import ParkedCall, ParkedCalls, ParkingCallContext, run_parked
 from skillz_engine.runtimes.base import run_tool
@@ -63,6 +64,7 @@ class Handlers:
     def __init__(self, engine: Engine, hub: Hub, single_client: bool = False) -> None:
         self.engine, self.live, self.hub = engine, engine.live, hub
         self.parked = ParkedCalls()
+        self.tasks = tasks.TaskStore(self.parked, engine.state_dir)
         self.sessions = SessionStore()
         self.single_client = single_client
 
@@ -107,7 +109,7 @@ class Handlers:
 
     async def call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    ) -> types.CallToolResult | types.InputRequiredResult | dict[str, Any]:
         start = time.perf_counter()
         with self.live.reading() as snap:
             tool = snap.tools.get(params.name)
@@ -123,8 +125,19 @@ class Handlers:
             try:
                 activations = self.activations(ctx)
                 if is_modern(ctx):  # questions to the client become input-required rounds (parked.py)
+                    taskable = self._taskable(ctx, tool.name, tool.task)
                     invoker = self._parked_invoker(params, nested, activations)
-                    outcome = await run_parked(self.parked, ctx, params, invoker)
+                    outcome = await run_parked(
+                        self.parked,
+                        ctx,
+                        params,
+                        invoker,
+                        within=tasks.SHORTCUT if taskable else math.inf,
+                        keep_finished=taskable and tool.task == "required",
+                    )
+                    if isinstance(outcome, ParkedCall):  # still running (or must be a task): a task
+                        self._audit(ctx, snap, "tools/call (task)", tool.name, start, None)
+                        return tasks.create_result(self.tasks, outcome)
                     if isinstance(outcome, types.InputRequiredResult):
                         return outcome
                     result = outcome
@@ -139,6 +152,14 @@ class Handlers:
                 raise
             self._audit(ctx, snap, "tools/call", tool.name, start, error_of(result))
             return wire.tool_result(result)
+
+    def _taskable(self, ctx: Ctx, name: str, support: str | None) -> bool:
+        """Whether this call may become a task (Tasks extension); ``-32021`` for a tool that must
+        be one when the request did not declare the extension."""
+        declared = tasks.declares_tasks(ctx)
+        if support == "required" and not declared:
+            raise tasks.missing_extension(f"tool {name!r}")
+        return declared and support != "forbidden"
 
     def _parked_invoker(
         self,

@@ -41,10 +41,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -172,7 +173,8 @@ class ParkedCall:
             with self.scope:
                 result = await invoke()
         except Exception as exc:  # an engine fault: the waiting handler must still get an answer
-            result = ToolResult.error(f"{self.tool}: {type(exc).__name__}: {exc}")
+            why = f"{self.tool}: {type(exc).__name__}: {exc}"
+            result = replace(ToolResult.error(why), rpc_error={"code": types.INTERNAL_ERROR, "message": why})
         finally:
             if result is None:
                 why = "expired waiting for the client's answer" if self.expired else "was cancelled"
@@ -264,15 +266,23 @@ async def run_parked(
     ctx: Ctx,
     params: types.CallToolRequestParams,
     invoke: Callable[[ParkedCall], Awaitable[ToolResult]],
-) -> ToolResult | types.InputRequiredResult:
-    """Run or resume a modern ``tools/call``: the final result, or the next input request."""
+    within: float = math.inf,
+    keep_finished: bool = False,
+) -> ToolResult | types.InputRequiredResult | ParkedCall:
+    """Run or resume a modern ``tools/call``: the final result, or the next input request.
+
+    For the Tasks extension (:mod:`~skillz_engine.mcp.tasks`): a call still running after
+    ``within`` seconds is returned itself (it keeps running), and so is a finished one when
+    ``keep_finished`` (a tool that must be a task)."""
     if params.request_state:
         call = calls.resume(ctx, params.name, params.request_state, params.input_responses or {})
     else:
         call = calls.start(ctx, params.name, invoke, params.input_responses)
     call.attached += 1
+    outcome: ToolResult | dict[str, _Question] | None = None
     try:
-        outcome = await call.outcome()
+        with anyio.move_on_after(within):
+            outcome = await call.outcome()
     except anyio.get_cancelled_exc_class():
         call.scope.cancel()  # the client gave up: stop the work (kills a script's process group)
         with anyio.CancelScope(shield=True), anyio.move_on_after(2):
@@ -291,6 +301,8 @@ async def run_parked(
             message=f"{params.name!r} needs the client capability {needed}, not declared by this request",
             data={"requiredCapabilities": dict(call.missing)},
         )
+    if outcome is None or (keep_finished and isinstance(outcome, ToolResult)):
+        return call
     if isinstance(outcome, ToolResult):
         calls.forget(call.state)
         return outcome

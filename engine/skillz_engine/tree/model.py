@@ -112,6 +112,9 @@ class ToolResult:
     structured: Any = None
     is_error: bool = False
     meta: Mapping[str, Any] | None = None
+    # the JSON-RPC error (code, message, data) the tool answered with instead of a result: an
+    # ``isError`` result in a call, a ``failed`` task in the Tasks extension
+    rpc_error: Mapping[str, Any] | None = None
 
     @staticmethod
     def text(text: str, *, is_error: bool = False, structured: Any = None) -> ToolResult:
@@ -177,6 +180,7 @@ class ToolDef:
     entry: str | None = None  # EntrySpec.key, None for built-ins
     owner: str | None = None  # owning skill, if any
     digest: str = ""  # changes when the definition changes (for diff)
+    task: str | None = None  # the manifest's `task:` (required/optional/forbidden); None: optional
 
     def definition(self) -> dict[str, Any]:
         """The MCP ``Tool`` object (camelCase)."""
@@ -193,6 +197,8 @@ class ToolDef:
             out["annotations"] = dict(self.annotations)
         if self.icons:
             out["icons"] = _icons(self.icons)
+        if self.task:
+            out["execution"] = {"taskSupport": self.task}
         return out
 
 

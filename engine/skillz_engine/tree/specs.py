@@ -133,6 +133,7 @@ class ToolSpec(Spec):
     input_schema: JSONObject = field(default_factory=_object, metadata=FALSY)
     output_schema: JSONObject | None = None
     annotations: JSONObject | None = None  # MCP's own hints, passed on as written
+    task: Literal["required", "optional", "forbidden"] | None = None  # Tasks extension; None: optional
     limits: Limits = Limits()
     env: Mapping[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
