@@ -31,6 +31,7 @@ import asyncio
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ import mcp.types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
+from pydantic import TypeAdapter, ValidationError
 
 from skillz_engine.mcp import wire
 from skillz_engine.mcp.parked import ParkedCall, ParkedCalls
@@ -59,7 +61,33 @@ class TaskParams(types.RequestParams):
 
 
 class TaskUpdateParams(TaskParams):
-    input_responses: types.InputResponses | None = None
+    input_responses: dict[str, Any] | None = None  # checked per key: unknown or bad keys are ignored
+
+
+_RESPONSE: TypeAdapter[Any] = TypeAdapter(types.InputResponse)
+
+
+def _responses(raw: dict[str, Any], pending: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers in ``raw`` to questions still ``pending``, as SDK models; the rest is ignored."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in pending:
+            try:
+                out[key] = _RESPONSE.validate_python(value)
+            except ValidationError:
+                continue
+    return out
+
+
+def check_routing(ctx: Ctx, task_id: str) -> None:
+    """SEP-2243/SEP-2663: an ``Mcp-Name`` header on a ``tasks/*`` request must name its task."""
+    request = ctx.request
+    name = request.headers.get("mcp-name") if request is not None else None
+    if name is not None and name != task_id:
+        raise MCPError(
+            code=types.HEADER_MISMATCH,
+            message=f"the Mcp-Name header {name!r} does not match params.taskId {task_id!r}",
+        )
 
 
 def _now() -> str:
@@ -207,21 +235,24 @@ class TaskHandlers:
     async def get(self, ctx: Ctx, params: TaskParams) -> dict[str, Any]:
         if not declares_tasks(ctx):
             raise missing_extension("tasks/get")
+        check_routing(ctx, params.task_id)
         found = self.store.get(params.task_id)
         return found.detailed() if isinstance(found, Task) else found
 
     async def update(self, ctx: Ctx, params: TaskUpdateParams) -> dict[str, Any]:
         if not declares_tasks(ctx):
             raise missing_extension("tasks/update")
+        check_routing(ctx, params.task_id)
         found = self.store.get(params.task_id)
         if isinstance(found, Task) and params.input_responses:
             found.call.ctx = ctx
-            found.call.answer(params.input_responses)
+            found.call.answer(_responses(params.input_responses, found.call.questions))
         return {}
 
     async def cancel(self, ctx: Ctx, params: TaskParams) -> dict[str, Any]:
         if not declares_tasks(ctx):
             raise missing_extension("tasks/cancel")
+        check_routing(ctx, params.task_id)
         found = self.store.get(params.task_id)
         if isinstance(found, Task) and found.status() not in TERMINAL:
             found.cancelled = True
