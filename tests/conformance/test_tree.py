@@ -74,7 +74,9 @@ async def test_tools_return_every_content_type(tmp_path: Path, mode: str) -> Non
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert schema["$defs"]["address"]["properties"]["city"] == {"type": "string"}
         assert schema["additionalProperties"] is False
-        ok = await c.call_tool("json_schema_2020_12_tool", {"name": "x", "address": {"city": "Oslo"}})
+        ok = await c.call_tool(
+            "json_schema_2020_12_tool", {"name": "x", "address": {"city": "Oslo"}, "email": "x@example.org"}
+        )
         assert not ok.is_error
         bad = await c.call_tool("json_schema_2020_12_tool", {"nickname": "x"})
         assert bad.is_error  # additionalProperties: false is enforced before the tool runs

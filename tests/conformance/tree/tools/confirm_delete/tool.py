@@ -14,7 +14,14 @@ def send(message: dict) -> None:
 request = json.loads(sys.stdin.readline())
 time.sleep(0.5)  # long enough to have become a task
 schema = {"type": "object", "properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]}
-send({"id": 2, "key": "confirm", "method": "elicitation/create", "params": {"message": "Delete it?", "requestedSchema": schema}})
+send(
+    {
+        "id": 2,
+        "key": "confirm",
+        "method": "elicitation/create",
+        "params": {"message": "Delete it?", "requestedSchema": schema},
+    }
+)
 reply = json.loads(sys.stdin.readline()).get("result") or {}
 confirmed = (reply.get("content") or {}).get("confirm")
 send({"id": 1, "result": f"deleted={bool(confirmed)} (action {reply.get('action')})"})

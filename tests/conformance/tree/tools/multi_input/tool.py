@@ -15,7 +15,14 @@ request = json.loads(sys.stdin.readline())
 time.sleep(0.5)  # long enough to have become a task
 for rid, key in ((2, "first_name"), (3, "last_name")):
     schema = {"type": "object", "properties": {"value": {"type": "string"}}, "required": ["value"]}
-    send({"id": rid, "key": key, "method": "elicitation/create", "params": {"message": f"{key}?", "requestedSchema": schema}})
+    send(
+        {
+            "id": rid,
+            "key": key,
+            "method": "elicitation/create",
+            "params": {"message": f"{key}?", "requestedSchema": schema},
+        }
+    )
 answers = {}
 for _ in range(2):
     reply = json.loads(sys.stdin.readline())

@@ -13,7 +13,14 @@ def send(message: dict) -> None:
 
 request = json.loads(sys.stdin.readline())
 schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
-send({"id": 2, "key": "user_name", "method": "elicitation/create", "params": {"message": "What is your name?", "requestedSchema": schema}})
+send(
+    {
+        "id": 2,
+        "key": "user_name",
+        "method": "elicitation/create",
+        "params": {"message": "What is your name?", "requestedSchema": schema},
+    }
+)
 reply = json.loads(sys.stdin.readline()).get("result") or {}
 name = (reply.get("content") or {}).get("name")
 time.sleep(0.5)  # the async part of the work
