@@ -34,12 +34,17 @@ HEAD = """import json, sys, time
 def send(m): print(json.dumps({"jsonrpc": "2.0", **m}), flush=True)
 request = json.loads(sys.stdin.readline())
 """
+ASK = """schema = {"type": "object", "properties": {"v": {"type": "string"}}}
+def ask(rid, key):
+    params = {"message": key + "?", "requestedSchema": schema}
+    send({"id": rid, "key": key, "method": "elicitation/create", "params": params})
+"""
 # asks two questions without waiting in between, each under its own key
 BOTH = (
     HEAD
-    + """schema = {"type": "object", "properties": {"v": {"type": "string"}}}
-send({"id": 2, "key": "first", "method": "elicitation/create", "params": {"message": "1?", "requestedSchema": schema}})
-send({"id": 3, "key": "second", "method": "elicitation/create", "params": {"message": "2?", "requestedSchema": schema}})
+    + ASK
+    + """ask(2, "first")
+ask(3, "second")
 got = {}
 for _ in range(2):
     reply = json.loads(sys.stdin.readline())
@@ -47,12 +52,13 @@ for _ in range(2):
 send({"id": 1, "result": f"{got[2]}+{got[3]}"})
 """
 )
+# asks a second question after the first answer: two rounds
 THEN = (
     HEAD
-    + """schema = {"type": "object", "properties": {"v": {"type": "string"}}}
-send({"id": 2, "key": "one", "method": "elicitation/create", "params": {"message": "1?", "requestedSchema": schema}})
+    + ASK
+    + """ask(2, "one")
 a = json.loads(sys.stdin.readline())["result"]["content"]["v"]
-send({"id": 3, "key": "two", "method": "elicitation/create", "params": {"message": "2?", "requestedSchema": schema}})
+ask(3, "two")
 b = json.loads(sys.stdin.readline())["result"]["content"]["v"]
 send({"id": 1, "result": a + b})
 """
