@@ -185,10 +185,22 @@ class SkillsHandlers:
         return result
 
 
+async def _advertise_in_handshake(ctx: Ctx, call_next: Any) -> Any:
+    """2025-11-25 clients (MCP Inspector among them) look for the extension in the ``initialize``
+    capabilities; the SDK's handshake serializer drops ``extensions``, so they are put back."""
+    result = await call_next(ctx)
+    if ctx.method == "initialize" and isinstance(result, dict):
+        caps = result.get("capabilities")
+        if isinstance(caps, dict) and "extensions" not in caps:
+            caps["extensions"] = {EXTENSION: dict(SETTINGS)}
+    return result
+
+
 def install(server: Server[Any], live: LiveRegistry) -> None:
     """Declare the extension on ``server`` (an SDK ``Server``) and register its three methods."""
     h = SkillsHandlers(live)
     server.extensions[EXTENSION] = dict(SETTINGS)
+    server.middleware.append(_advertise_in_handshake)
     server.add_request_handler("skills/list", types.PaginatedRequestParams, h.list_skills)
     server.add_request_handler("skills/get", UriParams, h.get_skill)
     server.add_request_handler("resources/directory/read", UriParams, h.read_directory)
