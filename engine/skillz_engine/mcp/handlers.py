@@ -240,7 +240,9 @@ class Handlers:
         with self.live.reading() as snap:
             return types.ListPromptsResult(prompts=[wire.prompt(p) for p in snap.prompts.values()])
 
-    async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(
+        self, ctx: Ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult | types.InputRequiredResult:
         args = dict(params.arguments or {})
         with self.live.reading() as snap:
             p = snap.prompts.get(params.name)
@@ -257,6 +259,17 @@ class Handlers:
                     code=types.INVALID_PARAMS,
                     message=f"prompt {p.name!r} needs argument(s): {', '.join(missing)}",
                 )
+            if p.asks and is_modern(ctx):  # a script that may ask: input-required rounds (parked.py)
+                outcome = await run_parked(self.parked, ctx, params, self._prompt_invoker(params))
+                if isinstance(outcome, types.InputRequiredResult):
+                    return outcome
+                assert isinstance(outcome, ToolResult)  # run_parked returns a call only when asked to
+                if outcome.is_error:
+                    message = outcome.text_content()
+                    raise MCPError(code=types.INTERNAL_ERROR, message=message)
+                return types.GetPromptResult.model_validate(
+                    {**({"description": p.description} if p.description else {}), **outcome.structured}
+                )
             try:
                 messages = await p.render(args, ServerCallContext(ctx, snap, p.name))
             except ValueError as exc:
@@ -272,6 +285,26 @@ class Handlers:
             if p.description:
                 payload["description"] = p.description
             return types.GetPromptResult.model_validate(payload)
+
+    def _prompt_invoker(
+        self, params: types.GetPromptRequestParams
+    ) -> Callable[[ParkedCall], Awaitable[ToolResult]]:
+        """A modern ``prompts/get`` of a prompt that can ask, run as a parked call: its messages come
+        back as the ``structured`` part of the call's result."""
+
+        async def invoke(call: ParkedCall) -> ToolResult:
+            with self.live.reading() as snap:
+                prompt = snap.prompts.get(params.name)
+                if prompt is None:
+                    return ToolResult.error(f"unknown prompt {params.name!r}")
+                context = ParkingCallContext(call, snap, prompt.name, 0, None, self.engine)
+                try:
+                    messages = await prompt.render(dict(params.arguments or {}), context)
+                except ValueError as exc:
+                    return ToolResult.error(str(exc))
+                return ToolResult((), structured={"messages": messages})
+
+        return invoke
 
     async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
         name, prefix = params.argument.name, params.argument.value

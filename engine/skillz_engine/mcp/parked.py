@@ -264,7 +264,7 @@ class ParkedCalls:
 async def run_parked(
     calls: ParkedCalls,
     ctx: Ctx,
-    params: types.CallToolRequestParams,
+    params: types.CallToolRequestParams | types.GetPromptRequestParams,
     invoke: Callable[[ParkedCall], Awaitable[ToolResult]],
     within: float = math.inf,
     keep_finished: bool = False,

@@ -226,6 +226,7 @@ class PromptDef:
     entry: str | None = None
     owner: str | None = None
     digest: str = ""
+    asks: bool = False  # rendered by a script that may ask the client (elicitation, sampling)
 
     def definition(self) -> dict[str, Any]:
         """The MCP ``Prompt`` object (camelCase); an empty description is left out."""

@@ -240,7 +240,8 @@ class PromptMessage:
 @dataclass(frozen=True, slots=True)
 class PromptSpec(Spec):
     arguments: tuple[PromptArg, ...] = ()
-    template: str | None = None  # None: the prompt is `messages`
+    template: str | None = None  # None: the prompt is `messages` (or `script`)
+    script: str | None = None  # a script (the script protocol) whose answer is the messages
     messages: tuple[PromptMessage, ...] = ()
 
 
