@@ -17,8 +17,8 @@ from typing import Any
 import mcp.types as types
 import pytest
 from mcp import Client
+from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
-from pydantic import TypeAdapter
 
 from skillz_engine.engine import EngineOptions
 from skillz_engine.mcp.server import SkillzServer
@@ -172,7 +172,7 @@ async def test_a_prompt_backed_by_a_script_asks_the_user(tmp_path: Path, mode: s
     input-required round of prompts/get on 2026-07-28; the script's answer is the messages."""
     asked: list[str] = []
 
-    async def on_elicit(ctx: object, params: types.ElicitRequestParams) -> types.ElicitResult:
+    async def on_elicit(ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
         asked.append(params.message)
         return types.ElicitResult(action="accept", content={"context": "a code review"})
 
@@ -186,13 +186,17 @@ async def test_a_prompt_backed_by_a_script_asks_the_user(tmp_path: Path, mode: s
     assert message.content.text == "Answer with this context in mind: a code review"
 
 
+class SkillsListResult(types.Result):
+    skills: list[dict[str, Any]]
+
+
 async def test_the_skill_fixture_is_listed_by_skills_list(tmp_path: Path) -> None:
     """The conformance skill, through the SDK session's raw request: the SEP-2640 entry shape."""
     async with serving(tmp_path) as server, Client(server) as c:
         reply = await c.session.send_request(
-            types.Request[Any, Any](method="skills/list", params={}), TypeAdapter(dict[str, Any])
+            types.Request[Any, Any](method="skills/list", params={}), SkillsListResult
         )
-    (entry,) = reply["skills"]
+    (entry,) = reply.skills
     assert entry["uri"] == "skill://conformance-demo/SKILL.md"
     assert entry["frontmatter"]["name"] == "conformance-demo"
     assert [r["uri"] for r in entry["resources"]] == [
