@@ -172,7 +172,9 @@ async def test_a_prompt_backed_by_a_script_asks_the_user(tmp_path: Path, mode: s
     input-required round of prompts/get on 2026-07-28; the script's answer is the messages."""
     asked: list[str] = []
 
-    async def on_elicit(ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+    async def on_elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
         asked.append(params.message)
         return types.ElicitResult(action="accept", content={"context": "a code review"})
 
