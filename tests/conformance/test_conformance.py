@@ -62,11 +62,23 @@ def engine_argv(*args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``skillz-engine serve tree --transport http --no-auth --port 0``; yields the MCP URL."""
+    """``skillz-engine serve tree scratch --transport http --no-auth --port 0``; yields the MCP URL."""
     state = tmp_path_factory.mktemp("state")
+    # a second, empty root the test_trigger_*_change tools add entries to and remove them from, so
+    # the suite sees the tool and prompt lists change (the tree itself is never written)
+    scratch = tmp_path_factory.mktemp("scratch")
     log = open(state.parent / "serve.log", "w+b")  # noqa: SIM115 (closed below)
     argv = engine_argv(
-        "serve", str(TREE), "--transport", "http", "--no-auth", "--port", "0", "--state-dir", str(state)
+        "serve",
+        str(TREE),
+        str(scratch),
+        "--transport",
+        "http",
+        "--no-auth",
+        "--port",
+        "0",
+        "--state-dir",
+        str(state),
     )
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server_json = state / "server.json"
