@@ -20,10 +20,6 @@ def answer() -> dict:
     return reply.get("result") or {"error": reply.get("error")}
 
 
-def schema(name: str, kind: str = "string") -> dict:
-    return {"type": "object", "properties": {name: {"type": kind}}, "required": [name]}
-
-
 request = json.loads(sys.stdin.readline())
 ask(2, "client_roots", "roots/list", {})
 roots = answer().get("roots") or []

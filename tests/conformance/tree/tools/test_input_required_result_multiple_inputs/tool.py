@@ -15,11 +15,6 @@ def ask(rid: int, key: str, method: str, params: dict) -> None:
     send({"id": rid, "key": key, "method": method, "params": params})
 
 
-def answer() -> dict:
-    reply = json.loads(sys.stdin.readline())
-    return reply.get("result") or {"error": reply.get("error")}
-
-
 def schema(name: str, kind: str = "string") -> dict:
     return {"type": "object", "properties": {name: {"type": kind}}, "required": [name]}
 

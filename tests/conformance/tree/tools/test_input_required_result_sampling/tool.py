@@ -20,10 +20,6 @@ def answer() -> dict:
     return reply.get("result") or {"error": reply.get("error")}
 
 
-def schema(name: str, kind: str = "string") -> dict:
-    return {"type": "object", "properties": {name: {"type": kind}}, "required": [name]}
-
-
 request = json.loads(sys.stdin.readline())
 message = {"role": "user", "content": {"type": "text", "text": "What is the capital of France?"}}
 ask(2, "capital_question", "sampling/createMessage", {"messages": [message], "maxTokens": 100})

@@ -20,10 +20,6 @@ def answer() -> dict:
     return reply.get("result") or {"error": reply.get("error")}
 
 
-def schema(name: str, kind: str = "string") -> dict:
-    return {"type": "object", "properties": {name: {"type": kind}}, "required": [name]}
-
-
 request = json.loads(sys.stdin.readline())
 hello = {"role": "user", "content": {"type": "text", "text": "Say hello"}}
 ask(2, "greeting", "sampling/createMessage", {"messages": [hello], "maxTokens": 50})
