@@ -29,7 +29,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.engine import Engine
-from skillz_engine.errors import ToolNotFound
+from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.live.disclosure import active_skills
 from skillz_engine.live.sessions import Activations, SessionStore
 from skillz_engine.mcp import tasks, wire
@@ -300,7 +300,7 @@ class Handlers:
                 context = ParkingCallContext(call, snap, prompt.name, 0, None, self.engine)
                 try:
                     messages = await prompt.render(dict(params.arguments or {}), context)
-                except ValueError as exc:
+                except (ValueError, RuntimeFailure) as exc:
                     return ToolResult.error(str(exc))
                 return ToolResult((), structured={"messages": messages})
 

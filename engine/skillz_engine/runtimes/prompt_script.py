@@ -9,7 +9,8 @@ input-required rounds of ``prompts/get`` (the server parks the run, as for a too
 
 The script gets the prompt's arguments as its ``arguments`` and answers with the messages: a
 ``messages`` list (MCP ``PromptMessage`` objects), an object ``{"messages": [...]}``, or text,
-which becomes one user message. An error answer, or anything else, fails the ``prompts/get``.
+which becomes one user message. An error answer, or anything else, fails the ``prompts/get``
+(:class:`~skillz_engine.errors.RuntimeFailure`: an internal error, not the caller's).
 """
 
 from __future__ import annotations
@@ -19,13 +20,10 @@ import json
 from typing import Any
 
 from skillz_engine.build.contract import CallContext
+from skillz_engine.errors import RuntimeFailure
 from skillz_engine.runtimes.base import Services
 from skillz_engine.runtimes.script.runtime import script_invoker
 from skillz_engine.tree.model import Args, EntrySpec, PromptArgument, PromptDef, ToolResult
-
-
-class PromptScriptFailed(ValueError):
-    """The prompt's script failed or answered something that is not messages."""
 
 
 def script_prompt(
@@ -43,7 +41,7 @@ def script_prompt(
         if missing:
             raise ValueError(f"prompt {spec.name!r}: missing required argument(s): {', '.join(missing)}")
         if ctx is None:
-            raise PromptScriptFailed(f"prompt {spec.name!r} runs a script, which needs a request")
+            raise RuntimeFailure(f"prompt {spec.name!r} runs a script, which needs a request")
         return messages_of(spec.name, await invoke(dict(args), ctx))
 
     return PromptDef(spec.name, spec.description, arguments, render, asks=True, **extra)
@@ -53,7 +51,7 @@ def messages_of(name: str, result: ToolResult) -> list[dict[str, Any]]:
     """The prompt messages a script answered with (see the module docstring)."""
     text = result.text_content()
     if result.is_error:
-        raise PromptScriptFailed(f"prompt {name!r}: its script failed: {text}")
+        raise RuntimeFailure(f"prompt {name!r}: its script failed: {text}")
     value: Any = result.structured
     if value is None:
         try:
@@ -66,4 +64,4 @@ def messages_of(name: str, result: ToolResult) -> list[dict[str, Any]]:
         return [{"role": "user", "content": {"type": "text", "text": value}}]
     if isinstance(value, list) and all(isinstance(m, dict) and "role" in m and "content" in m for m in value):
         return value
-    raise PromptScriptFailed(f"prompt {name!r}: its script answered neither messages nor text: {text[:200]}")
+    raise RuntimeFailure(f"prompt {name!r}: its script answered neither messages nor text: {text[:200]}")
