@@ -21,9 +21,10 @@ from typing import Any
 
 from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.runtimes.base import Services
+from skillz_engine.runtimes.base import CompileProblem, Services
 from skillz_engine.runtimes.script.runtime import script_invoker
 from skillz_engine.tree.model import Args, EntrySpec, PromptArgument, PromptDef, ToolResult
+from skillz_engine.tree.validate import entry_path
 
 
 def script_prompt(
@@ -31,9 +32,11 @@ def script_prompt(
 ) -> PromptDef:
     """The prompt of ``spec`` rendered by ``script`` (entry-relative); compile problems of the
     script (a missing file, no interpreter) are raised as the script tool's would be."""
-    as_script = dataclasses.replace(
-        spec, kind="script", data={"description": spec.description, "entry": script}
-    )
+    _, diags = entry_path(spec, ("script",), script)  # reported at the prompt's own `script` key
+    if diags:
+        raise CompileProblem(diags)
+    data = {"description": spec.description, "entry": script}
+    as_script = dataclasses.replace(spec, kind="script", data=data)
     invoke = script_invoker(as_script, services)
 
     async def render(args: Args, ctx: CallContext | None) -> list[dict[str, Any]]:
