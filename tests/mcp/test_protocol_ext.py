@@ -13,9 +13,11 @@ from typing import Any
 
 import anyio
 import httpx2
+import mcp.types as types
 import psutil  # type: ignore[import-untyped]
 import pytest
 
+from skillz_engine.mcp.events import BoundedEventStore
 from tests.mcp.test_http import auth, http_app
 from tests.mcp_helpers import write
 
@@ -258,3 +260,43 @@ async def test_tasks_run_poll_cancel_and_need_the_extension(tree: Path) -> None:
             assert time.monotonic() < deadline, "the cancelled task's process is still running"
             await anyio.sleep(0.05)
         assert (await call("tasks/get", {"taskId": "task-unknown"}, **ext))["error"]["code"] == -32602
+
+
+async def test_handshake_sse_streams_open_with_a_priming_event_and_replay_after_it(tree: Path) -> None:
+    """2025-11-25 POST SSE responses start with an event id, empty data and ``retry``, and the
+    event store replays a stream's later events after a ``Last-Event-ID`` it still holds."""
+    async with http_app(tree) as served, httpx2.AsyncClient(timeout=30) as http:
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        headers = {**auth(), "Accept": "application/json, text/event-stream"}
+        r = await http.post(served.url, json=init, headers=headers)
+        assert r.headers["content-type"].startswith("text/event-stream")
+        first = r.text.split("\n\n")[0].splitlines()
+        assert first[0].startswith("id: ") and "data: " in first and "retry: 1000" in first
+        caps = json.loads(next(x[6:] for x in r.text.splitlines() if x.startswith("data: {")))["result"]
+        assert caps["capabilities"]["extensions"]["io.modelcontextprotocol/skills"] == {"directoryRead": True}
+
+
+async def test_the_event_store_is_bounded_and_replays_one_stream() -> None:
+    store = BoundedEventStore(limit=3)
+    ping = types.JSONRPCNotification(jsonrpc="2.0", method="notifications/progress")
+    first = await store.store_event("a", None)  # a priming event
+    await store.store_event("b", ping)
+    second = await store.store_event("a", ping)
+    replayed: list[str | None] = []
+
+    async def collect(event: Any) -> None:
+        replayed.append(event.event_id)
+
+    assert await store.replay_events_after(first, collect) == "a"
+    assert replayed == [second]  # only stream a's events after the id, not stream b's
+    await store.store_event("c", ping)  # the oldest event falls off
+    assert await store.replay_events_after(first, collect) is None
