@@ -34,7 +34,8 @@ from skillz_engine.live.disclosure import active_skills
 from skillz_engine.live.sessions import Activations, SessionStore
 from skillz_engine.mcp import tasks, wire
 from skillz_engine.mcp.fanout import Hub, ServerCallContext, connection_of, session_label, set_log_level
-from skillz_engine.mcp.parked import ParkedCall, ParkedCalls, ParkingCallContext, run_parked
+from skillz_engine.mcp.parked import ParkedCall, ParkedCalls, run_parked
+from skillz_engine.mcp.parked_context import ParkingCallContext
 from skillz_engine.runtimes.base import run_tool
 from skillz_engine.tree.model import ResourceDef, ToolResult
 

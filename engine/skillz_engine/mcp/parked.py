@@ -8,11 +8,12 @@ connection has none: the server answers the ``tools/call`` with an ``InputRequir
 
 To keep every :class:`~skillz_engine.tree.model.ToolInvoker` unaware of the era, a modern
 ``tools/call`` runs its invocation as a task (:class:`ParkedCall`) with a
-:class:`ParkingCallContext`. When the tool awaits ``elicit``/``sample``/``list_roots``, the
-request is queued and the handler returns ``InputRequiredResult`` while the task, and a script's
-process with it, stays parked on the answer. The retry finds the call by its ``request_state``
-(128 random bits; bound to the session when the transport has one), hands the responses to the
-waiting futures and goes back to waiting for the next question or the final result.
+:class:`~skillz_engine.mcp.parked_context.ParkingCallContext`. When the tool awaits
+``elicit``/``sample``/``list_roots``, the request is queued and the handler returns
+``InputRequiredResult`` while the task, and a script's process with it, stays parked on the answer.
+The retry finds the call by its ``request_state`` (128 random bits; bound to the session when the
+transport has one), hands the responses to the waiting futures and goes back to waiting for the next
+question or the final result.
 
 * Every round carries a fresh ``request_state``: the one a retry used is void once the next
   ``InputRequiredResult`` goes out, so an old or altered state is refused, never replayed.
@@ -53,13 +54,10 @@ import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from skillz_engine.build.contract import QUESTION_KEY, EngineHandle
-from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.build.contract import QUESTION_KEY
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.live.sessions import Activations
-from skillz_engine.mcp.fanout import ServerCallContext, session_label
-from skillz_engine.runtimes.base import call_nested
-from skillz_engine.tree.model import Args, ToolResult
+from skillz_engine.mcp.fanout import session_label
+from skillz_engine.tree.model import ToolResult
 
 log = logging.getLogger("skillz_engine.mcp.server")
 
@@ -195,6 +193,7 @@ class ParkedCalls:
         self.timeout = timeout
         self.calls: dict[str, ParkedCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[ParkedCall] = set()  # tasks of the Tasks extension included
 
     def forget(self, state: str) -> None:
         self.calls.pop(state, None)
@@ -233,7 +232,9 @@ class ParkedCalls:
         self.calls[state] = call
         task = asyncio.get_running_loop().create_task(call.drive(lambda: invoke(call)))
         self._tasks.add(task)
+        self._running.add(call)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._running.discard(call))
         return call
 
     def resume(self, ctx: Ctx, tool: str, state: str, responses: Mapping[str, Any]) -> ParkedCall:
@@ -254,8 +255,8 @@ class ParkedCalls:
         return call
 
     async def close(self) -> None:
-        """Cancel every call still in flight (server shutdown)."""
-        for call in list(self.calls.values()):
+        """Cancel every call still in flight, parked or running as a task (server shutdown)."""
+        for call in list(self._running):
             call.scope.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
@@ -309,114 +310,3 @@ async def run_parked(
     return types.InputRequiredResult(
         input_requests={k: q.request() for k, q in outcome.items()}, request_state=calls.renew(call)
     )
-
-
-class ParkingCallContext:
-    """The :class:`~skillz_engine.build.contract.CallContext` of a modern call: questions to the client
-    park the call; logs and progress go to its latest request."""
-
-    questions_cost_round_trip = True  # a question parks the call (runtimes ask only when needed)
-
-    def __init__(
-        self,
-        call: ParkedCall,
-        snapshot: Snapshot,
-        tool_name: str,
-        depth: int = 0,
-        on_nested: Callable[[str, float, ToolResult], None] | None = None,
-        engine: EngineHandle | None = None,
-        progress_token: str | int | None = None,
-        activations: Activations | None = None,
-    ) -> None:
-        self._call = call
-        self._activations = activations
-        self._snapshot = snapshot
-        self._tool_name = tool_name
-        self._depth = depth
-        self._on_nested = on_nested
-        self._engine = engine
-        first = ServerCallContext(call.ctx, snapshot, tool_name)
-        self._progress_token = progress_token if progress_token is not None else first.progress_token
-        self._session_id = first.session_id
-        self._capabilities = first.client_capabilities
-
-    def _current(self) -> ServerCallContext:
-        return ServerCallContext(self._call.ctx, self._snapshot, self._tool_name, self._depth)
-
-    @property
-    def snapshot(self) -> Snapshot:
-        return self._snapshot
-
-    @property
-    def tool_name(self) -> str:
-        return self._tool_name
-
-    @property
-    def progress_token(self) -> str | int | None:
-        return self._progress_token
-
-    @property
-    def depth(self) -> int:
-        return self._depth
-
-    @property
-    def session_id(self) -> str:
-        return self._session_id
-
-    @property
-    def client_capabilities(self) -> Mapping[str, Any]:
-        return self._capabilities
-
-    @property
-    def engine(self) -> EngineHandle | None:
-        return self._engine
-
-    @property
-    def activations(self) -> Activations | None:
-        return self._activations
-
-    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
-        try:
-            await self._current().log(level, data, logger)
-        except Exception as exc:  # the request it belonged to is already answered
-            log.debug("log of parked call %s dropped: %r", self._tool_name, exc)
-
-    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        try:
-            await self._current().progress(progress, total, message)
-        except Exception as exc:
-            log.debug("progress of parked call %s dropped: %r", self._tool_name, exc)
-
-    def _require(self, capability: str, what: str) -> None:
-        if capability not in self._capabilities:
-            self._call.lacks(capability)
-            raise RuntimeFailure(
-                f"the client does not support {what} (it declared no {capability!r} capability)"
-            )
-
-    async def elicit(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        self._require("elicitation", "elicitation")
-        body = {"mode": "form", **dict(params)}
-        body.setdefault("requestedSchema", {"type": "object", "properties": {}})
-        return await self._call.ask("elicitation/create", body)
-
-    async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        self._require("sampling", "sampling")
-        return await self._call.ask("sampling/createMessage", params)
-
-    async def list_roots(self) -> list[dict[str, Any]]:
-        self._require("roots", "roots")
-        answer = await self._call.ask("roots/list", {})
-        roots = answer.get("roots")
-        if not isinstance(roots, list):
-            raise RuntimeFailure("roots/list: the client's answer has no roots")
-        return [r for r in roots if isinstance(r, dict)]
-
-    async def call_tool(self, name: str, arguments: Args) -> ToolResult:
-        def child(tool: str) -> ParkingCallContext:
-            return ParkingCallContext(
-                self._call, self._snapshot, tool, self._depth + 1, self._on_nested, self._engine,
-                self._progress_token, self._activations,
-            )  # fmt: skip
-
-        return await call_nested(self, name, arguments, child, self._on_nested)

@@ -221,10 +221,6 @@ class TaskStore:
             code=types.INVALID_PARAMS, message=f"unknown task {task_id!r}", data={"taskId": task_id}
         )
 
-    async def close(self) -> None:
-        for task in self.tasks.values():
-            task.call.scope.cancel()
-
 
 class TaskHandlers:
     """``tasks/get``, ``tasks/update`` and ``tasks/cancel``."""
