@@ -151,6 +151,11 @@ class Handlers:
             except anyio.get_cancelled_exc_class():
                 self._audit(ctx, snap, "tools/call", tool.name, start, "cancelled")
                 raise
+            except MCPError as exc:  # -32021 (a missing capability or extension), a stale request state
+                self._audit(
+                    ctx, snap, "tools/call", tool.name, start, f"{exc.error.code}: {exc.error.message}"
+                )
+                raise
             self._audit(ctx, snap, "tools/call", tool.name, start, error_of(result))
             return wire.tool_result(result)
 
