@@ -28,6 +28,9 @@ from tests.conftest import IN_CI
 
 NODE_VERSION = "22.23.3"
 CONFORMANCE_VERSION = "0.1.16"
+# the newest suite (2026-07-28, the Skills and Tasks extensions); its own prefix, as npm installs
+# one version of a package per prefix
+CONFORMANCE_NEXT = "0.2.0-alpha.12"
 INSPECTOR_VERSION = "2.12.0"
 PACKAGES = (
     f"@modelcontextprotocol/conformance@{CONFORMANCE_VERSION}",
@@ -49,6 +52,7 @@ def cache_dir() -> Path:
 class Toolchain:
     node_bin: Path  # the directory holding node 22
     packages: Path  # the prefix holding node_modules/.bin/{conformance,mcp-inspector}
+    next_packages: Path  # the prefix holding conformance CONFORMANCE_NEXT
 
     def env(self, home: Path) -> dict[str, str]:
         """An environment with node 22 first on PATH and a private HOME (Inspector writes there)."""
@@ -60,6 +64,11 @@ class Toolchain:
 
     def bin(self, name: str) -> Path:
         return self.packages / "node_modules" / ".bin" / name
+
+    def conformance(self, version: str) -> Path:
+        """The ``conformance`` CLI of suite ``version`` (CONFORMANCE_VERSION or CONFORMANCE_NEXT)."""
+        prefix = self.next_packages if version == CONFORMANCE_NEXT else self.packages
+        return prefix / "node_modules" / ".bin" / "conformance"
 
 
 @contextmanager
@@ -107,12 +116,14 @@ def toolchain() -> Toolchain:
     node_prefix = cache / f"node-{NODE_VERSION}"
     versions = f"conformance-{CONFORMANCE_VERSION}-inspector-{INSPECTOR_VERSION}-node-{NODE_VERSION}"
     pkg_prefix = cache / f"mcp-{versions}"
+    next_prefix = cache / f"mcp-conformance-{CONFORMANCE_NEXT}-node-{NODE_VERSION}"
     node_bin = node_prefix / "node_modules" / ".bin"
     with _locked(cache / ".lock"):
         _npm_install(npm, node_prefix, (f"node@{NODE_VERSION}",), dict(os.environ))
-        chain = Toolchain(node_bin, pkg_prefix)
+        chain = Toolchain(node_bin, pkg_prefix, next_prefix)
         env = chain.env(Path.home())
         _npm_install(npm, pkg_prefix, PACKAGES, env)
+        _npm_install(npm, next_prefix, (f"@modelcontextprotocol/conformance@{CONFORMANCE_NEXT}",), env)
     version = subprocess.run(
         [str(node_bin / "node"), "--version"], capture_output=True, text=True, timeout=60
     ).stdout.strip()

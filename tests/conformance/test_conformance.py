@@ -1,11 +1,14 @@
 """The official MCP conformance suite and MCP Inspector against ``skillz-engine serve`` on ``tree/``.
 
-``tree/`` holds only manifests (and small scripts for the tools that log, report progress, sample
-or elicit): everything the server scenarios of ``@modelcontextprotocol/conformance`` expect. The
-engine is started as a real subprocess (``serve --transport http --no-auth``); the suite runs every
-server scenario it has for each spec version (``--suite all``: the active ones and the pending
-ones); a scenario passes when none of its checks is a FAILURE (warnings are SHOULDs the suite only
-reports). ``expected-failures.yaml`` lists what may fail, one line of reason (with the spec clause)
+``tree/`` holds only manifests (and small scripts for the tools that log, report progress, sample,
+elicit or run as tasks, and one skill): everything the server scenarios of
+``@modelcontextprotocol/conformance`` expect. The engine is started as a real subprocess
+(``serve --transport http --no-auth``); two pinned suites run every server scenario they have
+(``--suite all``: active, pending and draft ones): 0.1.16 for each spec version it knows, and
+0.2.0-alpha.12 for each spec version and once unfiltered (all 65 scenarios, the Skills and Tasks
+extension scenarios included). A scenario passes when none of its checks is a FAILURE (warnings
+are SHOULDs the suite only reports); one that finds no fixture reports a FAILURE, so a pass is
+never vacuous. ``expected-failures.yaml`` lists what may fail, one line of reason (with the spec clause)
 per entry; it should be empty, and an entry that passes fails the test, so it cannot go stale.
 
 Inspector CLI 2.x (node 22) then calls ``tools/list``, ``tools/call``, ``resources/read`` and
@@ -29,12 +32,20 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conformance.nodejs_toolchain import Toolchain, toolchain
+from tests.conformance.nodejs_toolchain import CONFORMANCE_NEXT, CONFORMANCE_VERSION, Toolchain, toolchain
 
 HERE = Path(__file__).parent
 TREE = HERE / "tree"
 EXPECTED_FAILURES = HERE / "expected-failures.yaml"
-SPEC_VERSIONS = ("2025-06-18", "2025-11-25")
+# (suite, spec version); None runs every scenario of the suite (extensions included)
+RUNS = (
+    (CONFORMANCE_VERSION, "2025-06-18"),
+    (CONFORMANCE_VERSION, "2025-11-25"),
+    (CONFORMANCE_NEXT, "2025-06-18"),
+    (CONFORMANCE_NEXT, "2025-11-25"),
+    (CONFORMANCE_NEXT, "2026-07-28"),
+    (CONFORMANCE_NEXT, None),
+)
 RUN_TIMEOUT = 300
 
 pytestmark = pytest.mark.slow
@@ -51,11 +62,23 @@ def engine_argv(*args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``skillz-engine serve tree --transport http --no-auth --port 0``; yields the MCP URL."""
+    """``skillz-engine serve tree scratch --transport http --no-auth --port 0``; yields the MCP URL."""
     state = tmp_path_factory.mktemp("state")
+    # a second, empty root the test_trigger_*_change tools add entries to and remove them from, so
+    # the suite sees the tool and prompt lists change (the tree itself is never written)
+    scratch = tmp_path_factory.mktemp("scratch")
     log = open(state.parent / "serve.log", "w+b")  # noqa: SIM115 (closed below)
     argv = engine_argv(
-        "serve", str(TREE), "--transport", "http", "--no-auth", "--port", "0", "--state-dir", str(state)
+        "serve",
+        str(TREE),
+        str(scratch),
+        "--transport",
+        "http",
+        "--no-auth",
+        "--port",
+        "0",
+        "--state-dir",
+        str(state),
     )
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server_json = state / "server.json"
@@ -105,21 +128,14 @@ def test_expected_failures_file_has_a_reason_per_entry() -> None:
         assert re.search(r"spec|SEP-\d+|§|/specification/", reason, re.I), f"{name}: {reason}"
 
 
-@pytest.mark.parametrize("version", SPEC_VERSIONS)
-def test_conformance_suite(node: Toolchain, served: str, version: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("suite", "version"), RUNS, ids=[f"{s}-{v or 'all'}" for s, v in RUNS])
+def test_conformance_suite(
+    node: Toolchain, served: str, suite: str, version: str | None, tmp_path: Path
+) -> None:
     out = tmp_path / "results"
-    argv = [
-        str(node.bin("conformance")),
-        "server",
-        "--url",
-        served,
-        "--suite",
-        "all",
-        "--spec-version",
-        version,
-        "-o",
-        str(out),
-    ]
+    argv = [str(node.conformance(suite)), "server", "--url", served, "--suite", "all", "-o", str(out)]
+    if version is not None:
+        argv += ["--spec-version", version]
     proc = subprocess.run(
         argv, env=node.env(tmp_path), capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path
     )
@@ -134,7 +150,7 @@ def test_conformance_suite(node: Toolchain, served: str, version: str, tmp_path:
     failed = {name: failures(checks) for name, checks in results.items() if failures(checks)}
     passed = sorted(set(results) - set(failed))
     expected = {n: r for n, r in expected_failures().items() if n in results}
-    print(f"\nconformance {version}: {len(passed)}/{len(results)} scenarios passed")
+    print(f"\nconformance {suite} {version or 'all'}: {len(passed)}/{len(results)} scenarios passed")
     for name in sorted(failed):
         print(f"  FAILED {name}: {'; '.join(failed[name])}")
     unexpected = {n: f for n, f in failed.items() if n not in expected}
@@ -182,6 +198,31 @@ def test_inspector_cli(node: Toolchain, served: str, transport: str, tmp_path: P
     prompt = inspector(node, tmp_path, target, "prompts/get", *args)
     text = "Prompt with arguments: arg1='left', arg2='right'"
     assert prompt["messages"] == [{"role": "user", "content": {"type": "text", "text": text}}]
+
+
+def test_inspector_cli_skills_commands_verify_every_digest(
+    node: Toolchain, served: str, tmp_path: Path
+) -> None:
+    """Inspector 2.12's SEP-2640 commands: skills/list --verify reads every file back and checks
+    its digest and size against the listing; skills/get and resources/directory/read."""
+    target = [served, "--transport", "http"]
+    argv = [str(node.bin("mcp-inspector")), "--cli", *target, "--method", "skills/list", "--verify"]
+    proc = subprocess.run(
+        argv, env=node.env(tmp_path), capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (report,) = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert report["ok"] and report["outcome"] == "verified"
+    assert [f["status"] for f in report["files"]] == ["verified", "verified"]
+
+    uri = "skill://conformance-demo/SKILL.md"
+    skill = inspector(node, tmp_path, target, "skills/get", "--uri", uri)["skill"]
+    assert skill["frontmatter"]["name"] == "conformance-demo"
+    assert [r["uri"] for r in skill["resources"]] == [uri, "skill://conformance-demo/references/GUIDE.md"]
+    listing = inspector(
+        node, tmp_path, target, "resources/directory/read", "--uri", "skill://conformance-demo"
+    )
+    assert {r["uri"] for r in listing["resources"]} == {uri, "skill://conformance-demo/references"}
 
 
 def test_inspector_cli_rich_content_over_http(node: Toolchain, served: str, tmp_path: Path) -> None:

@@ -12,10 +12,12 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import mcp.types as types
 import pytest
 from mcp import Client
+from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
 
 from skillz_engine.engine import EngineOptions
@@ -74,7 +76,9 @@ async def test_tools_return_every_content_type(tmp_path: Path, mode: str) -> Non
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
         assert schema["$defs"]["address"]["properties"]["city"] == {"type": "string"}
         assert schema["additionalProperties"] is False
-        ok = await c.call_tool("json_schema_2020_12_tool", {"name": "x", "address": {"city": "Oslo"}})
+        ok = await c.call_tool(
+            "json_schema_2020_12_tool", {"name": "x", "address": {"city": "Oslo"}, "email": "x@example.org"}
+        )
         assert not ok.is_error
         bad = await c.call_tool("json_schema_2020_12_tool", {"nickname": "x"})
         assert bad.is_error  # additionalProperties: false is enforced before the tool runs
@@ -160,3 +164,44 @@ async def test_prompts_and_completion(tmp_path: Path, mode: str) -> None:
         ref = types.PromptReference(type="ref/prompt", name="test_prompt_with_arguments")
         done = await c.complete(ref, {"name": "arg1", "value": "te"})
         assert done.completion.values == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_prompt_backed_by_a_script_asks_the_user(tmp_path: Path, mode: str) -> None:
+    """``script:`` prompts elicit like script tools: a server request on 2025-11-25, an
+    input-required round of prompts/get on 2026-07-28; the script's answer is the messages."""
+    asked: list[str] = []
+
+    async def on_elicit(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult:
+        asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"context": "a code review"})
+
+    async with serving(tmp_path) as server, Client(server, mode=mode, elicitation_callback=on_elicit) as c:
+        listed = {p.name: p for p in (await c.list_prompts()).prompts}
+        assert "test_input_required_result_prompt" in listed
+        got = await c.get_prompt("test_input_required_result_prompt")
+    assert asked == ["What context should the prompt use?"]
+    (message,) = got.messages
+    assert message.role == "user" and isinstance(message.content, types.TextContent)
+    assert message.content.text == "Answer with this context in mind: a code review"
+
+
+class SkillsListResult(types.Result):
+    skills: list[dict[str, Any]]
+
+
+async def test_the_skill_fixture_is_listed_by_skills_list(tmp_path: Path) -> None:
+    """The conformance skill, through the SDK session's raw request: the SEP-2640 entry shape."""
+    async with serving(tmp_path) as server, Client(server) as c:
+        reply = await c.session.send_request(
+            types.Request[Any, Any](method="skills/list", params={}), SkillsListResult
+        )
+    (entry,) = reply.skills
+    assert entry["uri"] == "skill://conformance-demo/SKILL.md"
+    assert entry["frontmatter"]["name"] == "conformance-demo"
+    assert [r["uri"] for r in entry["resources"]] == [
+        "skill://conformance-demo/SKILL.md",
+        "skill://conformance-demo/references/GUIDE.md",
+    ]

@@ -177,11 +177,10 @@ async def test_elicitation_sampling_roots_progress_and_logs_in_both_eras(root: P
         assert server.parked.calls == {}
 
 
-@pytest.mark.parametrize("mode", MODES)
-async def test_a_client_without_the_capabilities_gets_errors_not_a_hang(root: Path, mode: str) -> None:
-    """Without elicitation/sampling/roots support the script gets JSON-RPC errors (roots/list falls
-    back to the configured roots) and finishes."""
-    async with serving(root) as server, Client(server.server, mode=mode) as c:
+async def test_a_handshake_client_without_the_capabilities_gives_the_script_errors(root: Path) -> None:
+    """Without elicitation/sampling/roots support a 2025-11-25 script gets JSON-RPC errors (roots/list
+    falls back to the configured roots) and finishes."""
+    async with serving(root) as server, Client(server.server, mode="legacy") as c:
         with anyio.fail_after(20):
             out = payload(await c.call_tool("ask", {}))
     assert out["name"]["error"]["code"] == -32000
@@ -189,6 +188,17 @@ async def test_a_client_without_the_capabilities_gets_errors_not_a_hang(root: Pa
     assert "does not support sampling" in out["sample"]["error"]["message"]
     assert out["roots"]["result"] == {"roots": [{"uri": root.resolve().as_uri(), "name": "tree"}]}
     assert out["capabilities"]["elicitation"] is False and out["capabilities"]["sampling"] is False
+
+
+async def test_a_2026_client_without_the_capability_gets_missing_capability_error(root: Path) -> None:
+    """SEP-2575: on 2026-07-28 a question the client declared no capability for ends the call with
+    -32021 and ``data.requiredCapabilities``; the script's process is gone and nothing stays parked."""
+    async with serving(root) as server, Client(server.server) as c:
+        with anyio.fail_after(20), pytest.raises(MCPError) as err:
+            await c.call_tool("ask", {})
+        assert err.value.error.code == types.MISSING_REQUIRED_CLIENT_CAPABILITY
+        assert err.value.error.data == {"requiredCapabilities": {"elicitation": {}}}
+        assert server.parked.calls == {}
 
 
 async def test_input_required_rounds_with_the_low_level_session(root: Path) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -111,6 +112,7 @@ def tool_def(spec: EntrySpec, invoke: ToolInvoker) -> ToolDef:
         annotations=r.annotations,
         icons=r.icons or None,
         tags=r.tags,
+        task=r.task,
     )
 
 
@@ -192,6 +194,12 @@ class EngineHandle(Protocol):
         """Re-read the git source pins (``skillz.yaml`` and the state dir), serve their clones as
         extra roots (unmounting clones no longer pinned), and return the snapshot serving them."""
         ...
+
+
+QUESTION_KEY: ContextVar[str | None] = ContextVar("skillz_question_key", default=None)
+"""The key a runtime chose for the question it is asking the client right now (a script's
+``key``); on 2026-07-28 the answer comes back under it in ``inputResponses``. Set around one
+``elicit``/``sample``/``list_roots`` call; ``None`` lets the server name the question."""
 
 
 class CallContext(Protocol):

@@ -15,6 +15,7 @@ Rules of the adapter, as far as requests go:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -28,12 +29,13 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.engine import Engine
-from skillz_engine.errors import ToolNotFound
+from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.live.disclosure import active_skills
 from skillz_engine.live.sessions import Activations, SessionStore
-from skillz_engine.mcp import wire
+from skillz_engine.mcp import tasks, wire
 from skillz_engine.mcp.fanout import Hub, ServerCallContext, connection_of, session_label, set_log_level
-from skillz_engine.mcp.parked import ParkedCall, ParkedCalls, ParkingCallContext, run_parked
+from skillz_engine.mcp.parked import ParkedCall, ParkedCalls, run_parked
+from skillz_engine.mcp.parked_context import ParkingCallContext
 from skillz_engine.runtimes.base import run_tool
 from skillz_engine.tree.model import ResourceDef, ToolResult
 
@@ -47,8 +49,10 @@ def is_modern(ctx: Ctx) -> bool:
     return ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
-def not_found(ctx: Ctx, message: str) -> MCPError:
-    return MCPError(code=types.INVALID_PARAMS if is_modern(ctx) else RESOURCE_NOT_FOUND, message=message)
+def not_found(ctx: Ctx, message: str, uri: str) -> MCPError:
+    """Resource not found: -32602 on 2026-07-28 (-32002 before), with the URI in ``data`` (SEP-2164)."""
+    code = types.INVALID_PARAMS if is_modern(ctx) else RESOURCE_NOT_FOUND
+    return MCPError(code=code, message=message, data={"uri": uri})
 
 
 def error_of(result: ToolResult) -> str | None:
@@ -61,6 +65,7 @@ class Handlers:
     def __init__(self, engine: Engine, hub: Hub, single_client: bool = False) -> None:
         self.engine, self.live, self.hub = engine, engine.live, hub
         self.parked = ParkedCalls()
+        self.tasks = tasks.TaskStore(self.parked, engine.state_dir)
         self.sessions = SessionStore()
         self.single_client = single_client
 
@@ -105,7 +110,7 @@ class Handlers:
 
     async def call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    ) -> types.CallToolResult | types.InputRequiredResult | dict[str, Any]:
         start = time.perf_counter()
         with self.live.reading() as snap:
             tool = snap.tools.get(params.name)
@@ -121,8 +126,19 @@ class Handlers:
             try:
                 activations = self.activations(ctx)
                 if is_modern(ctx):  # questions to the client become input-required rounds (parked.py)
+                    taskable = self._taskable(ctx, tool.name, tool.task)
                     invoker = self._parked_invoker(params, nested, activations)
-                    outcome = await run_parked(self.parked, ctx, params, invoker)
+                    outcome = await run_parked(
+                        self.parked,
+                        ctx,
+                        params,
+                        invoker,
+                        within=tasks.SHORTCUT if taskable else math.inf,
+                        keep_finished=taskable and tool.task == "required",
+                    )
+                    if isinstance(outcome, ParkedCall):  # still running (or must be a task): a task
+                        self._audit(ctx, snap, "tools/call (task)", tool.name, start, None)
+                        return tasks.create_result(self.tasks, outcome)
                     if isinstance(outcome, types.InputRequiredResult):
                         return outcome
                     result = outcome
@@ -135,8 +151,21 @@ class Handlers:
             except anyio.get_cancelled_exc_class():
                 self._audit(ctx, snap, "tools/call", tool.name, start, "cancelled")
                 raise
+            except MCPError as exc:  # -32021 (a missing capability or extension), a stale request state
+                self._audit(
+                    ctx, snap, "tools/call", tool.name, start, f"{exc.error.code}: {exc.error.message}"
+                )
+                raise
             self._audit(ctx, snap, "tools/call", tool.name, start, error_of(result))
             return wire.tool_result(result)
+
+    def _taskable(self, ctx: Ctx, name: str, support: str | None) -> bool:
+        """Whether this call may become a task (Tasks extension); ``-32021`` for a tool that must
+        be one when the request did not declare the extension."""
+        declared = tasks.declares_tasks(ctx)
+        if support == "required" and not declared:
+            raise tasks.missing_extension(f"tool {name!r}")
+        return declared and support != "forbidden"
 
     def _parked_invoker(
         self,
@@ -187,12 +216,14 @@ class Handlers:
                 else:
                     found = snap.find_template(uri)
                     if found is None:
-                        raise not_found(ctx, f"unknown resource {uri!r}; resources/list shows what exists")
+                        raise not_found(
+                            ctx, f"unknown resource {uri!r}; resources/list shows what exists", uri
+                        )
                     tpl, variables = found
                     contents = await tpl.read(uri, variables, snap)
             except (KeyError, FileNotFoundError, PermissionError) as exc:
                 reason = exc.args[0] if exc.args else type(exc).__name__
-                raise not_found(ctx, f"resource {uri!r} not found: {reason}") from None
+                raise not_found(ctx, f"resource {uri!r} not found: {reason}", uri) from None
             except (MCPError, anyio.get_cancelled_exc_class()):
                 raise
             except Exception as exc:
@@ -215,7 +246,9 @@ class Handlers:
         with self.live.reading() as snap:
             return types.ListPromptsResult(prompts=[wire.prompt(p) for p in snap.prompts.values()])
 
-    async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(
+        self, ctx: Ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult | types.InputRequiredResult:
         args = dict(params.arguments or {})
         with self.live.reading() as snap:
             p = snap.prompts.get(params.name)
@@ -232,6 +265,17 @@ class Handlers:
                     code=types.INVALID_PARAMS,
                     message=f"prompt {p.name!r} needs argument(s): {', '.join(missing)}",
                 )
+            if p.asks and is_modern(ctx):  # a script that may ask: input-required rounds (parked.py)
+                outcome = await run_parked(self.parked, ctx, params, self._prompt_invoker(params))
+                if isinstance(outcome, types.InputRequiredResult):
+                    return outcome
+                assert isinstance(outcome, ToolResult)  # run_parked returns a call only when asked to
+                if outcome.is_error:
+                    message = outcome.text_content()
+                    raise MCPError(code=types.INTERNAL_ERROR, message=message)
+                return types.GetPromptResult.model_validate(
+                    {**({"description": p.description} if p.description else {}), **outcome.structured}
+                )
             try:
                 messages = await p.render(args, ServerCallContext(ctx, snap, p.name))
             except ValueError as exc:
@@ -247,6 +291,26 @@ class Handlers:
             if p.description:
                 payload["description"] = p.description
             return types.GetPromptResult.model_validate(payload)
+
+    def _prompt_invoker(
+        self, params: types.GetPromptRequestParams
+    ) -> Callable[[ParkedCall], Awaitable[ToolResult]]:
+        """A modern ``prompts/get`` of a prompt that can ask, run as a parked call: its messages come
+        back as the ``structured`` part of the call's result."""
+
+        async def invoke(call: ParkedCall) -> ToolResult:
+            with self.live.reading() as snap:
+                prompt = snap.prompts.get(params.name)
+                if prompt is None:
+                    return ToolResult.error(f"unknown prompt {params.name!r}")
+                context = ParkingCallContext(call, snap, prompt.name, 0, None, self.engine)
+                try:
+                    messages = await prompt.render(dict(params.arguments or {}), context)
+                except (ValueError, RuntimeFailure) as exc:
+                    return ToolResult.error(str(exc))
+                return ToolResult((), structured={"messages": messages})
+
+        return invoke
 
     async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
         name, prefix = params.argument.name, params.argument.value

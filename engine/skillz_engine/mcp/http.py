@@ -49,6 +49,7 @@ from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.errors import UsageError
 from skillz_engine.mcp.board import StatusBoard
+from skillz_engine.mcp.events import RETRY_MS, BoundedEventStore
 from skillz_engine.mcp.httpconn import ConnectionLimits, LimitedConfig
 from skillz_engine.mcp.httppolicy import allowed_hosts, check_bind, is_loopback, security_settings, url_host
 from skillz_engine.mcp.metrics import Metrics
@@ -132,7 +133,9 @@ def build_app(
     board = StatusBoard(engine, mcp)
     access = PageAccess(token)
     metrics = Metrics(board)
-    manager = StreamableHTTPSessionManager(app=server, security_settings=security)
+    manager = StreamableHTTPSessionManager(  # the event store primes 2025-11-25 SSE streams (retry)
+        app=server, security_settings=security, event_store=BoundedEventStore(), retry_interval=RETRY_MS
+    )
     sse = SseServerTransport("/message", security_settings=security)
     lifespan_state: dict[str, Any] = {}  # build_server uses the SDK's no-op default lifespan
 

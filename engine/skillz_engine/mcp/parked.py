@@ -8,11 +8,25 @@ connection has none: the server answers the ``tools/call`` with an ``InputRequir
 
 To keep every :class:`~skillz_engine.tree.model.ToolInvoker` unaware of the era, a modern
 ``tools/call`` runs its invocation as a task (:class:`ParkedCall`) with a
-:class:`ParkingCallContext`. When the tool awaits ``elicit``/``sample``/``list_roots``, the
-request is queued and the handler returns ``InputRequiredResult`` while the task, and a script's
-process with it, stays parked on the answer. The retry finds the call by its ``request_state``
-(128 random bits; bound to the session when the transport has one), hands the responses to the
-waiting futures and goes back to waiting for the next question or the final result.
+:class:`~skillz_engine.mcp.parked_context.ParkingCallContext`. When the tool awaits
+``elicit``/``sample``/``list_roots``, the request is queued and the handler returns
+``InputRequiredResult`` while the task, and a script's process with it, stays parked on the answer.
+The retry finds the call by its ``request_state`` (128 random bits; bound to the session when the
+transport has one), hands the responses to the waiting futures and goes back to waiting for the next
+question or the final result.
+
+* Every round carries a fresh ``request_state``: the one a retry used is void once the next
+  ``InputRequiredResult`` goes out, so an old or altered state is refused, never replayed.
+* Questions asked at the same time (a script that sends elicitation, sampling and roots requests
+  without waiting in between) go out together in one ``InputRequiredResult``: once one question is
+  queued the handler waits until none has been added for :data:`SETTLE` seconds. Each question's
+  key is the one the tool chose (:data:`~skillz_engine.build.contract.QUESTION_KEY`, a script's
+  ``key``), else ``<kind>-<n>``.
+* A retry whose ``input_responses`` miss a key gets the unanswered questions again (SEP-2322);
+  keys nobody asked for are ignored. A first call that already carries ``input_responses`` (no
+  ``request_state``) has the questions asked under those keys answered at once.
+* A question the client declared no capability for ends the call with ``-32021``
+  (``MissingRequiredClientCapabilityError``, ``data.requiredCapabilities``; HTTP 400).
 
 * A parked call nobody resumes within :data:`PARK_TIMEOUT` seconds is cancelled (its process
   group is killed) and forgotten; a retry with an unknown or expired state is a clear
@@ -28,10 +42,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -39,18 +54,16 @@ import mcp.types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
-from skillz_engine.build.contract import EngineHandle
-from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.build.contract import QUESTION_KEY
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.live.sessions import Activations
-from skillz_engine.mcp.fanout import ServerCallContext, session_label
-from skillz_engine.runtimes.base import call_nested
-from skillz_engine.tree.model import Args, ToolResult
+from skillz_engine.mcp.fanout import session_label
+from skillz_engine.tree.model import ToolResult
 
 log = logging.getLogger("skillz_engine.mcp.server")
 
 Ctx = ServerRequestContext[Any, Any]
 PARK_TIMEOUT = 300.0  # seconds a parked call waits for the client's retry
+SETTLE = 0.05  # seconds without a new question before the queued ones go out together
 MAX_PARKED = 1024  # parked calls kept at once (the oldest is cancelled beyond that)
 
 
@@ -86,22 +99,40 @@ class ParkedCall:
         self.expired = False
         self.attached = 0  # handlers waiting on this call right now
         self.finished_at: float | None = None
+        self.missing: dict[str, dict[str, Any]] = {}  # client capabilities a question needed
+        self.preset: dict[str, Any] = {}  # answers a first call brought before being asked
         self._changed = anyio.Event()
         self._count = 0
+        self._keys: set[str] = set()
 
     def _notify(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
 
+    def _key(self, method: str) -> str:
+        """The question's key: the tool's own choice (:data:`QUESTION_KEY`) unless already used."""
+        self._count += 1
+        chosen = QUESTION_KEY.get()
+        key = chosen if chosen and chosen not in self._keys else f"{method.split('/')[0]}-{self._count}"
+        self._keys.add(key)
+        return key
+
+    def lacks(self, capability: str) -> None:
+        """A question needs ``capability`` the client did not declare: end the call (``-32021``)."""
+        self.missing[capability] = {}
+        self.scope.cancel()
+
     async def ask(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Queue a question for the client and wait for the retry that answers it."""
-        self._count += 1
-        q = _Question(f"{method.split('/')[0]}-{self._count}", method, dict(params))
+        q = _Question(self._key(method), method, dict(params))
         try:
             q.request()
         except Exception as exc:  # the tool's params are not a valid MCP request
             raise RuntimeFailure(f"{method}: invalid params: {exc}") from exc
         self.questions[q.key] = q
+        if q.key in self.preset:  # answered up front (a first call that carried inputResponses)
+            self.answer({q.key: self.preset.pop(q.key)})
+            return q.answer or {}
         self._notify()
         with anyio.move_on_after(self.registry.timeout):
             await q.answered.wait()
@@ -121,13 +152,17 @@ class ParkedCall:
             q.answered.set()
 
     async def outcome(self) -> ToolResult | dict[str, _Question]:
-        """The final result, or the questions the client must answer now."""
+        """The final result, or the questions the client must answer now (all those asked together)."""
         while True:
             changed = self._changed
             if self.result is not None:
                 return self.result
             if self.questions:
-                return dict(self.questions)
+                with anyio.move_on_after(SETTLE) as quiet:
+                    await changed.wait()
+                if quiet.cancelled_caught:
+                    return dict(self.questions)
+                continue
             await changed.wait()
 
     async def drive(self, invoke: Callable[[], Awaitable[ToolResult]]) -> None:
@@ -136,7 +171,8 @@ class ParkedCall:
             with self.scope:
                 result = await invoke()
         except Exception as exc:  # an engine fault: the waiting handler must still get an answer
-            result = ToolResult.error(f"{self.tool}: {type(exc).__name__}: {exc}")
+            why = f"{self.tool}: {type(exc).__name__}: {exc}"
+            result = replace(ToolResult.error(why), rpc_error={"code": types.INTERNAL_ERROR, "message": why})
         finally:
             if result is None:
                 why = "expired waiting for the client's answer" if self.expired else "was cancelled"
@@ -157,9 +193,17 @@ class ParkedCalls:
         self.timeout = timeout
         self.calls: dict[str, ParkedCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[ParkedCall] = set()  # tasks of the Tasks extension included
 
     def forget(self, state: str) -> None:
         self.calls.pop(state, None)
+
+    def renew(self, call: ParkedCall) -> str:
+        """A fresh ``request_state`` for the next round of ``call``; the previous one is void."""
+        self.calls.pop(call.state, None)
+        call.state = f"skz-{secrets.token_urlsafe(16)}"
+        self.calls[call.state] = call
+        return call.state
 
     def _sweep(self) -> None:
         """Forget finished calls whose result nobody collected within the timeout."""
@@ -168,7 +212,15 @@ class ParkedCalls:
             if call.finished_at is not None and now - call.finished_at > self.timeout:
                 self.forget(call.state)
 
-    def start(self, ctx: Ctx, tool: str, invoke: Callable[[ParkedCall], Awaitable[ToolResult]]) -> ParkedCall:
+    def start(
+        self,
+        ctx: Ctx,
+        tool: str,
+        invoke: Callable[[ParkedCall], Awaitable[ToolResult]],
+        responses: Mapping[str, Any] | None = None,
+    ) -> ParkedCall:
+        """Run a new call; ``responses`` (a first call's ``inputResponses``) answer the questions it
+        will ask under those keys without a round trip (SEP-2322's ephemeral flow); others are ignored."""
         self._sweep()
         if len(self.calls) >= MAX_PARKED:
             oldest = next(iter(self.calls.values()))
@@ -176,10 +228,13 @@ class ParkedCalls:
             self.forget(oldest.state)
         state = f"skz-{secrets.token_urlsafe(16)}"
         call = ParkedCall(self, state, tool, session_label(ctx, fallback=False), ctx)
+        call.preset.update(responses or {})
         self.calls[state] = call
         task = asyncio.get_running_loop().create_task(call.drive(lambda: invoke(call)))
         self._tasks.add(task)
+        self._running.add(call)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._running.discard(call))
         return call
 
     def resume(self, ctx: Ctx, tool: str, state: str, responses: Mapping[str, Any]) -> ParkedCall:
@@ -200,8 +255,8 @@ class ParkedCalls:
         return call
 
     async def close(self) -> None:
-        """Cancel every call still in flight (server shutdown)."""
-        for call in list(self.calls.values()):
+        """Cancel every call still in flight, parked or running as a task (server shutdown)."""
+        for call in list(self._running):
             call.scope.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
@@ -210,17 +265,25 @@ class ParkedCalls:
 async def run_parked(
     calls: ParkedCalls,
     ctx: Ctx,
-    params: types.CallToolRequestParams,
+    params: types.CallToolRequestParams | types.GetPromptRequestParams,
     invoke: Callable[[ParkedCall], Awaitable[ToolResult]],
-) -> ToolResult | types.InputRequiredResult:
-    """Run or resume a modern ``tools/call``: the final result, or the next input request."""
+    within: float = math.inf,
+    keep_finished: bool = False,
+) -> ToolResult | types.InputRequiredResult | ParkedCall:
+    """Run or resume a modern ``tools/call``: the final result, or the next input request.
+
+    For the Tasks extension (:mod:`~skillz_engine.mcp.tasks`): a call still running after
+    ``within`` seconds is returned itself (it keeps running), and so is a finished one when
+    ``keep_finished`` (a tool that must be a task)."""
     if params.request_state:
         call = calls.resume(ctx, params.name, params.request_state, params.input_responses or {})
     else:
-        call = calls.start(ctx, params.name, invoke)
+        call = calls.start(ctx, params.name, invoke, params.input_responses)
     call.attached += 1
+    outcome: ToolResult | dict[str, _Question] | None = None
     try:
-        outcome = await call.outcome()
+        with anyio.move_on_after(within):
+            outcome = await call.outcome()
     except anyio.get_cancelled_exc_class():
         call.scope.cancel()  # the client gave up: stop the work (kills a script's process group)
         with anyio.CancelScope(shield=True), anyio.move_on_after(2):
@@ -229,125 +292,21 @@ async def run_parked(
         raise
     finally:
         call.attached -= 1
+    if call.missing:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            await call.done.wait()
+        calls.forget(call.state)
+        needed = ", ".join(sorted(call.missing))
+        raise MCPError(
+            code=types.MISSING_REQUIRED_CLIENT_CAPABILITY,
+            message=f"{params.name!r} needs the client capability {needed}, not declared by this request",
+            data={"requiredCapabilities": dict(call.missing)},
+        )
+    if outcome is None or (keep_finished and isinstance(outcome, ToolResult)):
+        return call
     if isinstance(outcome, ToolResult):
         calls.forget(call.state)
         return outcome
     return types.InputRequiredResult(
-        input_requests={k: q.request() for k, q in outcome.items()}, request_state=call.state
+        input_requests={k: q.request() for k, q in outcome.items()}, request_state=calls.renew(call)
     )
-
-
-class ParkingCallContext:
-    """The :class:`~skillz_engine.build.contract.CallContext` of a modern call: questions to the client
-    park the call; logs and progress go to its latest request."""
-
-    questions_cost_round_trip = True  # a question parks the call (runtimes ask only when needed)
-
-    def __init__(
-        self,
-        call: ParkedCall,
-        snapshot: Snapshot,
-        tool_name: str,
-        depth: int = 0,
-        on_nested: Callable[[str, float, ToolResult], None] | None = None,
-        engine: EngineHandle | None = None,
-        progress_token: str | int | None = None,
-        activations: Activations | None = None,
-        caller: str | None = None,
-    ) -> None:
-        self._call = call
-        self._caller = caller
-        self._activations = activations
-        self._snapshot = snapshot
-        self._tool_name = tool_name
-        self._depth = depth
-        self._on_nested = on_nested
-        self._engine = engine
-        first = ServerCallContext(call.ctx, snapshot, tool_name)
-        self._progress_token = progress_token if progress_token is not None else first.progress_token
-        self._session_id = first.session_id
-        self._capabilities = first.client_capabilities
-
-    def _current(self) -> ServerCallContext:
-        return ServerCallContext(self._call.ctx, self._snapshot, self._tool_name, self._depth)
-
-    @property
-    def snapshot(self) -> Snapshot:
-        return self._snapshot
-
-    @property
-    def tool_name(self) -> str:
-        return self._tool_name
-
-    @property
-    def progress_token(self) -> str | int | None:
-        return self._progress_token
-
-    @property
-    def depth(self) -> int:
-        return self._depth
-
-    @property
-    def caller(self) -> str | None:
-        return self._caller
-
-    @property
-    def session_id(self) -> str:
-        return self._session_id
-
-    @property
-    def client_capabilities(self) -> Mapping[str, Any]:
-        return self._capabilities
-
-    @property
-    def engine(self) -> EngineHandle | None:
-        return self._engine
-
-    @property
-    def activations(self) -> Activations | None:
-        return self._activations
-
-    async def log(self, level: str, data: Any, logger: str | None = None) -> None:
-        try:
-            await self._current().log(level, data, logger)
-        except Exception as exc:  # the request it belonged to is already answered
-            log.debug("log of parked call %s dropped: %r", self._tool_name, exc)
-
-    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        try:
-            await self._current().progress(progress, total, message)
-        except Exception as exc:
-            log.debug("progress of parked call %s dropped: %r", self._tool_name, exc)
-
-    def _require(self, capability: str, what: str) -> None:
-        if capability not in self._capabilities:
-            raise RuntimeFailure(
-                f"the client does not support {what} (it declared no {capability!r} capability)"
-            )
-
-    async def elicit(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        self._require("elicitation", "elicitation")
-        body = {"mode": "form", **dict(params)}
-        body.setdefault("requestedSchema", {"type": "object", "properties": {}})
-        return await self._call.ask("elicitation/create", body)
-
-    async def sample(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        self._require("sampling", "sampling")
-        return await self._call.ask("sampling/createMessage", params)
-
-    async def list_roots(self) -> list[dict[str, Any]]:
-        self._require("roots", "roots")
-        answer = await self._call.ask("roots/list", {})
-        roots = answer.get("roots")
-        if not isinstance(roots, list):
-            raise RuntimeFailure("roots/list: the client's answer has no roots")
-        return [r for r in roots if isinstance(r, dict)]
-
-    async def call_tool(self, name: str, arguments: Args) -> ToolResult:
-        def child(tool: str) -> ParkingCallContext:
-            return ParkingCallContext(
-                self._call, self._snapshot, tool, self._depth + 1, self._on_nested, self._engine,
-                self._progress_token, self._activations, self._tool_name,
-            )  # fmt: skip
-
-        return await call_nested(self, name, arguments, child, self._on_nested)

@@ -28,6 +28,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.live.sessions import SessionStore
+from skillz_engine.mcp import skills_ext, tasks
 from skillz_engine.mcp.fanout import Hub
 from skillz_engine.mcp.handlers import Handlers
 from skillz_engine.mcp.parked import ParkedCalls
@@ -38,7 +39,6 @@ DEFAULT_INSTRUCTIONS = (
     "list may be stale, use search_tools to find a tool by what it does and call_tool to run any "
     "tool by name; read the skillz://guide resource for an overview of everything served right now."
 )
-SKILLS_EXTENSION = "io.modelcontextprotocol/skills"
 INIT_NOTIFY = NotificationOptions(tools_changed=True, resources_changed=True, prompts_changed=True)
 
 
@@ -86,7 +86,10 @@ def build_server(engine: Engine, *, single_client: bool = False) -> McpServer:
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         server = _new_server(h, config.server_name, config.instructions or DEFAULT_INSTRUCTIONS)
     server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
-    server.extensions[SKILLS_EXTENSION] = {}  # skill:// resources in the SEP-2640 shape
+    skills_ext.install(server, engine.live)  # SEP-2640: skills/list, skills/get, directory reads
+    # registered by method, not as on_call_tool: a call may answer a CreateTaskResult (Tasks extension)
+    server.add_request_handler("tools/call", types.CallToolRequestParams, h.call_tool)
+    tasks.install(server, h.tasks)  # SEP-2663: any tool may run as a task on 2026-07-28
     detach = engine.live.add_listener(hub.on_delta)
     return McpServer(server, hub, h.parked, h.sessions, detach)
 
@@ -97,7 +100,6 @@ def _new_server(h: Handlers, name: str, instructions: str) -> SkillzServer:
         version=__version__,
         instructions=instructions,
         on_list_tools=h.list_tools,
-        on_call_tool=h.call_tool,
         on_list_resources=h.list_resources,
         on_list_resource_templates=h.list_templates,
         on_read_resource=h.read_resource,

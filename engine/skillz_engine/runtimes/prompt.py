@@ -209,6 +209,13 @@ class PromptRuntime:
         diags: list[Diagnostic] = []
         r = spec.record_as(PromptSpec)
         arguments = _arguments(spec, diags)
+        if r.script is not None:  # a prompt that can ask (prompt_script.py)
+            if diags:
+                raise CompileProblem(diags)
+            from skillz_engine.runtimes.prompt_script import script_prompt
+
+            asking = script_prompt(spec, r.script, arguments, services, title=r.title, icons=r.icons or None)
+            return Compiled(spec, prompts=(asking,))
         parts = (
             _template_parts(spec, r.template, diags)
             if r.template is not None

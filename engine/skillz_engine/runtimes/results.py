@@ -15,6 +15,7 @@ Three shapes, in this order:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -180,6 +181,4 @@ def with_note(result: ToolResult, note: str | None) -> ToolResult:
     """``result`` with one more text block carrying ``note`` (no change when ``note`` is empty)."""
     if not note:
         return result
-    return ToolResult(
-        (*result.content, {"type": "text", "text": note}), result.structured, result.is_error, result.meta
-    )
+    return dataclasses.replace(result, content=(*result.content, {"type": "text", "text": note}))

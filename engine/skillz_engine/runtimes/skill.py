@@ -142,7 +142,8 @@ def _header(name: str, description: str, files: list[SkillFile]) -> str:
     return "\n".join([*lines, "", "---", "", ""])
 
 
-def _frontmatter(spec: EntrySpec) -> dict[str, Any]:
+def frontmatter(spec: EntrySpec) -> dict[str, Any]:
+    """The SKILL.md front matter as JSON (what SEP-2640's ``frontmatter`` carries)."""
     data = parse_skill_md(spec.manifest, spec.display).data
     fm = data if isinstance(data, dict) else {}
     loaded: dict[str, Any] = json.loads(json.dumps(fm, default=str))  # YAML dates and such -> JSON
@@ -191,14 +192,14 @@ class SkillRuntime:
         prompt = PromptDef(name, description, (), render, title=record.title, icons=record.icons or None)
         as_tool = record.tool if record.tool is not None else services.config.skills.as_tools
         tools = (_skill_tool(spec, text),) if as_tool else ()
-        frontmatter = _frontmatter(spec)
-        resources = [self._file(name, base, f, description, frontmatter) for f in files]
+        front = frontmatter(spec)
+        resources = [self._file(name, base, f, description, front) for f in files]
         manifest = json.dumps(
             {
                 "name": name,
                 "description": description,
                 "uri": skill_uri(name, SKILL_FILE),
-                "frontmatter": frontmatter,
+                "frontmatter": front,
                 "files": [f.to_json() for f in files],
                 "skipped": skipped,
             },

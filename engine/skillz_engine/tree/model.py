@@ -112,6 +112,9 @@ class ToolResult:
     structured: Any = None
     is_error: bool = False
     meta: Mapping[str, Any] | None = None
+    # the JSON-RPC error (code, message, data) the tool answered with instead of a result: an
+    # ``isError`` result in a call, a ``failed`` task in the Tasks extension
+    rpc_error: Mapping[str, Any] | None = None
 
     @staticmethod
     def text(text: str, *, is_error: bool = False, structured: Any = None) -> ToolResult:
@@ -178,6 +181,7 @@ class ToolDef:
     owner: str | None = None  # owning skill, if any
     digest: str = ""  # changes when the definition changes (for diff)
     meta: Mapping[str, Any] | None = None  # the tool's `_meta` as listed (an imported tool's, as is)
+    task: str | None = None  # the manifest's `task:` (required/optional/forbidden); None: optional
 
     def definition(self) -> dict[str, Any]:
         """The MCP ``Tool`` object (camelCase)."""
@@ -196,6 +200,8 @@ class ToolDef:
             out["icons"] = _icons(self.icons)
         if self.meta:
             out["_meta"] = dict(self.meta)
+        if self.task:
+            out["execution"] = {"taskSupport": self.task}
         return out
 
 
@@ -223,6 +229,7 @@ class PromptDef:
     entry: str | None = None
     owner: str | None = None
     digest: str = ""
+    asks: bool = False  # rendered by a script that may ask the client (elicitation, sampling)
 
     def definition(self) -> dict[str, Any]:
         """The MCP ``Prompt`` object (camelCase); an empty description is left out."""

@@ -133,6 +133,7 @@ class ToolSpec(Spec):
     input_schema: JSONObject = field(default_factory=_object, metadata=FALSY)
     output_schema: JSONObject | None = None
     annotations: JSONObject | None = None  # MCP's own hints, passed on as written
+    task: Literal["required", "optional", "forbidden"] | None = None  # Tasks extension; None: optional
     limits: Limits = Limits()
     env: Mapping[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
@@ -249,7 +250,8 @@ class PromptMessage:
 @dataclass(frozen=True, slots=True)
 class PromptSpec(Spec):
     arguments: tuple[PromptArg, ...] = ()
-    template: str | None = None  # None: the prompt is `messages`
+    template: str | None = None  # None: the prompt is `messages` (or `script`)
+    script: str | None = None  # a script (the script protocol) whose answer is the messages
     messages: tuple[PromptMessage, ...] = ()
 
 

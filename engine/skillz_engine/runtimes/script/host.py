@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from skillz_engine.build.contract import CallContext
+from skillz_engine.build.contract import QUESTION_KEY, CallContext
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.isolation.process import Child
 from skillz_engine.runtimes.script.context import configured_roots
@@ -62,11 +62,15 @@ class Host:
         self.ctx = ctx
         self.state_dir = state_dir
 
-    async def reply(self, rid: Any, method: str, params: Mapping[str, Any], child: Child) -> None:
-        """Answer request ``rid`` on the script's stdin; a failure is a JSON-RPC error, never fatal."""
+    async def reply(
+        self, rid: Any, method: str, params: Mapping[str, Any], child: Child, key: str | None = None
+    ) -> None:
+        """Answer request ``rid`` on the script's stdin; a failure is a JSON-RPC error, never fatal.
+        ``key`` names a question to the client (the message's ``key``; see :data:`QUESTION_KEY`)."""
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": rid}
         try:
             if method in CLIENT_METHODS:  # waiting for a person or a model is not the script's time
+                QUESTION_KEY.set(key)  # this task's own context: concurrent requests keep theirs
                 with child.waiting():
                     reply["result"] = await self.request(method, params)
             else:
@@ -133,7 +137,8 @@ class Host:
     async def _ask(
         self, capability: str, ask: Callable[[Mapping[str, Any]], Awaitable[Any]], params: Mapping[str, Any]
     ) -> Any:
-        if capability not in self.ctx.client_capabilities:
+        if capability not in self.ctx.client_capabilities and not self.ctx.questions_cost_round_trip:
+            # a 2026-07-28 call asks anyway: the server ends it with -32021 (SEP-2575)
             raise _RpcError(UNSUPPORTED, f"the connected client does not support {capability}")
         try:
             return await ask(params)

@@ -9,7 +9,7 @@ and speaks the protocol the manifest names (``docs/script-protocol.md``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,15 @@ from skillz_engine.tree.specs import ScriptSpec
 if TYPE_CHECKING:
     from skillz_engine.isolation.deps import Activation, Plan
 
-__all__ = ["ScriptRuntime"]
+__all__ = ["ScriptRuntime", "script_invoker"]
+
+
+def script_invoker(
+    spec: EntrySpec, services: Services
+) -> Callable[[Args, CallContext], Awaitable[ToolResult]]:
+    """How to run the ``kind: script`` entry ``spec`` (compile checks included): for other kinds that
+    run a script the same way, a prompt's ``script`` among them."""
+    return ScriptRuntime()._script(spec, services).invoke
 
 
 class ScriptRuntime:

@@ -6,6 +6,7 @@ The messages are specified in ``docs/script-protocol.md``; this module reads the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -103,7 +104,8 @@ class Session:
                     message += f"\ndata: {json.dumps(error['data'], ensure_ascii=False, default=str)}"
             else:
                 message = f"{self.name} failed: {error}"
-            return results.error_result(message, proc.stderr)
+            rpc = dict(error) if isinstance(error, Mapping) else {"code": -32603, "message": str(error)}
+            return dataclasses.replace(results.error_result(message, proc.stderr), rpc_error=rpc)
         value = final.get("result")
         if value is None and self.chunks:  # a streaming script: its chunks are the result
             value = self._joined_chunks()
@@ -130,7 +132,9 @@ class Session:
             if method in LOG_METHODS | PROGRESS_METHODS | STREAM_METHODS:
                 await self._notification(method, params)
             elif msg.get("id") is not None:
-                child.start_soon(self.host.reply, msg.get("id"), method, params, child)
+                key = msg.get("key")
+                key = key if isinstance(key, str) and key else None
+                child.start_soon(self.host.reply, msg.get("id"), method, params, child, key)
             return
         if ("result" in msg or "error" in msg) and self.final is None:
             self.final = msg
