@@ -202,6 +202,8 @@ async def test_no_reader_ever_sees_a_half_built_registry(tmp_path: Path, write: 
                 await anyio.sleep(0)  # other tasks (and swaps) run while this request holds snap
                 consistent(snap)
                 checks += 1
+            # not a busy loop: reloads compile in a worker thread, which needs the GIL too
+            await anyio.sleep(0.001)
 
     async with anyio.create_task_group() as tg:
         for _ in range(4):
