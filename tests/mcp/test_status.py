@@ -123,3 +123,21 @@ async def test_state_and_events_follow_the_tree_and_the_calls(root: Path) -> Non
         assert 'skillz_entries{kind="command",state="stale"} 1.0' in text
         assert "skillz_reloads_total 2.0" in text and 'skillz_diagnostics{severity="error"}' in text
         assert (await httpx2.AsyncClient().get(served.base + "/metrics")).status_code == 401
+
+
+async def test_state_shows_upstream_servers(tmp_path: Path) -> None:
+    """The page's data names each upstream MCP server with its state and what it runs."""
+    pytest.importorskip("mcp_server_time")
+    import sys
+
+    from skillz_engine.mcp.board import StatusBoard
+    from tests.mcp_helpers import served
+
+    write(
+        tmp_path / "servers" / "time" / "manifest.yaml",
+        f"kind: mcp-server\ncommand: {sys.executable}\nargs: [-m, mcp_server_time]\nsandbox: none\n",
+    )
+    async with served([tmp_path]) as (engine, server):
+        state = StatusBoard(engine, server).state()
+        assert state["upstreams"]["time"]["state"] == "ready"
+        assert "mcp_server_time" in state["upstreams"]["time"]["target"] and state["services"] == {}

@@ -150,6 +150,25 @@ class StatusBoard:
             )
         return sorted(out, key=lambda e: (e["kind"], e["name"]))
 
+    def stateful(self, snap: Snapshot) -> dict[str, Any]:
+        """Upstream MCP servers (state, restarts, what they run) and Docker services (healthy, with
+        their published ports, or not checked lately), as this process knows them: no daemon call."""
+        from skillz_engine.mcp.upstream.runtime import health as upstream_health
+
+        services: dict[str, Any] = {}
+        for c in snap.entries.values():
+            handle = getattr(c, "handle", None)
+            cached = getattr(handle, "cached", None)
+            if c.spec.kind != "service" or cached is None:
+                continue
+            endpoint = cached()
+            services[c.spec.name] = (
+                {"state": "healthy", "host": endpoint.host, "ports": [list(p) for p in endpoint.ports]}
+                if endpoint is not None
+                else {"state": "not checked lately (started on a tool's first call)"}
+            )
+        return {"upstreams": upstream_health(snap), "services": services}
+
     def state(self) -> dict[str, Any]:
         """Everything the page shows, as JSON."""
         snap = self.engine.snapshot
@@ -178,5 +197,6 @@ class StatusBoard:
                 for d in snap.diagnostics
             ],
             "sessions": self.sessions(),
+            **self.stateful(snap),
             "calls": list(self.calls),
         }

@@ -187,11 +187,15 @@ def status_routes(
             return JSONResponse({"error": "unauthorized"}, 401)
 
         async def stream() -> AsyncIterator[str]:
-            seen = -1
+            last = ""
             while True:
-                if seen != board.version:
-                    seen = board.version
-                    yield f"event: state\ndata: {json.dumps(board.state(), default=str)}\n\n"
+                seen = board.version
+                # sent when it differs: an event moved the version, or (at the keep-alive tick) a
+                # state no event announces changed, such as an upstream going into backoff
+                data = json.dumps(board.state(), default=str)
+                if data != last:
+                    last = data
+                    yield f"event: state\ndata: {data}\n\n"
                 elif await request.is_disconnected():
                     return
                 else:
