@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fastmcp import FastMCP
 from fastmcp.client.transports import StdioTransport
+from fastmcp.server.server import create_proxy
 
 ECHO = Path(__file__).with_name("echo_ll.py")
 
 if __name__ == "__main__":
     upstream = StdioTransport(command=sys.executable, args=[str(ECHO)])
-    proxy = FastMCP.as_proxy(upstream, name="echo-proxy")
+    proxy = create_proxy(upstream, name="echo-proxy")  # FastMCP 4: as_proxy became create_proxy
     proxy.run(transport="http", host="127.0.0.1", port=int(sys.argv[1]), show_banner=False)
