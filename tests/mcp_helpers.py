@@ -12,6 +12,28 @@ import anyio
 from skillz_engine.engine import Engine, EngineOptions
 from skillz_engine.mcp.server import McpServer, build_server
 
+# every built-in tool in the order tools/list shows them (the catalog's order), for tests that
+# check the exact listing: one list to extend when a built-in is added
+BUILTIN_TOOL_NAMES = [
+    "list_tools",
+    "search_tools",
+    "call_tool",
+    "activate_skill",
+    "deactivate_skill",
+    "suggest_skill",
+    "memory",
+    "register_script",
+    "build_tool",
+    "add_skill_repo",
+    "import_mcp",
+    "import_tool",
+    "pipeline",
+    "delete_tool",
+    "version",
+    "services",
+    "execute_code",
+]
+
 
 @asynccontextmanager
 async def served(

@@ -18,31 +18,11 @@ from mcp.client.subscriptions import ToolsListChanged
 
 from skillz_engine.engine import EngineOptions
 from skillz_engine.mcp.server import McpServer
-from tests.mcp_helpers import Inbox, served, write
+from tests.mcp_helpers import BUILTIN_TOOL_NAMES, Inbox, served, write
 
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning"),
-]
-
-BUILTINS = [
-    "list_tools",
-    "search_tools",
-    "call_tool",
-    "activate_skill",
-    "deactivate_skill",
-    "suggest_skill",
-    "memory",
-    "register_script",
-    "build_tool",
-    "add_skill_repo",
-    "import_mcp",
-    "import_tool",
-    "pipeline",
-    "delete_tool",
-    "version",
-    "services",
-    "execute_code",
 ]
 
 
@@ -103,9 +83,9 @@ def is_list_changed(m: Any) -> bool:
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [
-        ("all", [*BUILTINS, "echo", "fill-form", "list-files", "git-log"]),
-        ("skills", [*BUILTINS, "echo", "git-log"]),  # git-basics is activation: always
-        ("search", BUILTINS),
+        ("all", [*BUILTIN_TOOL_NAMES, "echo", "fill-form", "list-files", "git-log"]),
+        ("skills", [*BUILTIN_TOOL_NAMES, "echo", "git-log"]),  # git-basics is activation: always
+        ("search", BUILTIN_TOOL_NAMES),
     ],
 )
 async def test_tool_counts_per_disclosure_mode(root: Path, mode: str, expected: list[str]) -> None:

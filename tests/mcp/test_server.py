@@ -22,7 +22,7 @@ from skillz_engine.build.compile import Tree
 from skillz_engine.engine import Engine, EngineOptions, debounce_ms
 from skillz_engine.mcp.server import DEFAULT_INSTRUCTIONS, McpServer
 from skillz_engine.runtimes.base import MAX_CALL_DEPTH
-from tests.mcp_helpers import Inbox, served, write
+from tests.mcp_helpers import BUILTIN_TOOL_NAMES, Inbox, served, write
 
 pytestmark = [
     pytest.mark.anyio,
@@ -285,25 +285,7 @@ async def test_nested_calls_are_depth_limited(root: Path) -> None:
 async def test_search_disclosure_lists_only_builtins(root: Path) -> None:
     """With disclosure: search only the built-ins are listed, yet every tool stays callable."""
     async with serving(root, disclosure="search") as (_, server), Client(server.server) as c:
-        assert names(await c.list_tools()) == [
-            "list_tools",
-            "search_tools",
-            "call_tool",
-            "activate_skill",
-            "deactivate_skill",
-            "suggest_skill",
-            "memory",
-            "register_script",
-            "build_tool",
-            "add_skill_repo",
-            "import_mcp",
-            "import_tool",
-            "pipeline",
-            "delete_tool",
-            "version",
-            "services",
-            "execute_code",
-        ]
+        assert names(await c.list_tools()) == BUILTIN_TOOL_NAMES
         res = await c.call_tool("echo", {"text": "hidden but callable"})
         assert not res.is_error
 
