@@ -90,3 +90,18 @@ def test_serve_prints_events_as_json_lines(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+async def test_failed_call_lines_never_show_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tool's error that quotes a secret it names, or the bearer token, reaches the console (and
+    the status page, the other call observer) redacted, as in the audit log."""
+    monkeypatch.setenv("SKILLZ_CONSOLE_SECRET", "hunter2-very-secret")
+    _write(tmp_path, "tools/leaky/manifest.yaml", ECHO.format(d="x") + "secrets: [SKILLZ_CONSOLE_SECRET]\n")
+    out = io.StringIO()
+    async with Engine.open([tmp_path], EngineOptions(watch=False, audit="required")) as engine:
+        token = engine.token()
+        ServeConsole(out).attach(engine)
+        error = f"failed with hunter2-very-secret and Bearer {token}"
+        engine.record(engine.snapshot, "tools/call", "leaky", time.perf_counter(), error, "s1")
+    line = out.getvalue()
+    assert "hunter2-very-secret" not in line and token not in line and "failed with" in line
