@@ -61,9 +61,15 @@ class ServerProcess:
         return self.proc.wait(timeout=20)
 
 
-def start_server(root: Path, *args: str, log: Path, wait: float = 30) -> ServerProcess:
-    """``serve --transport http --port 0`` on ``root``; returns once ``server.json`` names its url."""
-    state = root / ".skillz"
+def start_server(
+    root: Path, *args: str, log: Path, wait: float = 30, state: Path | None = None
+) -> ServerProcess:
+    """``serve --transport http --port 0`` on ``root``; returns once ``server.json`` names its url.
+    ``state`` gives the server its own state directory (``--state-dir``), as each replica of a
+    cluster sharing one tree has."""
+    if state is not None:
+        args = ("--state-dir", str(state), *args)
+    state = state or root / ".skillz"
     with log.open("wb") as err:
         argv = [sys.executable, "-m", "skillz_engine", "serve", str(root), "--transport", "http"]
         proc = subprocess.Popen(

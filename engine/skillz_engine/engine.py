@@ -84,6 +84,7 @@ class EngineOptions:
     cache: bool = False  # the spec cache in the state directory (a faster second start)
     config: Mapping[str, Any] = field(default_factory=dict)  # further skillz.yaml overrides
     server_lock: str | None = None  # "stdio"/"http" (serve): hold the state directory's one-server lock
+    redis: str | None = None  # the cluster's Redis URL (overrides ``cluster.redis`` of skillz.yaml)
 
     def __post_init__(self) -> None:
         if self.disclosure is not None and self.disclosure not in DISCLOSURE_MODES:
@@ -100,6 +101,8 @@ class EngineOptions:
             out["disclosure"] = self.disclosure
         if self.read_only:
             out["readOnly"] = True
+        if self.redis:
+            out["redis"] = self.redis
         return out
 
 

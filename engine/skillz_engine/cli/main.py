@@ -187,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="what tools/list shows: all, skills (a skill's tools once active), search (built-ins)",
     )
     s.add_argument("--state-dir", default=None, help="engine state (default: .skillz/ in the first root)")
+    s.add_argument(
+        "--redis",
+        default=None,
+        metavar="URL",
+        help="run as one replica of a cluster sharing state through this Redis (cluster.redis)",
+    )
     s.add_argument("-q", "--quiet", action="store_true", help="print only problems and failed calls")
     s.add_argument("-v", "--verbose", action="store_true", help="print every call and the engine's debug log")
     s.add_argument(

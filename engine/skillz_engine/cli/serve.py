@@ -53,6 +53,7 @@ def options(args: argparse.Namespace) -> EngineOptions:
         # one HTTP server per state directory (it owns server.json and the port); stdio servers are
         # one per client by design and share the tree, so they take no lock
         server_lock="http" if args.transport == "http" else None,
+        redis=args.redis,
     )
 
 

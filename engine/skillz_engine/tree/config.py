@@ -83,6 +83,15 @@ class DependencySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """``cluster``: replicas sharing state through one Redis (DESIGN 10); ``redis`` unset: one process."""
+
+    redis: str | None = None  # redis:// or rediss:// URL; ``serve --redis`` overrides it
+    replica: str | None = None  # this replica's id; None: $SKILLZ_REPLICA, else <hostname>-<pid>
+    prefix: str = "skillz"  # every Redis key starts with ``<prefix>:``, so trees can share one Redis
+
+
+@dataclass(frozen=True, slots=True)
 class WatchSettings:
     debounce: Duration = "50ms"
 
@@ -106,6 +115,7 @@ class Config:
     dependencies: DependencySettings = field(init=False, compare=False, default=DependencySettings())
     watch: WatchSettings = field(init=False, compare=False, default=WatchSettings())
     history: Literal["files", "git"] = field(init=False, compare=False, default="files")  # git: commits too
+    cluster: ClusterSettings = field(init=False, compare=False, default=ClusterSettings())
 
     def __post_init__(self) -> None:
         for name, value in record_values(Config, self.data).items():
@@ -140,6 +150,8 @@ class Config:
                 continue
             if k == "readOnly":
                 data["builtins"] = {**dict(data.get("builtins") or {}), "readOnly": bool(v)}
+            elif k == "redis":  # ``serve --redis URL``: the cluster's Redis, the rest of ``cluster`` kept
+                data["cluster"] = {**dict(data.get("cluster") or {}), "redis": str(v)}
             else:
                 data[k] = v
         return Config(data, self.path)
