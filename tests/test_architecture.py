@@ -49,6 +49,7 @@ THIRD_PARTY: Mapping[str, tuple[str, ...]] = {
     # sources clones skill repositories; githistory commits the writers' changes (history: git)
     "git": ("skillz_engine.state.sources", "skillz_engine.state.githistory"),
     "docker": ("skillz_engine.runtimes", "skillz_engine.state", "skillz_engine.cli.doctor"),
+    "redis": ("skillz_engine.state",),  # the cluster's Redis backends (bus, memory, locks, audit)
 }
 CORE = ("skillz_engine.tree", "skillz_engine.build", "skillz_engine.live")
 CORE_FORBIDDEN = ("mcp", "docker", "wasmtime", "starlette", "uvicorn", "git")
