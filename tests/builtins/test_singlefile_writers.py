@@ -56,3 +56,14 @@ async def test_writers_refuse_a_single_file_tool_and_leave_it_served(tmp_path: P
         assert not made.is_error, text(made)
         res = await c.call_tool("twice", {})
         assert not res.is_error and "hello" in text(res)
+
+
+async def test_debug_prompt_points_at_the_script(tmp_path: Path) -> None:
+    """The `debug_tool` authoring prompt shows the script (its block) and names the file to read."""
+    write(tmp_path / "tools" / "hello.py", HELLO)
+    async with served([tmp_path]) as (_, server), Client(server.server) as c:
+        prompt = await c.get_prompt("debug_tool", {"tool_name": "hello"})
+        content = prompt.messages[0].content
+        assert isinstance(content, types.TextContent)
+        assert f"Read {tmp_path / 'tools' / 'hello.py'}, fix the cause" in content.text
+        assert "# /// skillz" in content.text

@@ -115,6 +115,8 @@ def test_scan_finds_single_files_as_virtual_entries(tmp_path: Path) -> None:
     hello = _write(tmp_path / "tools" / "hello.py", HELLO)
     _write(tmp_path / "tools" / "plain.py", "print('no block')\n")
     _write(tmp_path / "tools" / "notes.txt", "# /// skillz\n# ///\n")
+    _write(tmp_path / "tools" / "rule.sh", "# ---\necho a rule, not front matter\n# ---\n")
+    _write(tmp_path / "tools" / "front.js", "// ---\n// description: d\n// ---\n")
     _write(tmp_path / "tools" / "dir" / "manifest.yaml", "kind: script\ndescription: d\nentry: x.py\n")
     _write(tmp_path / "tools" / "dir" / "inner.py", HELLO)  # inside an entry: the entry's own file
     _write(tmp_path / "skills" / "s" / "SKILL.md", "---\nname: s\ndescription: d\n---\n")
@@ -127,6 +129,8 @@ def test_scan_finds_single_files_as_virtual_entries(tmp_path: Path) -> None:
     assert by_key[(tmp_path / "skills/s/tools/own").as_posix()].owner == "s"
     assert by_key[(tmp_path / "skills/s/tools/own").as_posix()].manifest == owned
     assert (tmp_path / "tools" / "plain").as_posix() not in by_key
+    assert (tmp_path / "tools" / "rule").as_posix() not in by_key
+    assert is_single_file(by_key[(tmp_path / "tools" / "front").as_posix()])
     assert (tmp_path / "tools" / "dir" / "inner").as_posix() not in by_key
     assert has_metadata(hello) and not has_metadata(tmp_path / "tools" / "plain.py")
     before = fingerprint(single)

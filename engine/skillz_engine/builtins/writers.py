@@ -267,7 +267,7 @@ def write_entry(
 
 
 def diagnostics_under(snapshot: Snapshot, directory: Path) -> list[Diagnostic]:
-    """The snapshot's diagnostics about files in ``directory``."""
+    """The snapshot's diagnostics about files in ``directory`` (or about the file ``directory``)."""
     directory = directory.resolve()
     out = []
     for d in snapshot.diagnostics:

@@ -65,6 +65,21 @@ def _front_start(lines: list[str], comment: str) -> int | None:
     return i if i < len(lines) and _fence(comment).match(lines[i].rstrip("\r")) else None
 
 
+def _closed_front(lines: list[str], comment: str) -> bool:
+    """Whether the file starts with front matter that is closed, with comment lines only between
+    the fences: a script whose first line is a ``# ---`` rule for another reason is not an entry."""
+    start = _front_start(lines, comment)
+    if start is None:
+        return False
+    for line in lines[start + 1 :]:
+        line = line.rstrip("\r")
+        if _fence(comment).match(line):
+            return True
+        if line != comment and not line.startswith(comment + " "):
+            return False
+    return False
+
+
 def has_metadata(path: Path) -> bool:
     """Whether ``path`` carries a skillz block or front matter (the scan's test: reads the head only)."""
     comment = COMMENTS.get(path.suffix)
@@ -75,7 +90,7 @@ def has_metadata(path: Path) -> bool:
             head = f.read(HEAD_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return False
-    return bool(_opener(comment).search(head)) or _front_start(head.splitlines()[:2], comment) is not None
+    return bool(_opener(comment).search(head)) or _closed_front(head.splitlines(), comment)
 
 
 def _diag(display: str, line: int, col: int, message: str, hint: str, code: str = "SKZ001") -> Diagnostic:
