@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from skillz_engine.build.compile import Tree
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
 from tests.conftest import open_tree
 
@@ -93,3 +94,16 @@ def test_a_bad_edit_is_reported_in_the_script(tmp_path: Path) -> None:
         (True, 4, 14, "SKZ104")
     ], [d.format() for d in errors]
     assert "hello" in snap.tools  # serve keeps the last good version
+
+
+async def test_from_the_spec_cache_it_still_runs_beside_its_file(tmp_path: Path) -> None:
+    """A second start reads the spec from the cache (no parse) and the tool still runs as a single file."""
+    _tool(tmp_path / "tools" / "hello.py")
+    for start in ("cold", "cached"):
+        tree = Tree([tmp_path], lenient=True, cache=True)
+        tree.full_scan()
+        snap = tree.snapshot()
+        spec = snap.specs[(tmp_path / "tools" / "hello").as_posix()]
+        assert spec.single_file and spec.home == tmp_path / "tools", start
+        result = await run_tool(snap.tools["hello"], {"name": start}, LocalCallContext(snap, "hello"))
+        assert f'"hello": "{start}"' in result.text_content(), result.text_content()
