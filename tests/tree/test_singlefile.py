@@ -151,3 +151,13 @@ def test_a_directory_or_an_earlier_file_of_the_same_name_wins(tmp_path: Path) ->
         ("a.sh", "SKZ210", "warning"),
         ("b.py", "SKZ210", "warning"),
     ]
+
+
+def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
+    outside = _write(tmp_path / "elsewhere" / "x.py", HELLO)
+    root = tmp_path / "root"
+    (root / "tools").mkdir(parents=True)
+    (root / "tools" / "x.py").symlink_to(outside)
+    found, diags = scan([root])
+    assert found == []
+    assert [(Path(d.path).name, d.code, d.severity.value) for d in diags] == [("x.py", "SKZ206", "error")]

@@ -122,7 +122,11 @@ def single_files(
         if not is_candidate(name) or ignored_name(name) or not has_metadata(d / name):
             continue
         stem = Path(name).stem
-        if stem in taken:
+        if (d / name).is_symlink() and not is_inside(d / name, root):
+            diags.append(Diagnostic(display_path(d / name), 1, 1, "SKZ206", Severity.ERROR,
+                                    "single-file tool is a symlink that leads outside the root",
+                                    hint="Copy the file into the tree instead of linking it."))  # fmt: skip
+        elif stem in taken:
             diags.append(_shadowed(d / name, f"{name} is not served: {taken[stem]} is the entry {stem!r}"))
         elif (d / stem).is_dir():
             diags.append(_shadowed(d / name, f"{name} is not served: the directory {stem}/ is beside it"))
