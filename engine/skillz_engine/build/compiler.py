@@ -32,7 +32,7 @@ from skillz_engine.tree.model import (
     ToolResult,
 )
 from skillz_engine.tree.parse import Document, parse_file
-from skillz_engine.tree.scan import Found, fingerprint, is_skillz_service
+from skillz_engine.tree.scan import Found, fingerprint, is_single_file, is_skillz_service
 from skillz_engine.tree.validate import (
     check_entry_name,
     detect_kind,
@@ -227,12 +227,18 @@ class Compiler:
         if found.skill_md is not None:
             return self._skill_spec(found, fp)
         assert found.manifest is not None
-        doc = self._parse(found.manifest)
+        single = is_single_file(found)
+        if single:
+            from skillz_engine.tree.singlefile import parse_single_file
+
+            doc = parse_single_file(found.manifest, display_path(found.manifest))
+        else:
+            doc = self._parse(found.manifest)
         diags = list(doc.diagnostics)
         if doc.data is None or errors_of(diags):
             return None, diags
         data = doc.data
-        legacy = is_legacy(data)
+        legacy = not single and is_legacy(data)
         if is_skillz_service(found):
             from skillz_engine.tree.compat import translate_service
 

@@ -16,7 +16,16 @@ from skillz_engine.build.cache import Cached
 from skillz_engine.build.compiler import Compiler, EntryResult
 from skillz_engine.tree.diagnostics import Diagnostic, display_path
 from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE
-from skillz_engine.tree.scan import SKILLZ_SERVICES_DIR, Found, fingerprint, scan, scan_dir
+from skillz_engine.tree.scan import (
+    SKILLZ_SERVICES_DIR,
+    Found,
+    fingerprint,
+    is_single_file,
+    scan,
+    scan_dir,
+    single_files,
+)
+from skillz_engine.tree.singlefile import is_candidate
 
 
 class Index:
@@ -148,6 +157,8 @@ class Index:
             path.parent.name == SKILLZ_SERVICES_DIR and path.parent.parent == root and path.suffix == ".json"
         ):
             start = path.parent  # a Rust Skillz services/<name>.json
+        elif is_candidate(path.name) and not path.is_dir() and path.parent.is_dir():
+            return self._rescan_file(root, path)  # a script that may be a single-file tool
         elif not path.exists():
             start = path  # a deleted directory: drop what was under it
         else:
@@ -179,6 +190,32 @@ class Index:
             self.scan_diags = [d for d in self.scan_diags if not d.path.startswith(display_path(start))]
             self.scan_diags.extend(diags)
         return touched
+
+    def _rescan_file(self, root: Path, path: Path) -> set[str]:
+        """Find again the single-file tool ``path`` may be (outside any entry): only that file is
+        read, not the directory around it. A key held by another file or a directory stays theirs."""
+        key = (path.parent / path.stem).as_posix()
+        names = {path.name} if path.is_file() else set()
+        now, diags = single_files(root, path.parent, names, None, None)
+        shown = display_path(path)
+        self.scan_diags = [d for d in self.scan_diags if d.path != shown] + diags
+        old = self.found.get(key)
+        if (
+            old is not None
+            and old.manifest != path
+            and (not is_single_file(old) or (old.manifest is not None and old.manifest.exists()))
+        ):
+            return set()  # a directory entry, or another file of that stem, is the entry
+        if now:
+            if old != now[0]:
+                self._drop(key)
+            self.found[key] = now[0]
+            return {key}
+        if old is not None:
+            del self.found[key]
+            self._drop(key)
+            return {key}
+        return set()
 
     def _set_ranks(self, roots: list[Path]) -> None:
         rank = {r: i for i, r in enumerate(dict.fromkeys(roots))}

@@ -206,7 +206,9 @@ async def _debug(args: Args, ctx: CallContext | None) -> list[dict[str, Any]]:
         manifest = spec.manifest.read_text(encoding="utf-8")[:MANIFEST_SHOWN]
     except OSError as exc:
         manifest = f"(cannot read it: {exc.strerror})"
-    diags = format_diagnostics(diagnostics_under(snap, spec.dir)) or "(none)"
+    # a single-file tool is its script: the manifest shown is the script's head, with its block
+    files = spec.manifest if spec.single_file else spec.dir
+    diags = format_diagnostics(diagnostics_under(snap, files)) or "(none)"
     stale = (
         " It does not compile now: the server serves its last good version."
         if tool.entry in snap.stale
@@ -228,8 +230,8 @@ Its recent failed calls (audit log):
 {failures}
 
 Its input schema: {json.dumps(dict(tool.input_schema))}
-Read the files of {spec.dir}/, fix the cause (the diagnostics name file:line:col), then call the
-tool again; `skillz://tools/{name}` shows its full definition.""")
+Read {files}{"" if spec.single_file else "/"}, fix the cause (the diagnostics name file:line:col),
+then call the tool again; `skillz://tools/{name}` shows its full definition.""")
 
 
 def _snapshot(ctx: CallContext | None) -> Snapshot:

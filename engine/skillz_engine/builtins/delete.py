@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from skillz_engine.build.contract import CallContext, EngineHandle
 from skillz_engine.build.snapshot import Snapshot
-from skillz_engine.builtins.writers import WriterError, check_name, entry_path, remove_entry
+from skillz_engine.builtins.writers import (
+    WriterError,
+    check_name,
+    entry_path,
+    refuse_single_file,
+    remove_entry,
+)
 from skillz_engine.tree.kinds import KINDS
 from skillz_engine.tree.model import Args, EntrySpec, ToolDef, ToolResult
 
@@ -53,6 +59,7 @@ def find_entry(engine: EngineHandle, snap: Snapshot, name: str, kind: str | None
     spec = specs[0]
     if spec.owner is not None:
         raise WriterError(f"{name!r} belongs to skill {spec.owner!r}: delete the skill, or edit it")
+    refuse_single_file(spec)
     entry_path(engine, spec.dir)  # outside the tree's roots (a mounted repository) refuses
     return spec
 

@@ -38,7 +38,7 @@ from skillz_engine.errors import RuntimeFailure
 from skillz_engine.state.history import Author, History, Version
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.kinds import KINDS
-from skillz_engine.tree.model import Args, ToolDef, ToolResult
+from skillz_engine.tree.model import Args, EntrySpec, ToolDef, ToolResult
 from skillz_engine.tree.paths import PathEscape, is_inside, safe_join
 
 log = logging.getLogger("skillz_engine.builtins.writers")
@@ -123,11 +123,24 @@ def writable_root(engine: EngineHandle) -> Path:
 
 
 def existing_entry(snapshot: Snapshot, name: str) -> Path | None:
-    """The directory of the entry called ``name`` (any kind, any root), if there is one."""
+    """The directory of the entry called ``name`` (any kind, any root), if there is one. A
+    single-file tool refuses: writers write entry directories, and one beside the file would
+    shadow it, so the file is edited (or removed) by hand."""
     for spec in snapshot.specs.values():
         if spec.name == name:
+            refuse_single_file(spec)
             return spec.dir
     return None
+
+
+def refuse_single_file(spec: EntrySpec) -> None:
+    """Writers change entry directories; a single-file tool is a script of its author's, which
+    they neither replace nor move (its history is the author's own, in git)."""
+    if spec.single_file:
+        raise WriterError(
+            f"{spec.name!r} is the single-file tool {spec.display}: writers do not change it; "
+            "edit or remove that file, or pick another name"
+        )
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -254,7 +267,7 @@ def write_entry(
 
 
 def diagnostics_under(snapshot: Snapshot, directory: Path) -> list[Diagnostic]:
-    """The snapshot's diagnostics about files in ``directory``."""
+    """The snapshot's diagnostics about files in ``directory`` (or about the file ``directory``)."""
     directory = directory.resolve()
     out = []
     for d in snapshot.diagnostics:

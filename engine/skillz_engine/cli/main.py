@@ -71,6 +71,13 @@ def cmd_new(args: argparse.Namespace) -> int:
     from skillz_engine.cli.scaffold import scaffold
 
     root = Path(args.root).expanduser() if args.root else default_root()
+    if args.single_file:
+        from skillz_engine.cli.scaffold_file import scaffold_file
+
+        if args.kind != "script":
+            raise UsageError(f"--single-file makes a script tool, not a {args.kind}")
+        print(scaffold_file(args.name, root, interpreter=args.interpreter))
+        return ExitCode.OK
     created = scaffold(args.kind, args.name, root, interpreter=args.interpreter)
     for p in created:
         print(p)
@@ -247,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("name", metavar="NAME", help="the entry's directory name (lower case, digits, - and _)")
     n.add_argument("--interpreter", default=None, help="script: python, node, bash, ruby")
     n.add_argument("--root", default=None, help="tree to write into (default: $SKILLZ_HOME or ~/.skillz)")
+    n.add_argument(
+        "--single-file",
+        action="store_true",
+        help="script: one file tools/NAME.py with a `# /// skillz` block",
+    )
     n.set_defaults(func=cmd_new)
 
     sc = sub.add_parser("schema", help="print a JSON Schema")

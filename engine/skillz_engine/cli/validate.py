@@ -51,6 +51,7 @@ class Targets:
     roots: list[Path] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
     entries: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # single-file tools: reported by their file
 
     def add_root(self, root: Path) -> None:
         if root.resolve() not in [r.resolve() for r in self.roots]:
@@ -61,6 +62,7 @@ def targets(paths: Sequence[str]) -> Targets:
     """Directories are roots; files (pre-commit passes files) and entry directories name entries."""
     from skillz_engine.tree.config import CONFIG_NAMES
     from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE
+    from skillz_engine.tree.singlefile import has_metadata
 
     entry_files = (*MANIFEST_NAMES, SKILL_FILE)
     out = Targets()
@@ -75,7 +77,12 @@ def targets(paths: Sequence[str]) -> Targets:
                 out.dirs.append(p.parent.resolve())
                 continue
             if p.is_file() and p.name not in entry_files:
-                raise UsageError(f"{raw}: not a manifest, SKILL.md or directory")
+                if not has_metadata(p):
+                    raise UsageError(f"{raw}: not a manifest, SKILL.md, single-file tool or directory")
+                out.files.append(p.resolve())
+                out.entries.append(p.resolve().with_suffix(""))  # its virtual entry directory
+                out.add_root(tree_root(p.resolve()))
+                continue
             entry = (p if p.is_dir() else p.parent).resolve()
             out.entries.append(entry)
             out.add_root(tree_root(entry))
@@ -103,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         tree.compile_only(e.as_posix() for e in t.entries)
     snap = tree.snapshot()
-    scope = [*t.dirs, *t.entries]
+    scope = [*t.dirs, *t.entries, *t.files]
     diags = [d for d in snap.diagnostics if _in_scope(d.path, scope)]
     entries = sum(1 for r in tree.results.values() if _in_scope(r.found.dir, scope))
     if args.strict:

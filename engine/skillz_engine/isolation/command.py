@@ -83,7 +83,7 @@ def build_command(
     env = build_env(spec, environ)
     env.update(extra_env or {})
     limits = limits_for(spec, config)
-    workdir = cwd if cwd is not None else spec.dir
+    workdir = cwd if cwd is not None else spec.home
     wrapped = wrap(argv, spec, cwd=workdir, env=env, limits=limits, config=config)
     secrets = tuple(n for n in secret_names(spec) if n in env)
     return Command(tuple(wrapped.argv), workdir, env, limits, secrets, wrapped.mode, wrapped.cgroup)

@@ -184,9 +184,9 @@ def _checked(
         if problem is not None:
             diags.append(spec.diag(("dependencies", manager, i), "SKZ522", problem[0], problem[1]))
         elif manager == "pip":
-            good.append(normalise_pip(str(raw), spec.dir))
+            good.append(normalise_pip(str(raw), spec.home))
         else:
-            good.append(normalise_npm(str(raw), spec.dir))
+            good.append(normalise_npm(str(raw), spec.home))
     return good, diags
 
 
@@ -234,16 +234,16 @@ def plan_for(
                 refused = _inline_problems(text, inline, display_path(entry), allow_direct)
                 diags += refused
                 if not refused:
-                    pip += [normalise_pip(r, spec.dir) for r in inline]
+                    pip += [normalise_pip(r, spec.home) for r in inline]
                 rp = meta.get("requires-python")
                 requires_python = str(rp) if rp else None
-    local = spec.dir / "env"
+    local = spec.home / "env"
     local_env = local if (spec.legacy or not (pip or npm)) and local.is_dir() else None
     if not (pip or npm or requires_python or local_env):
         return None, diags
     plan = Plan(
         spec.name,
-        spec.dir,
+        spec.home,
         tuple(sorted(set(pip))),
         tuple(sorted(set(npm))),
         requires_python,
@@ -251,5 +251,5 @@ def plan_for(
         python_like,
     )
     if spec.legacy and local_env is not None:  # Rust Skillz installed these into env/ already
-        plan = Plan(spec.name, spec.dir, (), (), requires_python, local_env, python_like)
+        plan = Plan(spec.name, spec.home, (), (), requires_python, local_env, python_like)
     return plan, diags

@@ -103,7 +103,7 @@ def _refused(raw: str, spec: EntrySpec, exc: PathEscape) -> RuntimeFailure:
     if exc.reason == PARENT:
         return RuntimeFailure(f"sandbox.writable {raw!r} leaves the entry's directory ('..' is not allowed)")
     if exc.reason == OUTSIDE:
-        target = (spec.dir / raw).resolve()
+        target = (spec.home / raw).resolve()
         return RuntimeFailure(f"sandbox.writable {raw!r} leads outside the entry's directory (symlink to "
                               f"{target}); use an absolute path if that is intended")  # fmt: skip
     return RuntimeFailure(f"sandbox.writable {raw!r}: {exc.reason}. {exc.hint}")
@@ -119,14 +119,14 @@ def _writable_path(spec: EntrySpec, raw: str) -> Path:
             raise RuntimeFailure(f"sandbox.writable {raw!r} does not exist; create it or remove it")
         return path.resolve()
     try:
-        target = safe_join(spec.dir, raw, allow_hidden=True)  # checked before anything is created
+        target = safe_join(spec.home, raw, allow_hidden=True)  # checked before anything is created
         if not target.exists():
             try:
                 target.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise RuntimeFailure(f"sandbox.writable {raw!r}: cannot create it: {exc.strerror}") from exc
         # still inside after creating it; an existing file may be named too (bound writable as is)
-        return safe_join(spec.dir, raw, allow_hidden=True)
+        return safe_join(spec.home, raw, allow_hidden=True)
     except PathEscape as exc:
         raise _refused(raw, spec, exc) from exc
 
@@ -145,7 +145,7 @@ def mounts_for(
     environment's ``VIRTUAL_ENV``, ``NODE_PATH``, ``PATH`` entries) are shown read-only too, so they
     stay visible when they live where the sandbox puts a private tmpfs.
     """
-    candidates: list[Path] = [Path(spec.root), Path(spec.dir), Path(cwd)]
+    candidates: list[Path] = [Path(spec.root), Path(spec.home), Path(cwd)]
     # the server's own working directory is the user's project as a client launched it (Claude
     # Code, an IDE, CI): tools that take a path into it must see it even when it lies under /tmp
     with contextlib.suppress(OSError):

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.kinds import KINDS, Ref, from_document
 from skillz_engine.tree.parse import JsonPath, Positions
+from skillz_engine.tree.singlefile import COMMENTS
 from skillz_engine.tree.specs import Spec
 
 JSON = Any
@@ -74,6 +75,18 @@ class EntrySpec:
     def key(self) -> str:
         """Stable identity of the entry across snapshots: its directory."""
         return self.dir.as_posix()
+
+    @property
+    def single_file(self) -> bool:
+        """Whether this is a single-file tool: a script carrying its manifest (tree/singlefile.py),
+        whose ``dir`` is virtual (``tools/hello`` for ``tools/hello.py``)."""
+        return self.manifest.parent != self.dir and self.manifest.suffix in COMMENTS
+
+    @property
+    def home(self) -> Path:
+        """The directory the entry's files are in, which the paths its manifest names are relative
+        to: its own directory, or for a single-file tool the directory holding the file."""
+        return self.manifest.parent if self.single_file else self.dir
 
     @property
     def description(self) -> str:

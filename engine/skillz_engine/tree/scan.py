@@ -22,6 +22,7 @@ from pathlib import Path
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
 from skillz_engine.tree.parse import MANIFEST_NAMES, SKILL_FILE
 from skillz_engine.tree.paths import is_inside
+from skillz_engine.tree.singlefile import COMMENTS, has_metadata, is_candidate
 
 IGNORED_DIRS = frozenset({"node_modules", "__pycache__", "venv", ".venv"})
 SWAP_SUFFIXES = (".swp", ".swo", ".swx", "~", ".bak", ".tmp", ".orig", ".rej")
@@ -86,9 +87,53 @@ def skillz_services(root: Path, d: Path, names: set[str]) -> list[Found]:
     return out
 
 
-def is_skillz_service(found: Found) -> bool:
-    """Whether ``found`` is a Rust Skillz ``services/<name>.json`` (its manifest is beside its dir)."""
+def is_virtual(found: Found) -> bool:
+    """Whether ``found`` is one file whose entry directory is virtual (the manifest is beside it):
+    a Rust Skillz ``services/<name>.json`` or a single-file tool."""
     return found.manifest is not None and found.manifest.parent != found.dir
+
+
+def is_skillz_service(found: Found) -> bool:
+    """Whether ``found`` is a Rust Skillz ``services/<name>.json``."""
+    return is_virtual(found) and found.manifest is not None and found.manifest.suffix == ".json"
+
+
+def is_single_file(found: Found) -> bool:
+    """Whether ``found`` is a single-file tool (a script carrying its manifest, tree/singlefile.py)."""
+    return is_virtual(found) and found.manifest is not None and found.manifest.suffix in COMMENTS
+
+
+def _shadowed(d: Path, message: str) -> Diagnostic:
+    return Diagnostic(display_path(d), 1, 1, "SKZ210", Severity.WARNING, message,
+                      hint="Rename one of the two; an entry has one name.")  # fmt: skip
+
+
+def single_files(
+    root: Path, d: Path, names: set[str], owner: str | None, owner_dir: Path | None
+) -> tuple[list[Found], list[Diagnostic]]:
+    """The single-file tools among the files ``names`` of the directory ``d`` (not an entry): each
+    is an entry whose directory is ``d/<stem>`` (virtual, like a Skillz service). A directory of
+    that name beside the file, or an earlier file with the same stem, wins; the file is then
+    reported (SKZ210, warning) and not served."""
+    out: list[Found] = []
+    diags: list[Diagnostic] = []
+    taken: dict[str, str] = {}
+    for name in sorted(names):
+        if not is_candidate(name) or ignored_name(name) or not has_metadata(d / name):
+            continue
+        stem = Path(name).stem
+        if (d / name).is_symlink() and not is_inside(d / name, root):
+            diags.append(Diagnostic(display_path(d / name), 1, 1, "SKZ206", Severity.ERROR,
+                                    "single-file tool is a symlink that leads outside the root",
+                                    hint="Copy the file into the tree instead of linking it."))  # fmt: skip
+        elif stem in taken:
+            diags.append(_shadowed(d / name, f"{name} is not served: {taken[stem]} is the entry {stem!r}"))
+        elif (d / stem).is_dir():
+            diags.append(_shadowed(d / name, f"{name} is not served: the directory {stem}/ is beside it"))
+        else:
+            taken[stem] = name
+            out.append(Found(root, d / stem, d / name, None, owner, owner_dir))
+    return out, diags
 
 
 def _is_file(e: os.DirEntry[str]) -> bool:
@@ -199,6 +244,9 @@ def scan_dir(
                     has_skill = False
         if not (manifests or has_skill):
             found.extend(skillz_services(root, d, names))
+            files, file_diags = single_files(root, d, names, own, own_dir)
+            found.extend(files)
+            diags.extend(file_diags)
         if (manifests or has_skill) and d != root:
             entry = Found(
                 root,
@@ -276,7 +324,7 @@ def scan(roots: list[Path] | tuple[Path, ...]) -> tuple[list[Found], list[Diagno
 def fingerprint(found: Found) -> str:
     """Digest of every file of the entry (paths, sizes, mtimes), subdirectories included."""
     h = hashlib.blake2b(digest_size=16)
-    if is_skillz_service(found):
+    if is_virtual(found):
         assert found.manifest is not None
         with contextlib.suppress(OSError):
             st = found.manifest.stat()

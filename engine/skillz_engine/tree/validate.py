@@ -169,13 +169,13 @@ def entry_path(
     (``kind="dir"``)."""
     want: Literal["any", "file", "dir"] = "any" if not must_exist else "dir" if kind == "dir" else "file"
     try:
-        return safe_join(spec.dir, rel, kind=want, allow_hidden=True), []
+        return safe_join(spec.home, rel, kind=want, allow_hidden=True), []
     except PathEscape as exc:
         return None, [_escape_diag(spec, path, rel, kind, exc.reason)]
 
 
 def _escape_diag(spec: EntrySpec, path: JsonPath, rel: str, kind: str, reason: str) -> Diagnostic:
-    where = spec.dir.name
+    where = spec.home.name
     if reason in _ESCAPES:
         code, message, hint = _ESCAPES[reason]
         return spec.diag(path, code, message.format(rel=rel), hint)
@@ -187,7 +187,7 @@ def _escape_diag(spec: EntrySpec, path: JsonPath, rel: str, kind: str, reason: s
         return spec.diag(path, "SKZ204", f"{rel!r} in {where}/ is not a file",
                          "Name a regular file, not a directory or a device.")  # fmt: skip
     assert reason == NOT_FOUND, reason
-    candidates = [p.name for p in spec.dir.iterdir() if p.is_file()] if spec.dir.is_dir() else []
+    candidates = [p.name for p in spec.home.iterdir() if p.is_file()] if spec.home.is_dir() else []
     hint = did_you_mean(Path(rel).name, candidates) or "Create the file or fix the path."
     return spec.diag(path, "SKZ204", f"file {rel!r} does not exist in {where}/", hint)
 

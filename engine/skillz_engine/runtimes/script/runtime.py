@@ -81,7 +81,7 @@ class ScriptRuntime:
 
         r = spec.record_as(ScriptSpec)
         entry, diags = entry_path(spec, ("entry",), r.entry)
-        cwd: Path | None = spec.dir
+        cwd: Path | None = spec.home
         if r.cwd is not None:
             cwd, more = entry_path(spec, ("cwd",), r.cwd, kind="dir")
             diags += more
