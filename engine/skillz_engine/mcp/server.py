@@ -32,6 +32,7 @@ from skillz_engine.mcp import skills_ext, tasks, tasks_legacy
 from skillz_engine.mcp.fanout import Hub
 from skillz_engine.mcp.handlers import Handlers
 from skillz_engine.mcp.parked import ParkedCalls
+from skillz_engine.mcp.polling import StreamPolling
 from skillz_engine.mcp.tasks_listen import TaskListenHandler
 
 DEFAULT_INSTRUCTIONS = (
@@ -112,6 +113,7 @@ def build_server(engine: Engine, *, single_client: bool = False) -> McpServer:
     server.add_request_handler(  # listen with task status notifications (SEP-2663 taskIds)
         "subscriptions/listen", types.SubscriptionsListenRequestParams, TaskListenHandler(hub.bus, h.tasks)
     )
+    server.middleware.append(StreamPolling(engine))  # SEP-1699: http.streamPollAfter
     stop_delta = engine.live.add_listener(hub.on_delta)
 
     def detach() -> None:
