@@ -22,7 +22,13 @@ When a call becomes a task (the server decides; a client hint is ignored):
 ``inputResponses`` (partial answers are fine); ``tasks/cancel`` acks with an empty result, also
 for a task that already ended. Each task is kept for ``ttlMs`` (:data:`TTL_MS`): finished tasks
 are written to ``<state dir>/tasks/<id>.json`` so a ``tasks/get`` still answers after a restart;
-expired files are swept. Without the extension declared, ``tasks/*`` answer ``-32021``.
+expired tasks are swept from memory and disk (measured by :attr:`TaskStore.clock`). Without the
+extension declared, ``tasks/*`` answer ``-32021``.
+
+The same store holds the tasks of 2025-11-25 clients (:mod:`.tasks_legacy`, which also registers
+the methods of both eras), each owned by its session. :meth:`TaskStore.follow` tells listeners
+of every change of a task's status or pending questions: the ``notifications/tasks`` of listen
+streams (:mod:`.tasks_listen`) and the ``notifications/tasks/status`` of 2025-11-25 sessions.
 """
 
 from __future__ import annotations
