@@ -48,12 +48,12 @@ async def handshake(http: httpx2.AsyncClient, url: str) -> dict[str, str]:
 
 async def test_a_long_call_is_answered_on_the_resumed_stream(tmp_path: Path) -> None:
     root = tmp_path / "tree"
-    write(root / "skillz.yaml", "http:\n  streamPollAfter: 300ms\n")
+    write(root / "skillz.yaml", "http:\n  streamPollAfter: 1s\n")
     tool(root, "slow", SLOW)
     async with http_app(root) as served, httpx2.AsyncClient(timeout=30) as http:
         headers = await handshake(http, served.url)
         call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call"}
-        call["params"] = {"name": "slow", "arguments": {"seconds": 1.2}}
+        call["params"] = {"name": "slow", "arguments": {"seconds": 2.2}}
         first = events((await http.post(served.url, json=call, headers=headers)).text)
         assert first[0]["data"] == "" and first[0]["retry"] == "1000"  # the priming event
         assert answer(first, 7) is None  # closed mid-call, before the result
