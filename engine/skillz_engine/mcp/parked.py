@@ -101,6 +101,7 @@ class ParkedCall:
         self.finished_at: float | None = None
         self.missing: dict[str, dict[str, Any]] = {}  # client capabilities a question needed
         self.preset: dict[str, Any] = {}  # answers a first call brought before being asked
+        self.on_change: Callable[[], None] | None = None  # a task's status follower (tasks.py)
         self._changed = anyio.Event()
         self._count = 0
         self._keys: set[str] = set()
@@ -108,6 +109,8 @@ class ParkedCall:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = anyio.Event()
+        if self.on_change is not None:
+            self.on_change()
 
     def _key(self, method: str) -> str:
         """The question's key: the tool's own choice (:data:`QUESTION_KEY`) unless already used."""
@@ -150,6 +153,8 @@ class ParkedCall:
             dumped = response.model_dump(by_alias=True, exclude_none=True, mode="json")
             q.answer = dumped if isinstance(dumped, dict) else {}
             q.answered.set()
+        if self.on_change is not None:  # input_required -> working, for a task's followers
+            self.on_change()
 
     async def outcome(self) -> ToolResult | dict[str, _Question]:
         """The final result, or the questions the client must answer now (all those asked together)."""

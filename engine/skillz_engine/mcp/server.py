@@ -22,16 +22,18 @@ import mcp.types as types
 from mcp.server import Server
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPDeprecationWarning
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.live.sessions import SessionStore
-from skillz_engine.mcp import skills_ext, tasks
+from skillz_engine.mcp import skills_ext, tasks, tasks_legacy
 from skillz_engine.mcp.fanout import Hub
 from skillz_engine.mcp.handlers import Handlers
 from skillz_engine.mcp.parked import ParkedCalls
+from skillz_engine.mcp.polling import StreamPolling
+from skillz_engine.mcp.tasks_listen import TaskListenHandler
 
 DEFAULT_INSTRUCTIONS = (
     "This server's tools come from a directory tree of manifests and reload live: when the tree "
@@ -56,6 +58,22 @@ class SkillzServer(Server[Any]):
             notification_options or INIT_NOTIFY, experimental_capabilities, extensions
         )
 
+    def get_capabilities(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+        *,
+        protocol_version: str | None = None,
+    ) -> types.ServerCapabilities:
+        """The SDK's derivation, plus the handshake era's ``tasks`` (2025-11-25, :mod:`.tasks_legacy`)."""
+        caps = super().get_capabilities(
+            notification_options, experimental_capabilities, extensions, protocol_version=protocol_version
+        )
+        if protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            caps.tasks = tasks_legacy.capability()
+        return caps
+
 
 @dataclass(frozen=True, slots=True)
 class McpServer:
@@ -64,6 +82,7 @@ class McpServer:
     server: SkillzServer
     hub: Hub  # fan-out to every client, listening to the engine's live registry
     parked: ParkedCalls  # 2026-07-28 calls waiting on the client's answers
+    tasks: tasks.TaskStore  # calls running as tasks (both eras), kept until they expire
     sessions: SessionStore  # per-client skill activations
     detach: Callable[[], None]  # stops the hub listening to the live registry
 
@@ -89,9 +108,19 @@ def build_server(engine: Engine, *, single_client: bool = False) -> McpServer:
     skills_ext.install(server, engine.live)  # SEP-2640: skills/list, skills/get, directory reads
     # registered by method, not as on_call_tool: a call may answer a CreateTaskResult (Tasks extension)
     server.add_request_handler("tools/call", types.CallToolRequestParams, h.call_tool)
-    tasks.install(server, h.tasks)  # SEP-2663: any tool may run as a task on 2026-07-28
-    detach = engine.live.add_listener(hub.on_delta)
-    return McpServer(server, hub, h.parked, h.sessions, detach)
+    tasks.declare(server)  # SEP-2663: any tool may run as a task on 2026-07-28
+    unfollow = tasks_legacy.install(server, h)  # tasks/* of both eras; 2025-11-25 task calls
+    server.add_request_handler(  # listen with task status notifications (SEP-2663 taskIds)
+        "subscriptions/listen", types.SubscriptionsListenRequestParams, TaskListenHandler(hub.bus, h.tasks)
+    )
+    server.middleware.append(StreamPolling(engine))  # SEP-1699: http.streamPollAfter
+    stop_delta = engine.live.add_listener(hub.on_delta)
+
+    def detach() -> None:
+        stop_delta()
+        unfollow()
+
+    return McpServer(server, hub, h.parked, h.tasks, h.sessions, detach)
 
 
 def _new_server(h: Handlers, name: str, instructions: str) -> SkillzServer:
@@ -109,5 +138,4 @@ def _new_server(h: Handlers, name: str, instructions: str) -> SkillzServer:
         on_get_prompt=h.get_prompt,
         on_completion=h.complete,
         on_set_logging_level=h.set_level,
-        on_subscriptions_listen=ListenHandler(h.hub.bus),
     )

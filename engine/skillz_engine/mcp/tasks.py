@@ -22,16 +22,23 @@ When a call becomes a task (the server decides; a client hint is ignored):
 ``inputResponses`` (partial answers are fine); ``tasks/cancel`` acks with an empty result, also
 for a task that already ended. Each task is kept for ``ttlMs`` (:data:`TTL_MS`): finished tasks
 are written to ``<state dir>/tasks/<id>.json`` so a ``tasks/get`` still answers after a restart;
-expired files are swept. Without the extension declared, ``tasks/*`` answer ``-32021``.
+expired tasks are swept from memory and disk (measured by :attr:`TaskStore.clock`). Without the
+extension declared, ``tasks/*`` answer ``-32021``.
+
+The same store holds the tasks of 2025-11-25 clients (:mod:`.tasks_legacy`, which also registers
+the methods of both eras), each owned by its session. :meth:`TaskStore.follow` tells listeners
+of every change of a task's status or pending questions: the ``notifications/tasks`` of listen
+streams (:mod:`.tasks_listen`) and the ``notifications/tasks/status`` of 2025-11-25 sessions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,14 +51,16 @@ from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter, ValidationError
 
 from skillz_engine.mcp import wire
-from skillz_engine.mcp.parked import ParkedCall, ParkedCalls
+from skillz_engine.mcp.parked import SETTLE, ParkedCall, ParkedCalls
 
+log = logging.getLogger("skillz_engine.mcp.server")
 EXTENSION = "io.modelcontextprotocol/tasks"
 TTL_MS = 3_600_000  # how long a task stays readable
 POLL_MS = 500  # the polling interval suggested to clients
 SHORTCUT = 0.25  # seconds a call may take before it becomes a task
 MAX_TASKS = 1024  # tasks held in memory (the oldest finished ones are dropped beyond that)
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
+SETTLE_S = SETTLE * 2  # after a change, how long before followers hear of it (questions batch up)
 
 Ctx = ServerRequestContext[Any, Any]
 
@@ -112,13 +121,22 @@ def missing_extension(what: str) -> MCPError:
 class Task:
     """One call the client follows by ``taskId``."""
 
-    def __init__(self, task_id: str, call: ParkedCall) -> None:
+    def __init__(
+        self, task_id: str, call: ParkedCall, expires: float, owner: str | None = None, session: Any = None
+    ) -> None:
         self.id = task_id
         self.call = call
+        self.owner = owner  # a 2025-11-25 task: the session that made it (only it may see the task)
+        self.session = session  # ... and its ServerSession, where its status notifications go
         self.created = self.updated = _now()
         self.cancelled = False
-        self.expires = time.time() + TTL_MS / 1000
+        self.expires = expires  # seconds since the epoch: kept (in memory and on disk) until then
+        self.told: tuple[str, tuple[str, ...]] | None = None  # the state followers last heard of
         self._status = "working"
+
+    def state(self) -> tuple[str, tuple[str, ...]]:
+        """What a status notification reports: the status and the keys of the questions pending."""
+        return self.status(), tuple(self.call.questions)
 
     def status(self) -> str:
         if self.cancelled:
@@ -165,29 +183,62 @@ class TaskStore:
         self.dir = state_dir / "tasks" if state_dir is not None else None
         self.tasks: dict[str, Task] = {}
         self._watchers: set[asyncio.Task[None]] = set()
+        self._followers: dict[object, Callable[[Task], None]] = {}
+        self.clock: Callable[[], float] = time.time  # what expiry is measured by (tests move it)
 
-    def create(self, call: ParkedCall) -> Task:
-        """Turn the running ``call`` into a task (its ``request_state`` is void from now on)."""
+    def follow(self, listener: Callable[[Task], None]) -> Callable[[], None]:
+        """Call ``listener`` (synchronously, must not raise) whenever a task's status, or the set of
+        questions it waits on, changes; returns the unsubscribe callable."""
+        token = object()
+        self._followers[token] = listener
+
+        def unfollow() -> None:
+            self._followers.pop(token, None)
+
+        return unfollow
+
+    def create(self, call: ParkedCall, owner: str | None = None, session: Any = None) -> Task:
+        """Turn the running ``call`` into a task (its ``request_state`` is void from now on).
+        ``owner``/``session``: a 2025-11-25 task's session (see :mod:`.tasks_legacy`)."""
         self._sweep()
         self.calls.forget(call.state)
-        task = Task(f"task-{secrets.token_urlsafe(16)}", call)
+        task = Task(f"task-{secrets.token_urlsafe(16)}", call, self.clock() + TTL_MS / 1000, owner, session)
         self.tasks[task.id] = task
-        watcher = asyncio.get_running_loop().create_task(self._persist_when_done(task))
+        task.told = task.state()
+        loop = asyncio.get_running_loop()
+        # questions asked together settle before followers hear of them (one notification per round)
+
+        def changed() -> None:
+            loop.call_later(SETTLE_S, self._changed, task)
+
+        call.on_change = changed
+        watcher = loop.create_task(self._persist_when_done(task))
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
         return task
+
+    def _changed(self, task: Task) -> None:
+        now = task.state()
+        if now == task.told:
+            return
+        task.told = now
+        for listener in list(self._followers.values()):
+            try:
+                listener(task)
+            except Exception:  # one broken follower must not starve the others
+                log.exception("task status follower failed")
 
     async def _persist_when_done(self, task: Task) -> None:
         await task.call.done.wait()
         if self.dir is not None:
             self.dir.mkdir(parents=True, exist_ok=True)
-            record = {"expires": task.expires, "task": task.detailed()}
+            record = {"expires": task.expires, "owner": task.owner, "task": task.detailed()}
             tmp = self.dir / f"{task.id}.tmp"
             tmp.write_text(json.dumps(record, ensure_ascii=False, default=str), encoding="utf-8")
             tmp.replace(self.dir / f"{task.id}.json")
 
     def _sweep(self) -> None:
-        now = time.time()
+        now = self.clock()
         for task in [t for t in self.tasks.values() if t.expires < now]:
             self.tasks.pop(task.id, None)
         while len(self.tasks) > MAX_TASKS:
@@ -203,23 +254,30 @@ class TaskStore:
                 except (OSError, ValueError, KeyError, TypeError):
                     path.unlink(missing_ok=True)
 
-    def get(self, task_id: str) -> Task | dict[str, Any]:
-        """The live task, else the record of a finished one; unknown ids are ``-32602``."""
+    def get(self, task_id: str, owner: str | None = None) -> Task | dict[str, Any]:
+        """The live task, else the record of a finished one; unknown ids are ``-32602``, and so
+        are the tasks of another owner (a 2025-11-25 session sees only its own)."""
         self._sweep()
         task = self.tasks.get(task_id)
-        if task is not None:
+        if task is not None and task.owner == owner:
             return task
-        if self.dir is not None and task_id.startswith("task-") and "/" not in task_id:
+        if task is None and self.dir is not None and task_id.startswith("task-") and "/" not in task_id:
             try:
                 record: dict[str, Any] = json.loads(
                     (self.dir / f"{task_id}.json").read_text(encoding="utf-8")
                 )
-                return dict(record["task"])
+                if record.get("owner") == owner:
+                    return dict(record["task"])
             except (OSError, ValueError, KeyError, TypeError):
                 pass
         raise MCPError(
             code=types.INVALID_PARAMS, message=f"unknown task {task_id!r}", data={"taskId": task_id}
         )
+
+    def cancel(self, task: Task) -> None:
+        """Cancel ``task``'s work (a script's process group is killed, as for a client cancellation)."""
+        task.cancelled = True
+        task.call.scope.cancel()
 
 
 class TaskHandlers:
@@ -251,8 +309,7 @@ class TaskHandlers:
         check_routing(ctx, params.task_id)
         found = self.store.get(params.task_id)
         if isinstance(found, Task) and found.status() not in TERMINAL:
-            found.cancelled = True
-            found.call.scope.cancel()  # kills a script's process group, as a client cancellation does
+            self.store.cancel(found)
             with anyio.move_on_after(2):
                 await found.call.done.wait()
         return {}
@@ -263,10 +320,7 @@ def create_result(store: TaskStore, call: ParkedCall) -> dict[str, Any]:
     return {"resultType": "task", **store.create(call).envelope()}
 
 
-def install(server: Server[Any], store: TaskStore) -> None:
-    """Declare the extension on ``server`` and register its methods."""
-    h = TaskHandlers(store)
+def declare(server: Server[Any]) -> None:
+    """Declare the extension on ``server``; its methods, which serve both eras, are registered by
+    :func:`skillz_engine.mcp.tasks_legacy.install`."""
     server.extensions[EXTENSION] = {}
-    server.add_request_handler("tasks/get", TaskParams, h.get)
-    server.add_request_handler("tasks/update", TaskUpdateParams, h.update)
-    server.add_request_handler("tasks/cancel", TaskParams, h.cancel)

@@ -44,6 +44,7 @@ class HttpSettings:
     body_timeout: Duration = "30s"  # the longest pause between two pieces of a request body
     keep_alive_timeout: Duration = "5s"  # an idle connection between requests is closed after this
     max_connections: int = 512  # open connections beyond this are answered 503 and closed
+    stream_poll_after: Duration | None = None  # a 2025-11-25 call's SSE stream is closed after this (resumed)
 
 
 @dataclass(frozen=True, slots=True)
