@@ -5,8 +5,8 @@ as plain dicts.
   stdout (``json.dumps``/``json.loads``, nothing else on the hot path). It is started in its own
   session and stopped as the MCP lifecycle says: stdin closed, a grace period, then SIGTERM and
   SIGKILL to its whole process group (:func:`mcp.os.posix.utilities.terminate_posix_process_tree`).
-* :class:`SdkChannel`: the SDK's client transports (Streamable HTTP, legacy SSE) with their
-  messages converted at the edge; the raw HTTP client is :mod:`~skillz_engine.mcp.upstream.http`.
+* :class:`SdkChannel`: the SDK's legacy SSE client transport (old servers only), its messages
+  converted at the edge. Streamable HTTP is raw POSTs: :mod:`~skillz_engine.mcp.upstream.http`.
 
 A line that is not a JSON-RPC message is noted in ``noise`` (the reason a failed start gives) and
 skipped, as the SDK's transport does.

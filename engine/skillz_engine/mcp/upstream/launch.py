@@ -218,8 +218,7 @@ def _fill(spec: EntrySpec, r: McpServerSpec, header: str, value: str) -> str:
 @contextlib.asynccontextmanager
 async def open_transport(launch: Launch, timeout: float, notes: list[str]) -> AsyncIterator[Channel]:
     """The channel of a connection to the upstream, closed (process stopped) after. What it received
-    that is not MCP, and HTTP error statuses (the SDK reports them without the status), are added
-    to ``notes``."""
+    that is not MCP, and HTTP error statuses, are added to ``notes``."""
     if launch.transport == "stdio":
         from mcp.client.stdio import get_default_environment
 
@@ -239,19 +238,7 @@ async def open_transport(launch: Launch, timeout: float, notes: list[str]) -> As
         async with sse_client(launch.url, headers=dict(launch.headers), timeout=timeout) as streams:
             yield SdkChannel(streams[0], streams[1], notes)
     else:
-        import httpx2
-        from mcp.client.streamable_http import streamable_http_client
+        from skillz_engine.mcp.upstream.http import http_channel
 
-        from skillz_engine.mcp.upstream.channels import SdkChannel
-
-        async def status(response: httpx2.Response) -> None:
-            if response.status_code >= 400:
-                notes.append(f"HTTP {response.status_code} {response.reason_phrase} from {response.url}")
-
-        limits = httpx2.Timeout(timeout, read=None)
-        hooks = {"response": [status]}
-        async with (
-            httpx2.AsyncClient(headers=dict(launch.headers), timeout=limits, event_hooks=hooks) as http,
-            streamable_http_client(launch.url, http_client=http) as streams,
-        ):
-            yield SdkChannel(streams[0], streams[1], notes)
+        async with http_channel(launch.url, launch.headers, timeout, notes) as channel:
+            yield channel
