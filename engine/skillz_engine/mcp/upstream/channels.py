@@ -30,15 +30,14 @@ KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 16
 
 
-def _message(raw: bytes | str, noise: list[str]) -> Json | None:
+def _message(raw: bytes, noise: list[str]) -> Json | None:
+    """The JSON-RPC message on one line, or ``None`` (noted in ``noise``) when it is not one."""
     try:
         value = json.loads(raw)
     except ValueError:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        noise.append(text.strip())
-        return None
+        value = None
     if not isinstance(value, dict) or value.get("jsonrpc") != "2.0":
-        noise.append(str(raw)[:200])
+        noise.append(raw.decode("utf-8", "replace").strip()[:200])
         return None
     return value
 
