@@ -49,8 +49,13 @@ def test_a_trusted_result_too_large_for_one_message_is_cut() -> None:
 @pytest.mark.anyio
 async def test_an_unanswered_call_times_out_and_is_cancelled_upstream(tmp_path: Path) -> None:
     marker = tmp_path / "cancelled.txt"
-    upstream_entry(tmp_path, marker=str(marker), extra="timeout: 2s\n")
-    async with served([tmp_path]) as (_, server), Client(server.server) as c:
+    # 4s: time for the upstream to import the SDK and answer initialize on a loaded machine (a
+    # failed start is retried with backoff: wait for its tools), less than `slow`'s 5 s
+    upstream_entry(tmp_path, marker=str(marker), extra="timeout: 4s\n")
+    async with served([tmp_path]) as (engine, server), Client(server.server) as c:
+        with anyio.fail_after(30):
+            while "up_slow" not in engine.snapshot.tools:
+                await anyio.sleep(0.05)
         slow = await c.call_tool("up_slow", {})
         assert slow.is_error and "Timed out" in str(slow.content[0]), slow
         with anyio.fail_after(10):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -30,6 +31,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from skillz_engine.mcp.upstream.rpc import CLOSED, Json
 
+log = logging.getLogger("skillz_engine.mcp.upstream")
 SESSION = "mcp-session-id"
 VERSION = "mcp-protocol-version"
 ACCEPT = "application/json, text/event-stream"
@@ -109,7 +111,7 @@ class HttpChannel:
                         self._deliver(item)
                 else:
                     self._deliver(_error(rid, f"unexpected answer: HTTP {r.status_code} {kind!r}"))
-        except (httpx2.HTTPError, ValueError) as exc:  # unreachable, or a body that is not JSON
+        except Exception as exc:  # unreachable, a broken stream, a body that is not JSON
             self._deliver(_error(rid, f"{type(exc).__name__}: {exc}"))
 
     async def _events(self, response: httpx2.Response, rid: Any) -> bool:
@@ -153,8 +155,8 @@ class HttpChannel:
                         self._failed(r)
                     else:
                         await self._events(r, object())
-            except (httpx2.HTTPError, ValueError):
-                pass  # dropped: reopened below
+            except Exception as exc:  # dropped: reopened below
+                log.debug("the GET stream of %s ended: %s", self.url, exc)
             await anyio.sleep(GET_RETRY)
 
     async def end(self) -> None:

@@ -118,7 +118,10 @@ class RpcSession:
         self._pending[rid] = future
         answered = False
         try:
-            await self.channel.send(message)
+            try:
+                await self.channel.send(message)
+            except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+                raise UpstreamError(CLOSED, f"Connection closed ({type(exc).__name__})") from None
             with anyio.fail_after(timeout):
                 answer = await future
             answered = True
