@@ -164,7 +164,12 @@ class Task:
         out = self.envelope()
         result = self.call.result
         if out["status"] == "completed" and result is not None:
-            out["result"] = wire.tool_result(result).model_dump(by_alias=True, exclude_none=True, mode="json")
+            answer = wire.tool_result(result)
+            out["result"] = (
+                answer
+                if isinstance(answer, dict)
+                else answer.model_dump(by_alias=True, exclude_none=True, mode="json")
+            )
         elif out["status"] == "failed" and result is not None and result.rpc_error is not None:
             out["error"] = dict(result.rpc_error)
         elif out["status"] == "input_required":

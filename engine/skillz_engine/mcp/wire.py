@@ -9,27 +9,49 @@ Rules of the adapter, as far as shapes go:
 * absent optional fields stay absent on the wire, never ``null`` (the ``definition()`` methods);
 * a result larger than one client message is cut to fit, with a note (:mod:`skillz_engine.mcp.fit`);
 * a tool's result that is not valid MCP is the tool's own failure: an ``isError`` result that says
-  why, never a protocol error (:func:`tool_result`);
+  why, never a protocol error (:func:`tool_result`); the one exception is a result an imported MCP
+  server wrote (``ToolResult.trusted``): it is sent on as the dict it was, without building a model
+  for it (the SDK still checks it once on the way out), when its content blocks have known types
+  and it fits in one message;
 * models derived from a snapshot are built once per snapshot (:meth:`Snapshot.derived`) and live
   and die with it: ``tools/list`` answers are shared by every client reading the same snapshot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import mcp.types as types
 from pydantic import ValidationError
 
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.live.disclosure import visible_tools
-from skillz_engine.mcp.fit import fit_result
+from skillz_engine.mcp.fit import MAX_RESULT_BYTES, fit_result, json_size
 from skillz_engine.tree.model import PromptDef, ResourceDef, ResourceTemplateDef, ToolResult
 
+CONTENT_TYPES = frozenset({"text", "image", "audio", "resource_link", "resource"})
 
-def tool_result(result: ToolResult) -> types.CallToolResult:
+
+def tool_result(result: ToolResult) -> types.CallToolResult | dict[str, Any]:
     """The ``tools/call`` answer for ``result``, cut to what a client accepts in one message
     (:mod:`.fit`); a result the SDK rejects becomes an ``isError`` result quoting the tool's text
-    and the first few reasons."""
+    and the first few reasons. A trusted result that passes :func:`passthrough` is that dict."""
+    if result.trusted:
+        raw = passthrough(result)
+        if raw is not None:
+            return raw
     return fit_result(_validated(result))
+
+
+def passthrough(result: ToolResult) -> dict[str, Any] | None:
+    """An imported server's result as it came, when each content block has a known type and it fits
+    in one message; ``None`` sends it the checked way (which explains what is wrong, or cuts it)."""
+    if not all(isinstance(b, Mapping) and b.get("type") in CONTENT_TYPES for b in result.content):
+        return None
+    raw = result.to_json()
+    raw["resultType"] = "complete"  # as the SDK's model dumps it (2026-07-28 requires it)
+    return raw if json_size(raw) <= MAX_RESULT_BYTES else None
 
 
 def _validated(result: ToolResult) -> types.CallToolResult:

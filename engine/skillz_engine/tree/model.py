@@ -128,6 +128,9 @@ class ToolResult:
     # the JSON-RPC error (code, message, data) the tool answered with instead of a result: an
     # ``isError`` result in a call, a ``failed`` task in the Tasks extension
     rpc_error: Mapping[str, Any] | None = None
+    # already MCP JSON as an MCP server wrote it (an imported server's result): sent on as it is,
+    # without a model round trip in the engine (:func:`skillz_engine.mcp.wire.tool_result`)
+    trusted: bool = False
 
     @staticmethod
     def text(text: str, *, is_error: bool = False, structured: Any = None) -> ToolResult:

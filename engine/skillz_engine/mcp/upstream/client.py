@@ -1,104 +1,122 @@
-"""The SDK side of one upstream connection: listing it, and the requests relayed both ways.
+"""The MCP side of one upstream connection: the handshake, listing it, and the requests relayed
+both ways, as plain JSON over :class:`~skillz_engine.mcp.upstream.rpc.RpcSession`.
 
-Imported when an upstream connects (never by ``validate`` or a start with lazy upstreams only), so
-the SDK's client loads only when the engine actually talks to an upstream.
+Imported when an upstream connects (never by ``validate`` or a start with lazy upstreams only).
 
+* :func:`initialize`: the handshake-era ``initialize`` (every upstream speaks it; a 2026-07-28
+  server answers it too), advertising sampling, elicitation and roots, which the engine forwards;
 * :func:`list_all`: every page of tools, prompts, resources and templates, as MCP JSON, and a
   subscription to each resource, so the upstream's ``resources/updated`` reach the engine;
-* :class:`Relay`: the client callbacks of a connection and the calls made through it. Progress,
+* :class:`Relay`: the upstream's requests and notifications, and the calls made to it. Progress,
   log messages, sampling, elicitation and roots requests of the upstream go to the downstream call
   that is running (through its call context, which turns questions into input-required rounds on
   2026-07-28 connections); requests that name no call (stdio carries no link) go to the latest
-  call in flight. Cancelling the downstream request cancels the awaiting SDK call, which sends the
-  upstream ``notifications/cancelled``.
+  call in flight. Cancelling the downstream request sends the upstream ``notifications/cancelled``
+  (:meth:`RpcSession.request`). A ``tools/call`` result is passed through as the upstream wrote
+  it (:attr:`ToolResult.trusted`): no model is built for it on the way.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import mcp.types as types
-from mcp import ClientSession
-from mcp.client.session import ClientRequestContext
-from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
-
+from skillz_engine import __version__
 from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.mcp.upstream.listing import Listing
+from skillz_engine.mcp.upstream.rpc import (
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    Json,
+    RpcSession,
+    UpstreamError,
+)
 from skillz_engine.tree.model import ToolResult
 
 log = logging.getLogger("skillz_engine.mcp.upstream")
 
+HANDSHAKE_VERSION = "2025-11-25"
+CAPABILITIES: Json = {
+    "sampling": {},
+    "elicitation": {"form": {}, "url": {}},
+    "roots": {"listChanged": True},
+}
 
-def _json(model: Any) -> dict[str, Any]:
-    out: dict[str, Any] = model.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return out
+
+async def initialize(session: RpcSession, timeout: float) -> Json:
+    """The handshake; the upstream's capabilities. The negotiated version is given to the channel
+    (Streamable HTTP sends it as a header on every later request)."""
+    from mcp.types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+    result = await session.request(
+        "initialize",
+        {
+            "protocolVersion": HANDSHAKE_VERSION,
+            "capabilities": CAPABILITIES,
+            "clientInfo": {"name": "skillz-engine", "version": __version__},
+        },
+        timeout,
+    )
+    version = result.get("protocolVersion")
+    if version not in HANDSHAKE_PROTOCOL_VERSIONS:
+        raise UpstreamError(INVALID_REQUEST, f"Unsupported protocol version from the server: {version}")
+    if hasattr(session.channel, "protocol_version"):
+        session.channel.protocol_version = version
+    await session.notify("notifications/initialized")
+    caps = result.get("capabilities")
+    return caps if isinstance(caps, dict) else {}
 
 
-async def list_all(session: ClientSession, subscribed: set[str]) -> Listing:
+def _clean(item: Any) -> Json:
+    """A listed definition without its ``null`` fields (absent, as MCP JSON has them)."""
+    return {k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else {}
+
+
+async def _pages(session: RpcSession, method: str, key: str, timeout: float) -> list[Json]:
+    out: list[Json] = []
+    cursor = None
+    while True:
+        page = await session.request(method, {"cursor": cursor} if cursor else {}, timeout)
+        items = page.get(key)
+        out += [_clean(i) for i in items] if isinstance(items, list) else []
+        cursor = page.get("nextCursor")
+        if not cursor:
+            return out
+
+
+async def list_all(session: RpcSession, caps: Json, subscribed: set[str], timeout: float) -> Listing:
     """Everything the upstream lists (every page); resources not in ``subscribed`` yet are
     subscribed to (and added) when the upstream supports subscriptions."""
-    caps = session.initialize_result.capabilities if session.initialize_result else None
-    tools: list[dict[str, Any]] = []
-    prompts: list[dict[str, Any]] = []
-    resources: list[dict[str, Any]] = []
-    templates: list[dict[str, Any]] = []
-
-    def page(cursor: str | None) -> types.PaginatedRequestParams:
-        return types.PaginatedRequestParams(cursor=cursor)
-
-    if caps is None or caps.tools is not None:
-        cursor = None
-        while True:
-            tp = await session.list_tools(params=page(cursor))
-            tools += [_json(t) for t in tp.tools]
-            if not (cursor := tp.next_cursor):
-                break
-    if caps is not None and caps.prompts is not None:
-        cursor = None
-        while True:
-            pp = await session.list_prompts(params=page(cursor))
-            prompts += [_json(p) for p in pp.prompts]
-            if not (cursor := pp.next_cursor):
-                break
-    if caps is not None and caps.resources is not None:
-        cursor = None
-        while True:
-            rp = await session.list_resources(params=page(cursor))
-            resources += [_json(r) for r in rp.resources]
-            if not (cursor := rp.next_cursor):
-                break
-        cursor = None
-        while True:
-            rt = await session.list_resource_templates(params=page(cursor))
-            templates += [_json(t) for t in rt.resource_templates]
-            if not (cursor := rt.next_cursor):
-                break
-        if caps.resources.subscribe:
-            await _subscribe(session, [str(r["uri"]) for r in resources if "uri" in r], subscribed)
+    tools = await _pages(session, "tools/list", "tools", timeout) if "tools" in caps else []
+    prompts = await _pages(session, "prompts/list", "prompts", timeout) if "prompts" in caps else []
+    resources: list[Json] = []
+    templates: list[Json] = []
+    res_caps = caps.get("resources")
+    if isinstance(res_caps, dict):
+        resources = await _pages(session, "resources/list", "resources", timeout)
+        templates = await _pages(session, "resources/templates/list", "resourceTemplates", timeout)
+        if res_caps.get("subscribe"):
+            await _subscribe(session, [str(r["uri"]) for r in resources if "uri" in r], subscribed, timeout)
     return Listing(tuple(tools), tuple(prompts), tuple(resources), tuple(templates))
 
 
-async def _subscribe(session: ClientSession, uris: list[str], subscribed: set[str]) -> None:
+async def _subscribe(session: RpcSession, uris: list[str], subscribed: set[str], timeout: float) -> None:
     """Subscribe to the upstream's resources, so its ``resources/updated`` reach the engine's
     subscribers (a new snapshot whose resource digest changed is what the fan-out announces)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MCPDeprecationWarning)  # deprecated on 2026-07-28 only
-        for uri in uris:
-            if uri in subscribed:
-                continue
-            try:
-                await session.subscribe_resource(uri)
-            except MCPError as exc:
-                log.info("an upstream refused a subscription to %s: %s", uri, exc)
-            subscribed.add(uri)
+    for uri in uris:
+        if uri in subscribed:
+            continue
+        try:
+            await session.request("resources/subscribe", {"uri": uri}, timeout)
+        except UpstreamError as exc:
+            log.info("an upstream refused a subscription to %s: %s", uri, exc)
+        subscribed.add(uri)
 
 
 class Relay:
-    """The callbacks of one upstream's client sessions and the requests made through them.
+    """The upstream's requests and notifications on its connections, and the requests made to it.
 
     ``notify`` receives the upstream's notifications that are not about a call (``list_changed``,
     ``resources/updated``)."""
@@ -111,74 +129,53 @@ class Relay:
     def busy(self) -> bool:
         return bool(self._calls)
 
-    def open(self, read: Any, write: Any, timeout: float) -> ClientSession:
-        """A client session over ``read``/``write`` with this relay's callbacks (enter it)."""
-        return ClientSession(
-            read,
-            write,
-            read_timeout_seconds=timeout,
-            message_handler=self._on_message,
-            logging_callback=self._on_log,
-            sampling_callback=self._on_sampling,
-            elicitation_callback=self._on_elicit,
-            list_roots_callback=self._on_roots,
-        )
+    def open(self, channel: Any) -> RpcSession:
+        """A session over ``channel`` answering with this relay (run its :meth:`RpcSession.run`)."""
+        return RpcSession(channel, self._on_request, self._on_notify)
 
     # ----------------------------------------------------------------- from the upstream
-
-    async def _on_message(self, message: Any) -> None:
-        if isinstance(message, Exception):
-            return
-        root = getattr(message, "root", message)
-        method = str(getattr(root, "method", ""))
-        if method.endswith("/list_changed"):
-            self._notify(method, None)
-        elif method == "notifications/resources/updated":
-            self._notify(method, str(root.params.uri))
 
     def _caller(self) -> CallContext | None:
         return self._calls[-1] if self._calls else None
 
-    async def _on_log(self, params: types.LoggingMessageNotificationParams) -> None:
-        ctx = self._caller()
-        if ctx is not None:
-            await ctx.log(params.level, params.data, params.logger)
+    async def _on_notify(self, method: str, params: Json) -> None:
+        if method.endswith("/list_changed"):
+            self._notify(method, None)
+        elif method == "notifications/resources/updated":
+            self._notify(method, str(params.get("uri", "")))
+        elif method == "notifications/message":
+            ctx = self._caller()
+            if ctx is not None:
+                await ctx.log(str(params.get("level", "info")), params.get("data"), params.get("logger"))
 
-    async def _on_sampling(
-        self, context: ClientRequestContext, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult | types.ErrorData:
+    async def _on_request(self, method: str, params: Json) -> Json:
         ctx = self._caller()
+        if method not in ("roots/list", "sampling/createMessage", "elicitation/create"):
+            raise UpstreamError(METHOD_NOT_FOUND, f"Method not found: {method}")
         if ctx is None:
-            return types.ErrorData(code=types.INVALID_REQUEST, message="no call in flight to ask")
+            # Roots too: an empty list would be kept by an upstream that asks once (server-everything
+            # asks 350 ms after connecting); an error makes it ask again within a call, whose client
+            # has the roots.
+            raise UpstreamError(INVALID_REQUEST, "no call in flight to ask")
+        if method == "roots/list":
+            try:
+                return {"roots": await ctx.list_roots()}
+            except RuntimeFailure:
+                return {"roots": []}
         try:
-            return types.CreateMessageResult.model_validate(await ctx.sample(_json(params)))
+            if method == "sampling/createMessage":
+                return await ctx.sample(params)
+            return await ctx.elicit(params)
+        except UpstreamError:
+            raise
         except RuntimeFailure as exc:
-            return types.ErrorData(code=types.INVALID_REQUEST, message=str(exc))
-
-    async def _on_elicit(
-        self, context: ClientRequestContext, params: types.ElicitRequestParams
-    ) -> types.ElicitResult | types.ErrorData:
-        ctx = self._caller()
-        if ctx is None:
-            return types.ErrorData(code=types.INVALID_REQUEST, message="no call in flight to ask")
-        try:
-            return types.ElicitResult.model_validate(await ctx.elicit(_json(params)))
-        except RuntimeFailure as exc:
-            return types.ErrorData(code=types.INVALID_REQUEST, message=str(exc))
-
-    async def _on_roots(self, context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
-        ctx = self._caller()
-        try:
-            roots = await ctx.list_roots() if ctx is not None else []
-        except RuntimeFailure:
-            roots = []
-        return types.ListRootsResult.model_validate({"roots": roots})
+            raise UpstreamError(INVALID_REQUEST, str(exc)) from None
 
     # ----------------------------------------------------------------- to the upstream
 
     async def call_tool(
         self,
-        session: ClientSession,
+        session: RpcSession,
         name: str,
         arguments: Mapping[str, Any],
         ctx: CallContext,
@@ -192,27 +189,33 @@ class Relay:
 
         self._calls.append(ctx)
         try:
-            result = await session.call_tool(name, dict(arguments), timeout, report)
-        except MCPError as exc:
+            raw = await session.request(
+                "tools/call", {"name": name, "arguments": dict(arguments)}, timeout, report
+            )
+        except UpstreamError as exc:
             return ToolResult.error(f"{ctx.tool_name}: the upstream answered an error: {exc}")
         finally:
             self._calls.remove(ctx)
-        raw = _json(result)
+        content = raw.get("content")
         return ToolResult(
-            tuple(raw.get("content", ())),
+            tuple(content) if isinstance(content, list) else (),
             raw.get("structuredContent"),
-            bool(raw.get("isError", False)),
+            raw.get("isError") is True,
             raw.get("_meta"),
+            trusted=True,
         )
 
     @staticmethod
     async def get_prompt(
-        session: ClientSession, name: str, arguments: Mapping[str, Any]
+        session: RpcSession, name: str, arguments: Mapping[str, Any], timeout: float
     ) -> list[dict[str, Any]]:
-        result = await session.get_prompt(name, {k: str(v) for k, v in arguments.items()})
-        return [_json(m) for m in result.messages]
+        params = {"name": name, "arguments": {k: str(v) for k, v in arguments.items()}}
+        result = await session.request("prompts/get", params, timeout)
+        messages = result.get("messages")
+        return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
 
     @staticmethod
-    async def read_resource(session: ClientSession, uri: str) -> list[dict[str, Any]]:
-        result = await session.read_resource(uri)
-        return [_json(c) for c in result.contents]
+    async def read_resource(session: RpcSession, uri: str, timeout: float) -> list[dict[str, Any]]:
+        result = await session.request("resources/read", {"uri": uri}, timeout)
+        contents = result.get("contents")
+        return [c for c in contents if isinstance(c, dict)] if isinstance(contents, list) else []

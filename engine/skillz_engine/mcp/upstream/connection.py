@@ -1,7 +1,7 @@
 """One upstream MCP server: its supervisor task and its lifecycle.
 
-An :class:`Upstream` owns one connection at a time, held by a supervisor task (the SDK's client
-session must be entered and left in one task). The supervisor connects, runs ``initialize``, lists
+An :class:`Upstream` owns one connection at a time, held by a supervisor task (a transport is
+entered and left in one task). The supervisor connects, runs ``initialize``, lists
 everything, and then waits for one of: the connection closing (a crash: restart with backoff, its
 tools answer ``isError`` saying why meanwhile), ``stop`` (the entry was replaced or the server
 closes), ``idleTimeout`` without a request (stopped; the next request starts it again), or an
@@ -10,9 +10,10 @@ a recovery) it calls ``changed``: the entry is compiled again from :attr:`Upstre
 :attr:`Upstream.state` and a new snapshot is swapped in and announced to every client, the path a
 file change takes.
 
-What travels over a connection (listing, relays of in-request features both ways) is the SDK
-side, :mod:`~skillz_engine.mcp.upstream.client`, imported only when an upstream connects: an
-engine whose upstreams are all lazy does not load the SDK's client at start.
+What travels over a connection (handshake, listing, relays of in-request features both ways) is
+:mod:`~skillz_engine.mcp.upstream.client` over the lean JSON-RPC session of
+:mod:`~skillz_engine.mcp.upstream.rpc`, imported only when an upstream connects: an engine whose
+upstreams are all lazy loads neither at start.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
 from skillz_engine.mcp.upstream.launch import Launch, open_transport
 from skillz_engine.mcp.upstream.listing import Listing, load, save
+from skillz_engine.mcp.upstream.rpc import UpstreamError
 from skillz_engine.tree.model import ToolResult
 
 if TYPE_CHECKING:
-    from mcp import ClientSession
-
     from skillz_engine.mcp.upstream.client import Relay
+    from skillz_engine.mcp.upstream.rpc import RpcSession
 
 log = logging.getLogger("skillz_engine.mcp.upstream")
 
@@ -52,10 +53,8 @@ def describe(exc: BaseException) -> str:
         exc = exc.exceptions[0]
     if isinstance(exc, TimeoutError):
         return "timed out"
-    from mcp.shared.exceptions import MCPError  # loaded already: a connection was tried
-
     text = str(exc) or type(exc).__name__
-    return text if isinstance(exc, MCPError | OSError) else f"{type(exc).__name__}: {text}"
+    return text if isinstance(exc, RuntimeFailure | OSError) else f"{type(exc).__name__}: {text}"
 
 
 class Upstream:
@@ -83,7 +82,8 @@ class Upstream:
         self.restarts = 0
         self.retry_at = 0.0  # time.time() of the next attempt (state backoff)
         self._changed, self._gone = changed, gone
-        self._session: ClientSession | None = None
+        self._session: RpcSession | None = None
+        self._caps: dict[str, Any] = {}  # the connected upstream's capabilities
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._wake = anyio.Event()  # state changed, stop asked, list_changed, connection closed
@@ -159,7 +159,7 @@ class Upstream:
             self._set("starting")
             self._task = asyncio.get_running_loop().create_task(self._supervise())
 
-    async def session(self) -> ClientSession:
+    async def session(self) -> RpcSession:
         """The connected session, starting the upstream if needed; raises ``RuntimeFailure``
         saying why when it is down."""
         self._last_use = time.monotonic()
@@ -174,7 +174,7 @@ class Upstream:
         self._launch()
         return await self._ready()
 
-    async def _ready(self) -> ClientSession:
+    async def _ready(self) -> RpcSession:
         with anyio.move_on_after(self.timeout + 5):
             while self.state == "starting":
                 await self._wake.wait()
@@ -208,7 +208,7 @@ class Upstream:
 
     async def _connect_once(self) -> str | None:
         """One connection, from launch to close: ``None`` when it ended on purpose, else why not."""
-        from skillz_engine.mcp.upstream.client import Relay
+        from skillz_engine.mcp.upstream.client import Relay, initialize
 
         if self._relay is None:
             self._relay = Relay(self._notified)
@@ -218,28 +218,27 @@ class Upstream:
         try:
             if self.launch.prepare is not None:  # a container upstream's image: built or found first
                 await anyio.to_thread.run_sync(self.launch.prepare)
-            async with open_transport(self.launch, self.timeout, noise) as (read, write):
-                send, recv = anyio.create_memory_object_stream[Any](0)
+            async with open_transport(self.launch, self.timeout, noise) as channel:
+                session = self._relay.open(channel)
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._pump, read, send, eof, noise)
-                    async with self._relay.open(recv, write, self.timeout) as session:
-                        with anyio.fail_after(self.timeout):
-                            await session.initialize()
-                        new = await self._list(session)
-                        self._session = session
-                        was_down, self._down = self._down, False
-                        self._last_use = time.monotonic()  # connecting counts as use (idleTimeout)
-                        self._set("ready")
-                        if new or was_down:  # after `ready`: a rebuild waiting on start must not wait on us
-                            await self._tell()
-                        ended = await self._serve(session, eof)
-                        self._session = None  # closing: no new request may start on it
-                        if ended is None:
-                            self._set("stopped")
+                    tg.start_soon(self._read, session, eof)
+                    with anyio.fail_after(self.timeout):
+                        self._caps = await initialize(session, self.timeout)
+                    new = await self._list(session)
+                    self._session = session
+                    was_down, self._down = self._down, False
+                    self._last_use = time.monotonic()  # connecting counts as use (idleTimeout)
+                    self._set("ready")
+                    if new or was_down:  # after `ready`: a rebuild waiting on start must not wait on us
+                        await self._tell()
+                    ended = await self._serve(session, eof)
+                    self._session = None  # closing: no new request may start on it
+                    if ended is None:
+                        self._set("stopped")
                     tg.cancel_scope.cancel()
         except Exception as exc:
             ended = describe(exc)
-            if self._session is None and (isinstance(exc, TimeoutError) or "timed out" in ended):
+            if self._session is None and (isinstance(exc, TimeoutError) or "timed out" in ended.lower()):
                 ended = f"no answer to initialize within {self.timeout:g}s"
         finally:
             self._session = None
@@ -253,22 +252,15 @@ class Upstream:
         tail = self.launch.stderr_tail()
         return f"{ended}; stderr: {tail[-600:]}" if tail else ended
 
-    async def _pump(self, read: Any, send: Any, eof: anyio.Event, noise: list[str]) -> None:
-        """Pass the transport's messages to the session, noting what was not MCP and when it ends."""
+    async def _read(self, session: RpcSession, eof: anyio.Event) -> None:
+        """Read the upstream's messages until the connection ends, and say when it does."""
         try:
-            async with send:
-                async for item in read:
-                    if isinstance(item, Exception):
-                        noise.append(describe(item))
-                        continue
-                    await send.send(item)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
+            await session.run()
         finally:
             eof.set()
             self._poke()
 
-    async def _serve(self, session: ClientSession, eof: anyio.Event) -> str | None:
+    async def _serve(self, session: RpcSession, eof: anyio.Event) -> str | None:
         """Wait while connected: ``None`` on stop or idle, why it closed otherwise."""
         while True:
             if eof.is_set():
@@ -295,11 +287,11 @@ class Upstream:
             with anyio.move_on_after(IDLE_POLL if self.idle is not None else 3600):
                 await wake.wait()
 
-    async def _list(self, session: ClientSession) -> bool:
+    async def _list(self, session: RpcSession) -> bool:
         """List everything the upstream has and keep it; whether it changed."""
         from skillz_engine.mcp.upstream.client import list_all
 
-        listing = await list_all(session, self._subscribed)
+        listing = await list_all(session, self._caps, self._subscribed, self.timeout)
         if listing == self.listing:
             return False
         self.listing = listing
@@ -329,19 +321,32 @@ class Upstream:
             self._last_use = time.monotonic()
 
     async def get_prompt(self, name: str, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """``prompts/get`` upstream; the upstream's error is raised as the SDK's ``MCPError``, so
+        its code reaches the client as it was."""
         from skillz_engine.mcp.upstream.client import Relay
 
         session = await self.session()
         try:
-            return await Relay.get_prompt(session, name, arguments)
+            return await Relay.get_prompt(session, name, arguments, self.timeout)
+        except UpstreamError as exc:
+            raise _mcp_error(exc) from None
         finally:
             self._last_use = time.monotonic()
 
     async def read_resource(self, uri: str) -> list[dict[str, Any]]:
+        """``resources/read`` upstream; errors as in :meth:`get_prompt`."""
         from skillz_engine.mcp.upstream.client import Relay
 
         session = await self.session()
         try:
-            return await Relay.read_resource(session, uri)
+            return await Relay.read_resource(session, uri, self.timeout)
+        except UpstreamError as exc:
+            raise _mcp_error(exc) from None
         finally:
             self._last_use = time.monotonic()
+
+
+def _mcp_error(exc: UpstreamError) -> Exception:
+    from mcp.shared.exceptions import MCPError
+
+    return MCPError(code=exc.code, message=exc.message, data=exc.data)

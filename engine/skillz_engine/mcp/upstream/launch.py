@@ -25,7 +25,7 @@ import shutil
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from skillz_engine.build.contract import CompileProblem
 from skillz_engine.errors import RuntimeFailure
@@ -34,6 +34,9 @@ from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.model import EntrySpec
 from skillz_engine.tree.paths import PathEscape, safe_join
 from skillz_engine.tree.specs import McpServerSpec
+
+if TYPE_CHECKING:
+    from skillz_engine.mcp.upstream.rpc import Channel
 
 SECRET_REF = re.compile(r"\$\{(SKILLZ_[A-Za-z0-9_]+)\}")
 STDERR_TAIL = 2000  # characters of the upstream's stderr quoted when it fails
@@ -115,7 +118,7 @@ def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
     if cmd.cgroup is not None:
         # An unsandboxed run is wrapped to join a pids cgroup that the run's end empties: right for
         # a tool call, wrong for a server that lives as long as its connection (and reconnects).
-        # The SDK's stdio client stops the upstream's process; the wrapper is left out.
+        # The stdio channel stops the upstream's process group itself; the wrapper is left out.
         argv = argv[argv.index(str(cmd.cgroup)) + 1 :]
     return Launch("stdio", argv=argv, cwd=cmd.cwd, env=dict(cmd.env), stderr=stderr)
 
@@ -213,37 +216,29 @@ def _fill(spec: EntrySpec, r: McpServerSpec, header: str, value: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def open_transport(launch: Launch, timeout: float, notes: list[str]) -> AsyncIterator[tuple[Any, Any]]:
-    """The (read, write) streams of a connection to the upstream, closed (process stopped) after.
-    HTTP error statuses are added to ``notes`` (the SDK reports them without the status)."""
+async def open_transport(launch: Launch, timeout: float, notes: list[str]) -> AsyncIterator[Channel]:
+    """The channel of a connection to the upstream, closed (process stopped) after. What it received
+    that is not MCP, and HTTP error statuses, are added to ``notes``."""
     if launch.transport == "stdio":
-        from mcp import StdioServerParameters, stdio_client
+        from mcp.client.stdio import get_default_environment
+
+        from skillz_engine.mcp.upstream.channels import stdio_channel
 
         assert launch.stderr is not None
         launch.stderr.parent.mkdir(parents=True, exist_ok=True)
-        params = StdioServerParameters(
-            command=launch.argv[0], args=list(launch.argv[1:]), env=dict(launch.env), cwd=launch.cwd
-        )
+        env = get_default_environment() | dict(launch.env)
         with launch.stderr.open("w", encoding="utf-8") as errlog:
-            async with stdio_client(params, errlog=errlog) as streams:
-                yield streams
+            async with stdio_channel(launch.argv, env, launch.cwd, errlog, notes) as channel:
+                yield channel
     elif launch.transport == "sse":
         from mcp.client.sse import sse_client
 
+        from skillz_engine.mcp.upstream.channels import SdkChannel
+
         async with sse_client(launch.url, headers=dict(launch.headers), timeout=timeout) as streams:
-            yield streams
+            yield SdkChannel(streams[0], streams[1], notes)
     else:
-        import httpx2
-        from mcp.client.streamable_http import streamable_http_client
+        from skillz_engine.mcp.upstream.http import http_channel
 
-        async def status(response: httpx2.Response) -> None:
-            if response.status_code >= 400:
-                notes.append(f"HTTP {response.status_code} {response.reason_phrase} from {response.url}")
-
-        limits = httpx2.Timeout(timeout, read=None)
-        hooks = {"response": [status]}
-        async with (
-            httpx2.AsyncClient(headers=dict(launch.headers), timeout=limits, event_hooks=hooks) as http,
-            streamable_http_client(launch.url, http_client=http) as streams,
-        ):
-            yield streams[0], streams[1]
+        async with http_channel(launch.url, launch.headers, timeout, notes) as channel:
+            yield channel
