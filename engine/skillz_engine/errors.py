@@ -23,6 +23,8 @@ parentheses). Names without a module are defined here; the others where they are
         ├── SandboxUnavailable                   a manifest demands a sandbox this machine lacks
         ├── isolation.installers.InstallError    a tool's environment could not be installed
         ├── runtimes.service.client.ServiceFailure  a Docker service cannot start or become healthy
+        ├── state.redislink.ClusterUnavailable   the cluster's Redis is down (memory, writers' lock, token)
+        ├── state.writelock.WriterBusy           another writer held the writers' lock too long
         └── builtins.writers.WriterError         a writer built-in refused or failed
 
 Outside the tree, on purpose: ``runtimes.script.host._RpcError`` and ``runtimes.wasm.runtime._PrepareError``

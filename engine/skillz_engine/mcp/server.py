@@ -90,7 +90,14 @@ def build_server(engine: Engine, *, single_client: bool = False) -> McpServer:
     # registered by method, not as on_call_tool: a call may answer a CreateTaskResult (Tasks extension)
     server.add_request_handler("tools/call", types.CallToolRequestParams, h.call_tool)
     tasks.install(server, h.tasks)  # SEP-2663: any tool may run as a task on 2026-07-28
-    detach = engine.live.add_listener(hub.on_delta)
+    detaches = [engine.live.add_listener(hub.on_delta)]
+    if engine.replica is not None:  # other replicas' changes reach this server's clients too
+        detaches.append(engine.replica.add_relay(hub.relay))
+
+    def detach() -> None:
+        for stop in detaches:
+            stop()
+
     return McpServer(server, hub, h.parked, h.sessions, detach)
 
 
