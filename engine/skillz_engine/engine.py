@@ -373,7 +373,7 @@ class Engine:
         """The HTTP bearer token (made once in the state directory; a replica's is the cluster's,
         kept in Redis and copied there); the audit log redacts it."""
         if self.replica is not None:
-            token = self.replica.link.shared_token()
+            token = self.replica.token = self.replica.link.shared_token()
             self.store.keep_token(token)
         else:
             token = self.store.token()

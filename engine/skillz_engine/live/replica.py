@@ -69,6 +69,7 @@ class Replica:
         self.relays: list[Relay] = []
         self.latencies: list[float] = []  # seconds from a sender's publish to this replica's relay
         self.received = 0
+        self.token: str | None = None  # the cluster's bearer token, once this replica serves with it
 
     @property
     def id(self) -> str:
@@ -146,6 +147,8 @@ class Replica:
     async def catch_up(self) -> None:
         """After an outage: reload the whole tree and have every client list again."""
         log.warning("reconnected to the cluster's Redis: reloading the whole tree to catch up")
+        if self.token is not None:
+            await self.link.reseed_token(self.token)
         if self.reloader is not None and self.reloader.live is not None:
             with quietly():
                 await self.reloader.apply(list(self.reloader.roots))

@@ -155,6 +155,11 @@ class RedisLink:
         self.mark_up()
         return value.decode() if isinstance(value, bytes) else str(value)
 
+    async def reseed_token(self, token: str) -> None:
+        """Put ``token`` back as the cluster's after an outage, unless one is there: a Redis that
+        restarted without persistence would otherwise give the next replica a new token."""
+        await self.aclient().set(self.cluster.key("token"), token, nx=True)
+
     async def aclose(self) -> None:
         client, self._async = self._async, None
         if client is not None:

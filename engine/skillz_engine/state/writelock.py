@@ -26,7 +26,6 @@ from skillz_engine.state.redislink import RedisLink
 
 WAIT = 30.0  # seconds a writer waits for the lock before it is refused
 LEASE = 15.0  # seconds the Redis lock outlives a holder that stops renewing it (a dead replica)
-RENEW_EVERY = LEASE / 3
 POLL = 0.05  # seconds between attempts while another replica holds it
 
 _MINE = "if redis.call('get', KEYS[1]) == ARGV[1] then return "  # only the holder's token may ...
@@ -41,9 +40,10 @@ class WriterBusy(RuntimeFailure):
 class WriterLock:
     """The lock of one engine; ``link`` set: the cluster's too."""
 
-    def __init__(self, link: RedisLink | None = None, wait: float = WAIT) -> None:
+    def __init__(self, link: RedisLink | None = None, wait: float = WAIT, lease: float = LEASE) -> None:
         self.link = link
         self.wait = wait
+        self.lease = lease  # renewed every third of it while held
         self._local = anyio.Lock()
         self.holder: str | None = None  # the token of the Redis lock while held
 
@@ -72,7 +72,7 @@ class WriterLock:
         name = link.cluster.key("writer")
         token = f"{link.cluster.replica}:{secrets.token_hex(8)}"
         client = link.aclient()
-        lease_ms = int(LEASE * 1000)
+        lease_ms = max(1, int(self.lease * 1000))
         try:
             with anyio.move_on_after(self.wait):
                 while not await client.set(name, token, nx=True, px=lease_ms):
@@ -91,7 +91,7 @@ class WriterLock:
         failure: BaseException | None = None  # the writer's own, re-raised unwrapped by the task group
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._renew, client, name, token, lease_ms)
+                tg.start_soon(self._renew, client, name, token, lease_ms, self.lease / 3)
                 try:
                     yield
                 except anyio.get_cancelled_exc_class():
@@ -108,10 +108,10 @@ class WriterLock:
                 await client.eval(_RELEASE, 1, name, token)
 
     @staticmethod
-    async def _renew(client: object, name: str, token: str, lease_ms: int) -> None:
+    async def _renew(client: object, name: str, token: str, lease_ms: int, every: float) -> None:
         import redis
 
         while True:
-            await anyio.sleep(RENEW_EVERY)
+            await anyio.sleep(every)
             with contextlib.suppress(redis.RedisError, OSError):  # the lease still runs for a while
                 await client.eval(_RENEW, 1, name, token, lease_ms)  # type: ignore[attr-defined]
