@@ -344,10 +344,9 @@ class Engine:
         if self.replica is None:
             return await self._reloader().apply(paths)
         batch = list(paths)
+        await self.replica.announce(batch)
         with quietly():
-            delta = await self._reloader().apply(batch)
-        await self.replica.applied(batch, delta)
-        return delta
+            return await self._reloader().apply(batch)
 
     def writing(self) -> contextlib.AbstractAsyncContextManager[None]:
         """The writers' lock (``state.writelock``): one writer at a time, across the cluster too."""

@@ -79,6 +79,8 @@ async def test_a_tool_written_through_one_replica_is_served_and_announced_by_bot
                     break
         assert "say" in [t.name for t in (await session_b.list_tools()).tools]
         assert text(await client_b.call_tool("say", {})).strip() == "hi from say"
+    bus = health(b)["redis"]
+    assert bus["changesReceived"] >= 1 and bus["busLatencyMs"] < 1000
 
 
 async def test_memory_set_on_one_replica_is_read_on_the_other_until_its_ttl(cluster: Cluster) -> None:

@@ -4,9 +4,11 @@ The engine makes a :class:`Replica` when ``cluster.redis`` is set (nothing of th
 ``redis`` is never imported, for a single process). It ties the Redis backends of
 :mod:`skillz_engine.state` to the live registry:
 
-* **Out**: every swap this replica makes is published on the change bus (:meth:`on_delta`, a
-  registry listener) with the lists and resources it changed; a swap caused by a write through
-  this replica (:meth:`applied`) carries the written paths too.
+* **Out**: the paths a writer of this replica wrote are published before this replica applies
+  them (:meth:`announce`), so the others reload them while this one does (the same files a shared
+  volume's watcher would show them; each replica's own swap tells its own clients). Every other
+  swap of this replica (its watcher's, an upstream's list) is published with the lists and
+  resources it changed (:meth:`on_delta`, a registry listener), and relayed as such.
 * **In**: another replica's message (:meth:`receive`) first reloads the paths it names, here, at
   once (the swap notifies this replica's clients as any swap does), then hands the notifications
   that reload did not already cause to the relays (the MCP hub: both eras' clients). Nothing
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
@@ -41,7 +44,7 @@ log = logging.getLogger("skillz_engine.live.replica")
 
 Relay = Callable[[frozenset[Change], frozenset[str]], Awaitable[None]]
 ALL_LISTS = frozenset(Change)
-LATENCIES = 256  # how many recent bus latencies are kept (bench, status)
+LATENCIES = 256  # how many recent bus latencies the status's median is of
 
 _QUIET: ContextVar[bool] = ContextVar("skillz_replica_quiet", default=False)
 
@@ -67,7 +70,7 @@ class Replica:
         self.audit = AuditStream(self.link)
         self.writer_lock = WriterLock(self.link)
         self.relays: list[Relay] = []
-        self.latencies: list[float] = []  # seconds from a sender's publish to this replica's relay
+        self.latencies: list[float] = []  # seconds from a sender's publish to receipt here
         self.received = 0
         self.token: str | None = None  # the cluster's bearer token, once this replica serves with it
 
@@ -105,10 +108,10 @@ class Replica:
             return
         await self.bus.publish(self._message(delta))
 
-    async def applied(self, paths: Sequence[Path], delta: Delta | None) -> None:
-        """Publish a write through this replica: its paths (the others reload them even when this
-        replica's watcher got there first and ``delta`` is ``None``) and what it changed."""
-        await self.bus.publish(self._message(delta, paths))
+    async def announce(self, paths: Sequence[Path]) -> None:
+        """Publish the paths a writer of this replica is about to apply: every replica reloads
+        them at once, in parallel, and notifies its own clients of what its reload changed."""
+        await self.bus.publish(self._message(None, paths))
 
     # ------------------------------------------------------------------ in
 
@@ -122,6 +125,9 @@ class Replica:
 
     async def receive(self, message: ChangeMessage) -> None:
         """Another replica's change: reload its paths here, then relay what that did not notify."""
+        self.received += 1
+        if message.sent:
+            self.latencies = [*self.latencies[-(LATENCIES - 1) :], max(0.0, time.time() - message.sent)]
         local: Delta | None = None
         paths = self._local_paths(message)
         if paths and self.reloader is not None and self.reloader.live is not None:
@@ -133,9 +139,6 @@ class Replica:
             lists, updated = lists - local.lists, updated - local.updated
         if lists or updated:
             await self._relay(lists, updated)
-        self.received += 1
-        if message.sent:
-            self.latencies = [*self.latencies[-(LATENCIES - 1) :], max(0.0, time.time() - message.sent)]
 
     async def _relay(self, lists: frozenset[Change], updated: frozenset[str]) -> None:
         for relay in list(self.relays):
@@ -166,6 +169,8 @@ class Replica:
         """The link's state plus this replica's bus and audit counters."""
         out = self.link.status()
         out["changesReceived"] = self.received
+        if self.latencies:  # publish to receipt, as the sender's and this replica's clocks see it
+            out["busLatencyMs"] = round(statistics.median(self.latencies) * 1000, 3)
         out["auditDropped"] = self.audit.dropped
         return out
 
