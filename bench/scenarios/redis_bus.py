@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,16 +94,21 @@ class _Stamp:
 async def _measure(ctx: Ctx) -> Row:
     info = ctx.tree(100, "mixed")
     work = ctx.work / "redis-bus"
-    samples = ctx.reps(30, 3) + 1
+    samples = ctx.reps(30, 2) + 1
     local: list[float] = []
     remote: list[float] = []
     added: list[float] = []
     with _redis(work / "redis") as url, contextlib.ExitStack() as stack:
-        urls = []
+        servers = []
         for name in ("a", "b"):
             argv = engine_cmd("serve", str(info.root), "--no-watch", "--redis", url)
-            argv += ["--state-dir", str(work / f"state-{name}")]
-            urls.append(stack.enter_context(http_server("engine", argv))[0])
+            servers.append(http_server("engine", [*argv, "--state-dir", str(work / f"state-{name}")]))
+        with ThreadPoolExecutor(2) as pool:  # both start at once: a start takes seconds on a busy machine
+            started = [pool.submit(server.__enter__) for server in servers]
+        for server, future in zip(servers, started, strict=True):
+            if future.exception() is None:
+                stack.push(server.__exit__)
+        urls = [future.result()[0] for future in started]
         stamp_a, stamp_b = _Stamp(), _Stamp()
         async with http_session(urls[0], stamp_a.handler) as a, http_session(urls[1], stamp_b.handler):
             for k in range(samples):
