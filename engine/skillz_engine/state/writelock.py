@@ -82,7 +82,9 @@ class WriterLock:
             link.mark_down(exc)
             raise link.unavailable("the writers' lock") from exc
         if self.holder is None:
-            held_by = await client.get(name)
+            held_by = None
+            with contextlib.suppress(redis.RedisError, OSError):  # only for the message
+                held_by = await client.get(name)
             who = held_by.decode().rsplit(":", 1)[0] if isinstance(held_by, bytes) else "another replica"
             raise WriterBusy(
                 f"replica {who} has held the cluster's writers' lock for over {self.wait:g}s; try again later"
