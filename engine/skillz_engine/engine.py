@@ -11,7 +11,10 @@
    mounts its git sources, starts the stateful entries and opens the
    :class:`~skillz_engine.live.registry.LiveRegistry` (``live=False``: one compile, served as it is,
    nothing fetched or started, for commands that only look);
-4. the watcher task (``watch``), feeding file changes to the reloader until the engine closes.
+4. the watcher task (``watch``), feeding file changes to the reloader until the engine closes;
+5. in a cluster (``cluster.redis``, live engines only), the :class:`~skillz_engine.live.replica.Replica`:
+   its change-bus subscriber and audit stream run beside the watcher, its writers' lock replaces
+   the local one, and the bearer token is the cluster's (docs/scale-out.md, "Shared state").
 
 Closing stops the watcher, then every stateful entry. The engine is the
 :class:`~skillz_engine.build.contract.EngineHandle` built-in writers reach through their call context.
@@ -50,10 +53,13 @@ from skillz_engine.errors import EngineError, ToolNotFound
 from skillz_engine.live.registry import LiveRegistry
 from skillz_engine.live.reload import Reloader
 from skillz_engine.live.reload import watch as watch_tree
+from skillz_engine.live.replica import Replica, quietly
 from skillz_engine.runtimes.base import LocalCallContext, run_tool
+from skillz_engine.state.cluster import cluster_of
 from skillz_engine.state.serverlock import ServerLock
 from skillz_engine.state.sources import GitSources
 from skillz_engine.state.store import AuditLog, AuditRecord, Store, redact, secret_values
+from skillz_engine.state.writelock import WriterLock
 from skillz_engine.tree.config import DISCLOSURE_MODES, Config, WatchSettings
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.model import Args, ToolResult
@@ -201,8 +207,11 @@ class Engine:
         reloader: Reloader | None,
         store: Store,
         audit: AuditLog | None,
+        replica: Replica | None = None,
     ) -> None:
         self.tree = tree
+        self.replica = replica  # None: a single process (no cluster configured, or not live)
+        self.writer_lock = replica.writer_lock if replica is not None else WriterLock()
         self.options = options
         self.live = live
         self.reloader = reloader  # None when not live
@@ -241,9 +250,11 @@ class Engine:
             else:
                 tree.full_scan()
                 live = LiveRegistry(tree.snapshot())
-            engine = cls(tree, o, live, reloader, store, audit)
+            cluster = cluster_of(tree.config) if reloader is not None else None
+            replica = Replica(cluster, reloader) if cluster is not None else None
+            engine = cls(tree, o, live, reloader, store, audit, replica)
             try:
-                async with engine._watching():
+                async with engine._clustered(), engine._watching():
                     yield engine
             finally:
                 if reloader is not None:  # a live engine started its entries: stop them
@@ -252,6 +263,33 @@ class Engine:
         finally:
             if lock is not None:
                 lock.release()
+
+    @contextlib.asynccontextmanager
+    async def _clustered(self) -> AsyncIterator[None]:
+        """A replica's bus subscriber and audit sender around the engine's use (none alone);
+        the caller's exception leaves unwrapped, as in :meth:`_watching`."""
+        replica = self.replica
+        if replica is None:
+            yield
+            return
+        detach = self.live.add_listener(replica.on_delta)
+        failure: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(replica.run)
+                try:
+                    yield
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except BaseException as exc:
+                    failure = exc
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            detach()
+            await replica.aclose()
+        if failure is not None:
+            raise failure
 
     @contextlib.asynccontextmanager
     async def _watching(self) -> AsyncIterator[None]:
@@ -301,8 +339,18 @@ class Engine:
         return self.tree.state_dir
 
     async def apply(self, paths: Iterable[Path]) -> Delta | None:
-        """Apply these changed paths now, as the watcher would; ``None`` when nothing served changed."""
-        return await self._reloader().apply(paths)
+        """Apply these changed paths now, as the watcher would; ``None`` when nothing served changed.
+        A replica publishes them, so every replica serves them at once."""
+        if self.replica is None:
+            return await self._reloader().apply(paths)
+        batch = list(paths)
+        await self.replica.announce(batch)
+        with quietly():
+            return await self._reloader().apply(batch)
+
+    def writing(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The writers' lock (``state.writelock``): one writer at a time, across the cluster too."""
+        return self.writer_lock.hold()
 
     async def reload(self, paths: Sequence[Path]) -> Snapshot:
         """Apply ``paths`` now and return the snapshot that serves them."""
@@ -321,8 +369,13 @@ class Engine:
     # ------------------------------------------------------------------ state
 
     def token(self) -> str:
-        """The HTTP bearer token (made once in the state directory); the audit log redacts it."""
-        token = self.store.token()
+        """The HTTP bearer token (made once in the state directory; a replica's is the cluster's,
+        kept in Redis and copied there); the audit log redacts it."""
+        if self.replica is not None:
+            token = self.replica.token = self.replica.link.shared_token()
+            self.store.keep_token(token)
+        else:
+            token = self.store.token()
         if token not in self._redacted:
             self._redacted.append(token)
         if self.audit is not None:
@@ -356,6 +409,8 @@ class Engine:
         if self.audit is None:
             return
         record = AuditRecord(method, tool, ms, error is None, error, session, names)
+        if self.replica is not None:
+            self.replica.audit.push(self.audit.line(record))
         if not self.audit.append(record) and not self._audit_warned:
             self._audit_warned = True
             log.warning("cannot write the audit log %s: %s", self.audit.path, self.audit.failed)

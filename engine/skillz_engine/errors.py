@@ -24,6 +24,8 @@ parentheses). Names without a module are defined here; the others where they are
         ├── isolation.installers.InstallError    a tool's environment could not be installed
         ├── runtimes.service.client.ServiceFailure  a Docker service cannot start or become healthy
         ├── mcp.upstream.rpc.UpstreamError        an imported MCP server answered an error (or none)
+        ├── state.redislink.ClusterUnavailable   the cluster's Redis is down (memory, writers' lock, token)
+        ├── state.writelock.WriterBusy           another writer held the writers' lock too long
         └── builtins.writers.WriterError         a writer built-in refused or failed
 
 Outside the tree, on purpose: ``runtimes.script.host._RpcError`` and ``runtimes.wasm.runtime._PrepareError``

@@ -373,16 +373,16 @@ async def test_a_tools_nested_memory_call_is_bound_to_its_own_namespace(root: Pa
 
 
 async def test_memory_backend_from_config(root: Path, tmp_path: Path) -> None:
-    """memory.url names the sqlite file; an unavailable backend is a clear refusal."""
+    """memory.url names the sqlite file; a Redis backend that is down is a clear error naming it."""
     db = tmp_path / "elsewhere" / "mem.sqlite"
     sqlite = {"backend": "sqlite", "url": str(db)}
     async with serving(root, memory=sqlite) as server, Client(server.server) as c:
         await c.call_tool("memory", {"action": "set", "key": "k", "value": 1})
     assert db.is_file()
-    redis = {"backend": "redis", "url": "redis://x"}
+    redis = {"backend": "redis", "url": "redis://127.0.0.1:1/0"}  # nothing listens on port 1
     async with serving(root, memory=redis) as server, Client(server.server) as c:
         res = await c.call_tool("memory", {"action": "list"})
-        assert res.is_error and "'redis' is not available" in str(res.content[0])
+        assert res.is_error and "Redis at redis://127.0.0.1:1/0 is unavailable" in str(res.content[0])
 
 
 IMPATIENT = """import json, sys, time

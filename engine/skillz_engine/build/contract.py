@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +194,11 @@ class EngineHandle(Protocol):
     async def mount_sources(self) -> Snapshot:
         """Re-read the git source pins (``skillz.yaml`` and the state dir), serve their clones as
         extra roots (unmounting clones no longer pinned), and return the snapshot serving them."""
+        ...
+
+    def writing(self) -> AbstractAsyncContextManager[None]:
+        """The writers' lock, held around a writer built-in's whole run: one writer at a time,
+        across every replica of a cluster. Entering it may raise (busy, or the cluster's Redis down)."""
         ...
 
 

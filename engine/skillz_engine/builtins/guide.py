@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from skillz_engine.build.snapshot import Snapshot
+from skillz_engine.state.cluster import cluster_of
+from skillz_engine.state.redislink import link_for
 from skillz_engine.tree.model import ResourceDef, ResourceTemplateDef
 
 GUIDE_URI = "skillz://guide"
@@ -55,13 +57,19 @@ def render_guide(snapshot: Snapshot) -> str:
 
 
 def diagnostics_payload(snapshot: Snapshot) -> dict[str, Any]:
-    return {
+    """The tree's problems; a replica's also its link to the cluster's Redis (``cluster``), so an
+    outage shows here as loudly as a broken manifest."""
+    out: dict[str, Any] = {
         "generation": snapshot.generation,
         "errors": len(snapshot.errors),
         "warnings": len(snapshot.diagnostics) - len(snapshot.errors),
         "stale": [snapshot.entries[k].spec.name for k in snapshot.stale],
         "diagnostics": [d.to_json() for d in snapshot.diagnostics],
     }
+    cluster = cluster_of(snapshot.config)
+    if cluster is not None:
+        out["cluster"] = link_for(cluster).status()
+    return out
 
 
 def tool_payload(snapshot: Snapshot, name: str) -> dict[str, Any] | None:

@@ -18,7 +18,9 @@ import json
 from typing import Any
 
 from skillz_engine.build.contract import CallContext
-from skillz_engine.state.memory import MemoryRefused, MemoryStore, check_ttl, memory_for
+from skillz_engine.state.memories import memory_for
+from skillz_engine.state.memory import MemoryRefused, MemoryStore, check_ttl
+from skillz_engine.state.redislink import ClusterUnavailable
 from skillz_engine.tree.model import Args, ToolDef, ToolResult
 
 MODEL_NAMESPACE = "model"
@@ -78,7 +80,7 @@ async def memory(args: Args, ctx: CallContext) -> ToolResult:
     try:
         ns = namespace_of(args, ctx)
         out = _act(memory_for(snap.config, state), args.get("action"), ns, args)
-    except MemoryRefused as exc:
+    except (MemoryRefused, ClusterUnavailable) as exc:
         return ToolResult.error(f"memory: {exc}")
     return ToolResult.text(json.dumps(out, ensure_ascii=False), structured=out)
 

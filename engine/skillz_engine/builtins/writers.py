@@ -86,12 +86,16 @@ def writing_as(author: Author) -> Iterator[None]:
 
 
 def attributed(tool: ToolDef) -> ToolDef:
-    """``tool`` whose writes are recorded as made by it, for the client calling it."""
+    """``tool`` whose writes are recorded as made by it, for the client calling it, and which runs
+    under the engine's writers' lock (one writer at a time, across a cluster's replicas too)."""
     invoke = tool.invoke
 
     async def run(args: Args, ctx: CallContext) -> ToolResult:
         with writing_as(Author(tool.name, ctx.session_id)):
-            return await invoke(args, ctx)
+            if ctx.engine is None:  # no engine, nothing to write into: the writer says so itself
+                return await invoke(args, ctx)
+            async with ctx.engine.writing():
+                return await invoke(args, ctx)
 
     return replace(tool, invoke=run)
 

@@ -120,7 +120,8 @@ def _migrate_memory(root: Path, *, dry_run: bool) -> None:
     import sqlite3
 
     from skillz_engine.build.settings import read_config, state_dir_for
-    from skillz_engine.state.memory import SqliteMemory, memory_for
+    from skillz_engine.state.memories import memory_for
+    from skillz_engine.state.memory import SqliteMemory
     from skillz_engine.state.skillzmemory import SKILLZ_MEMORY_FILE, import_skillz_memory
 
     db = root / SKILLZ_MEMORY_FILE

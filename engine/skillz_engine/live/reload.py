@@ -9,6 +9,7 @@ a slow or hostile tree never blocks the event loop that serves requests.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from skillz_engine.build.compile import Tree
 from skillz_engine.build.diff import Delta
 from skillz_engine.build.snapshot import Snapshot
 from skillz_engine.live.registry import LiveRegistry
+from skillz_engine.state.writelock import WriterLock
 from skillz_engine.tree.config import CONFIG_NAMES
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
 from skillz_engine.tree.scan import ignored_name
@@ -31,6 +33,7 @@ class Reloader:
         self.tree = tree
         self.live: LiveRegistry | None = None
         self._lock = anyio.Lock()
+        self._writers = WriterLock()  # as an EngineHandle of its own (tests); an Engine has its own
         tree.on_changed = self.refresh
 
     async def start(self) -> LiveRegistry:
@@ -107,6 +110,10 @@ class Reloader:
     @property
     def roots(self) -> tuple[Path, ...]:
         return tuple(self.tree.roots)
+
+    def writing(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The :class:`~skillz_engine.build.contract.EngineHandle`'s writers' lock (this process)."""
+        return self._writers.hold()
 
     @property
     def state_dir(self) -> Path:

@@ -198,5 +198,6 @@ class StatusBoard:
             ],
             "sessions": self.sessions(),
             **self.stateful(snap),
+            "cluster": self.engine.replica.status() if self.engine.replica is not None else None,
             "calls": list(self.calls),
         }

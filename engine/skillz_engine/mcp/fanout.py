@@ -351,16 +351,21 @@ class Hub:
         except Exception as exc:  # the client left already
             log.debug("greeting log to a new session failed: %r", exc)
 
+    async def relay(self, lists: frozenset[Change], updated: frozenset[str]) -> None:
+        """Tell both eras' clients that these lists changed and these resources were updated: a
+        swap here (:meth:`on_delta`), or another replica's change from the cluster's change bus."""
+        if Change.TOOLS in lists:
+            await self.tools_changed()
+        if Change.PROMPTS in lists:
+            await self.prompts_changed()
+        if Change.RESOURCES in lists:
+            await self.resources_changed()
+        for uri in sorted(updated):
+            await self.resource_updated(uri)
+
     async def on_delta(self, delta: Delta, snapshot: Snapshot) -> None:
         """LiveRegistry listener: notify both eras of what ``delta`` changed."""
-        if Change.TOOLS in delta.lists:
-            await self.tools_changed()
-        if Change.PROMPTS in delta.lists:
-            await self.prompts_changed()
-        if Change.RESOURCES in delta.lists:
-            await self.resources_changed()
-        for uri in sorted(delta.updated):
-            await self.resource_updated(uri)
+        await self.relay(delta.lists, delta.updated)
         if delta.diagnostics_changed:
             level, data = diagnostics_log(snapshot)
             await self.log(level, data)

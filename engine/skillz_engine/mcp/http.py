@@ -146,16 +146,18 @@ def build_app(
         from skillz_engine.mcp.upstream.runtime import health as upstream_health
 
         snap = engine.snapshot
-        return JSONResponse(
-            {
-                "ok": True,
-                "generation": snap.generation,
-                "tools": len(snap.tools),
-                "errors": len(snap.errors),
-                "sessions": len(mcp.hub.legacy),
-                "upstreams": upstream_health(snap),
-            }
-        )
+        body = {
+            "ok": True,
+            "generation": snap.generation,
+            "tools": len(snap.tools),
+            "errors": len(snap.errors),
+            "sessions": len(mcp.hub.legacy),
+            "upstreams": upstream_health(snap),
+        }
+        if engine.replica is not None:  # alive either way; "redis" says whether it is degraded
+            body["replica"] = engine.replica.id
+            body["redis"] = engine.replica.status()
+        return JSONResponse(body)
 
     async def sse_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         try:

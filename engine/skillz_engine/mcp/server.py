@@ -114,11 +114,13 @@ def build_server(engine: Engine, *, single_client: bool = False) -> McpServer:
         "subscriptions/listen", types.SubscriptionsListenRequestParams, TaskListenHandler(hub.bus, h.tasks)
     )
     server.middleware.append(StreamPolling(engine))  # SEP-1699: http.streamPollAfter
-    stop_delta = engine.live.add_listener(hub.on_delta)
+    detaches = [engine.live.add_listener(hub.on_delta), unfollow]
+    if engine.replica is not None:  # other replicas' changes reach this server's clients too
+        detaches.append(engine.replica.add_relay(hub.relay))
 
     def detach() -> None:
-        stop_delta()
-        unfollow()
+        for stop in detaches:
+            stop()
 
     return McpServer(server, hub, h.parked, h.tasks, h.sessions, detach)
 

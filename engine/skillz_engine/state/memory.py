@@ -2,8 +2,10 @@
 
 Scripts reach it through ``memory/get|set|list|delete`` requests (one namespace per tool name,
 which a script cannot choose); the ``memory`` built-in tool reaches it for the model. The store
-sits behind the small :class:`MemoryStore` interface so replicas could later share one (Redis);
-the default is :class:`SqliteMemory`, ``<state_dir>/memory.db`` in WAL mode.
+sits behind the small :class:`MemoryStore` interface so replicas share one: the default is
+:class:`SqliteMemory`, ``<state_dir>/memory.db`` in WAL mode; a cluster (or ``memory.backend:
+redis``) uses :class:`~skillz_engine.state.redismemory.RedisMemory`
+(:func:`skillz_engine.state.memories.memory_for` picks).
 
 Expired rows are never returned: a namespace's expired rows are purged on every access of that
 namespace, and every expired row of every namespace at most every :data:`PURGE_EVERY` seconds.
@@ -19,12 +21,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from skillz_engine.errors import EngineError
-
-if TYPE_CHECKING:
-    from skillz_engine.tree.config import Config
 
 __all__ = [
     "MAX_KEY",
@@ -33,7 +32,6 @@ __all__ = [
     "MemoryRefused",
     "MemoryStore",
     "SqliteMemory",
-    "memory_for",
     "open_memory",
 ]
 
@@ -79,7 +77,7 @@ class MemoryStore(Protocol):
         ...
 
 
-def _check_key(key: Any) -> str:
+def check_key(key: Any) -> str:
     if not isinstance(key, str) or not key:
         raise MemoryRefused("key must be a non-empty string")
     if len(key) > MAX_KEY:
@@ -124,7 +122,7 @@ class SqliteMemory:
             )
 
     def get(self, namespace: str, key: str) -> tuple[bool, Any]:
-        key = _check_key(key)
+        key = check_key(key)
         now = self.clock()
         with self._lock:
             self._purge(namespace, now)
@@ -134,7 +132,7 @@ class SqliteMemory:
         return (False, None) if row is None else (True, json.loads(row[0]))
 
     def set(self, namespace: str, key: str, value: Any, ttl: float | None = None) -> None:
-        key = _check_key(key)
+        key = check_key(key)
         ttl = check_ttl(ttl)
         try:
             text = json.dumps(value, ensure_ascii=False, allow_nan=False)
@@ -171,7 +169,7 @@ class SqliteMemory:
         return [r[0] for r in rows]
 
     def delete(self, namespace: str, key: str) -> bool:
-        key = _check_key(key)
+        key = check_key(key)
         with self._lock:
             self._purge(namespace, self.clock())
             cur = self._db.execute("DELETE FROM memories WHERE namespace = ? AND key = ?", (namespace, key))
@@ -206,18 +204,3 @@ def open_memory(state_dir: Path, filename: str = "memory.db") -> SqliteMemory:
         if store is None or not path.exists():
             store = _OPEN[path] = SqliteMemory(path)
         return store
-
-
-def memory_for(config: Config, state_dir: Path) -> MemoryStore:
-    """The store ``skillz.yaml`` configures: ``memory.backend`` ``sqlite`` (the default) in
-    ``memory.url`` (a file; relative to the config file) or ``<state_dir>/memory.db``.
-    ``redis`` is refused with :class:`MemoryRefused` (not available in this version)."""
-    backend, url = config.memory.backend, config.memory.url
-    if backend != "sqlite":
-        raise MemoryRefused(f"memory backend {backend!r} is not available in this version; use sqlite")
-    if url:
-        path = Path(url).expanduser()
-        if not path.is_absolute() and config.path is not None:
-            path = config.path.parent / path
-        return open_memory(path.parent, path.name)
-    return open_memory(state_dir)

@@ -242,6 +242,13 @@ class Store:
                 return fresh
         raise OSError(f"cannot create a token in {path}")
 
+    def keep_token(self, token: str) -> None:
+        """Make ``token`` this directory's bearer token (a replica keeps its cluster's shared one
+        here, where ``server.json``'s ``tokenFile`` points clients)."""
+        self.ensure()
+        if self._read_token(self.token_file) != token:
+            atomic_write(self.token_file, (token + "\n").encode("ascii"), mode=0o600)
+
     @staticmethod
     def _read_token(path: Path) -> str | None:
         try:

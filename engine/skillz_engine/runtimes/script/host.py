@@ -19,7 +19,9 @@ from skillz_engine.build.contract import QUESTION_KEY, CallContext
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.isolation.process import Child
 from skillz_engine.runtimes.script.context import configured_roots
-from skillz_engine.state.memory import MemoryRefused, check_ttl, memory_for
+from skillz_engine.state.memories import memory_for
+from skillz_engine.state.memory import MemoryRefused, check_ttl
+from skillz_engine.state.redislink import ClusterUnavailable
 from skillz_engine.tree.model import ToolResult
 
 __all__ = ["CLIENT_METHODS", "UNSUPPORTED", "Host"]
@@ -172,6 +174,6 @@ class Host:
                 return {"keys": store.keys(ns)}
             if method == "memory/delete":
                 return {"deleted": store.delete(ns, key)}
-        except MemoryRefused as exc:
+        except (MemoryRefused, ClusterUnavailable) as exc:  # the cluster's Redis down: said, not raised
             return {"error": str(exc)}  # Skillz answers refusals inside the result
         raise _RpcError(-32601, f"Method not found: {method}")
