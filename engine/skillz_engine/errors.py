@@ -19,6 +19,7 @@ parentheses). Names without a module are defined here; the others where they are
     ├── state.sources.SourceError                a skill repository cannot be fetched
     ├── state.memory.MemoryRefused (ValueError)  a memory operation was refused (key, value, ttl)
     ├── state.history.HistoryError               an entry or version that history does not hold
+    ├── state.parked_relay.RelayError            a parked call's replica cannot be reached (gone, Redis down)
     └── RuntimeFailure                           a runtime could not run a tool (not the tool's error)
         ├── SandboxUnavailable                   a manifest demands a sandbox this machine lacks
         ├── isolation.installers.InstallError    a tool's environment could not be installed

@@ -53,6 +53,7 @@ from skillz_engine.mcp.events import RETRY_MS, BoundedEventStore
 from skillz_engine.mcp.httpconn import ConnectionLimits, LimitedConfig
 from skillz_engine.mcp.httppolicy import allowed_hosts, check_bind, is_loopback, security_settings, url_host
 from skillz_engine.mcp.metrics import Metrics
+from skillz_engine.mcp.parked_remote import cluster_parking
 from skillz_engine.mcp.server import build_server
 from skillz_engine.mcp.status import PageAccess, status_routes
 from skillz_engine.tree.config import DEFAULT_PORT, Config
@@ -177,7 +178,7 @@ def build_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         detach_board = board.attach()
         try:
-            async with manager.run():
+            async with manager.run(), cluster_parking(engine, mcp.parked):
                 yield
         finally:
             detach_board()

@@ -34,6 +34,9 @@ question or the final result.
   parked (its own timeout, a crash) keeps its result for the retry, as long again.
 * Cancelling the request that is waiting on the call (client cancellation) cancels the call.
 * Logs and progress of the tool go to whichever request of the call is the latest one.
+* Replicas behind a load balancer (``cluster`` in skillz.yaml): a continuation this replica does not
+  hold goes to :attr:`ParkedCalls.remote` (:mod:`~skillz_engine.mcp.parked_remote`), which relays it
+  to the replica that does and returns that replica's answer.
 
 Detached tasks need the asyncio backend (the engine's stdio and HTTP servers run on it).
 """
@@ -47,7 +50,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import mcp.types as types
@@ -81,6 +84,21 @@ class _Question:
         if self.method == "sampling/createMessage":
             return types.CreateMessageRequest.model_validate({"method": self.method, "params": self.params})
         return types.ListRootsRequest()
+
+
+Outcome = ToolResult | types.InputRequiredResult
+
+
+class Remote(Protocol):
+    """Where continuations of calls parked on other replicas go (:mod:`~skillz_engine.mcp.parked_remote`)."""
+
+    async def claim(self, state: str) -> None:
+        """Record this replica as the holder of ``state`` before it goes out."""
+
+    async def resume_elsewhere(
+        self, ctx: Ctx, params: types.CallToolRequestParams | types.GetPromptRequestParams
+    ) -> Outcome | None:
+        """The holding replica's answer to this continuation, or None when no other replica holds it."""
 
 
 class ParkedCall:
@@ -150,7 +168,11 @@ class ParkedCall:
             q = self.questions.pop(key, None)
             if q is None:
                 continue
-            dumped = response.model_dump(by_alias=True, exclude_none=True, mode="json")
+            dumped = (  # a relayed continuation's responses arrive as JSON already
+                response
+                if isinstance(response, dict)
+                else response.model_dump(by_alias=True, exclude_none=True, mode="json")
+            )
             q.answer = dumped if isinstance(dumped, dict) else {}
             q.answered.set()
         if self.on_change is not None:  # input_required -> working, for a task's followers
@@ -197,6 +219,7 @@ class ParkedCalls:
     def __init__(self, timeout: float = PARK_TIMEOUT) -> None:
         self.timeout = timeout
         self.calls: dict[str, ParkedCall] = {}
+        self.remote: Remote | None = None  # set when this server is one replica of a cluster
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[ParkedCall] = set()  # tasks of the Tasks extension included
 
@@ -242,20 +265,23 @@ class ParkedCalls:
         task.add_done_callback(lambda _: self._running.discard(call))
         return call
 
-    def resume(self, ctx: Ctx, tool: str, state: str, responses: Mapping[str, Any]) -> ParkedCall:
+    def resume(
+        self, ctx: Ctx | None, tool: str, state: str, responses: Mapping[str, Any], session: str | None = None
+    ) -> ParkedCall:
+        """The call ``state`` continues, answered with ``responses``. ``ctx`` becomes its latest
+        request; a relayed continuation has none here (its ``session`` is the relaying request's)."""
         self._sweep()
         call = self.calls.get(state)
-        if (
-            call is None
-            or call.tool != tool
-            or (call.session is not None and call.session != session_label(ctx, fallback=False))
-        ):
+        if ctx is not None:
+            session = session_label(ctx, fallback=False)
+        if call is None or call.tool != tool or (call.session is not None and call.session != session):
             raise MCPError(
                 code=types.INVALID_PARAMS,
                 message=f"unknown or expired request_state for {tool!r} (parked calls expire after "
                 f"{self.timeout:g}s); call the tool again without request_state",
             )
-        call.ctx = ctx
+        if ctx is not None:
+            call.ctx = ctx
         call.answer(responses)
         return call
 
@@ -281,9 +307,20 @@ async def run_parked(
     ``within`` seconds is returned itself (it keeps running), and so is a finished one when
     ``keep_finished`` (a tool that must be a task)."""
     if params.request_state:
+        if calls.remote is not None and params.request_state not in calls.calls:
+            elsewhere = await calls.remote.resume_elsewhere(ctx, params)
+            if elsewhere is not None:
+                return elsewhere
         call = calls.resume(ctx, params.name, params.request_state, params.input_responses or {})
     else:
         call = calls.start(ctx, params.name, invoke, params.input_responses)
+    return await next_round(calls, call, params.name, within, keep_finished)
+
+
+async def next_round(
+    calls: ParkedCalls, call: ParkedCall, name: str, within: float = math.inf, keep_finished: bool = False
+) -> ToolResult | types.InputRequiredResult | ParkedCall:
+    """Wait for ``call``'s result or its next questions (a fresh ``request_state`` for them)."""
     call.attached += 1
     outcome: ToolResult | dict[str, _Question] | None = None
     try:
@@ -304,7 +341,7 @@ async def run_parked(
         needed = ", ".join(sorted(call.missing))
         raise MCPError(
             code=types.MISSING_REQUIRED_CLIENT_CAPABILITY,
-            message=f"{params.name!r} needs the client capability {needed}, not declared by this request",
+            message=f"{name!r} needs the client capability {needed}, not declared by this request",
             data={"requiredCapabilities": dict(call.missing)},
         )
     if outcome is None or (keep_finished and isinstance(outcome, ToolResult)):
@@ -312,6 +349,9 @@ async def run_parked(
     if isinstance(outcome, ToolResult):
         calls.forget(call.state)
         return outcome
+    state = calls.renew(call)
+    if calls.remote is not None:
+        await calls.remote.claim(state)
     return types.InputRequiredResult(
-        input_requests={k: q.request() for k, q in outcome.items()}, request_state=calls.renew(call)
+        input_requests={k: q.request() for k, q in outcome.items()}, request_state=state
     )
