@@ -26,7 +26,6 @@ import itertools
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,17 +96,18 @@ def joined(cgroup: Path | None) -> Iterator[None]:
     if cgroup is None or not joins_at_spawn():
         yield
         return
-    tid = str(threading.get_native_id())
+    # "0" is the writing thread itself: the kernel then skips the global threadgroup lock, whose
+    # write side waits for an RCU grace period (milliseconds on a busy machine) for any other pid
     try:
         home = _thread_home()
-        (cgroup / "tasks").write_text(tid)
+        (cgroup / "tasks").write_text("0")
     except OSError as exc:
         raise RuntimeFailure(f"cannot start the run in its pids cgroup {cgroup}: {exc}") from exc
     try:
         yield
     finally:
         try:
-            (home / "tasks").write_text(tid)
+            (home / "tasks").write_text("0")
             limit = (cgroup / "pids.max").read_text().strip()
             if limit != "max":  # the place the thread held is not the run's to use
                 (cgroup / "pids.max").write_text(str(int(limit) - 1))
