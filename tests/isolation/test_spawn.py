@@ -15,7 +15,7 @@ from skillz_engine.isolation.cgroup import joins_at_spawn, new_cgroup_path, rele
 from skillz_engine.isolation.command import Launcher
 from skillz_engine.isolation.process import run
 from skillz_engine.isolation.spawn import spawn
-from tests.conftest import Call, MakeTool
+from tests.conftest import Call, MakeTool, require
 from tests.isolation.helpers import spec
 from tests.isolation.test_sandbox import FORK_BOMB, all_gone, marker, script_tool
 
@@ -64,6 +64,28 @@ async def test_spawn_leads_a_new_session_with_only_its_pipes(tmp_path: Path) -> 
     await proc.aclose()
     leader, fds = out.split(" ", 1)
     assert leader == "True" and fds.strip() == "[0, 1, 2, 3]", out  # 3: the listdir itself
+
+
+async def test_without_a_session_it_still_leads_its_group(tmp_path: Path) -> None:
+    """``session=False`` (for a sandbox that makes the session itself): a group of its own, killable
+    as one, in the server's session."""
+    code = "import os; print(os.getpgid(0) == os.getpid(), os.getsid(0))"
+    proc = spawn([sys.executable, "-c", code], tmp_path, {}, session=False)
+    await proc.stdin.aclose()
+    out = b"".join([chunk async for chunk in proc.stdout]).decode().split()
+    with anyio.fail_after(10):
+        assert await proc.wait() == 0
+    await proc.aclose()
+    assert out == ["True", str(os.getsid(0))]
+
+
+async def test_a_bwrap_tool_leads_a_session_of_its_own(make_tool: MakeTool, call: Call) -> None:
+    """Under bwrap the engine makes no session (bwrap --new-session does): the tool's session leader
+    is inside the sandbox's PID namespace (a session made outside it would show as 0 there)."""
+    require("bwrap", "the tool runs in real bubblewrap")
+    script_tool(make_tool, "sid", "bwrap", "import os\nprint(os.getsid(0))\n")
+    result, _ = await call("sid")
+    assert int(result.text_content()) > 0, result.text_content()
 
 
 async def test_child_starts_inside_its_cgroup_and_the_thread_goes_home(tmp_path: Path) -> None:

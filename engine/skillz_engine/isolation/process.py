@@ -6,7 +6,7 @@
   created before the start, entered before the program's first instruction (:mod:`.cgroup`), and
   emptied (SIGKILL) and removed after the run; an unsandboxed run on a machine without a writable
   cgroup runs under a subreaper of its own instead (:mod:`.reaper`);
-* the child leads its own process group (``start_new_session``), and the whole group is killed
+* the child leads its own process group (and session: :mod:`.spawn`), and the whole group is killed
   when the run ends: on timeout, on cancellation of the awaiting scope, and after a normal exit
   (background jobs a tool leaves behind do not survive it); the child is always reaped;
 * stdout and stderr are drained concurrently, so no output size deadlocks;
@@ -47,6 +47,7 @@ __all__ = ["Child", "Command", "LineHandler", "ProcessResult", "run"]
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 LEFTOVER_GRACE = 0.05  # seconds background jobs of a finished run get between SIGTERM and SIGKILL
 PIPE_DRAIN = 1.0  # seconds to wait for pipes after the group is gone (escaped holders)
+OWN_SESSION = ("bwrap",)  # sandboxes that start the tool in a session of its own (--new-session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +234,8 @@ async def run(
 
 def _spawn(cmd: Command) -> Process:
     """Start ``cmd`` as the leader of a new process group (in its cgroup), all three pipes open."""
-    try:
-        return spawn(cmd.argv, cmd.cwd, cmd.env, cmd.cgroup)
+    try:  # bwrap --new-session gives the tool a session of its own: a second one would only cost
+        return spawn(cmd.argv, cmd.cwd, cmd.env, cmd.cgroup, session=cmd.sandbox not in OWN_SESSION)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise RuntimeFailure(f"cannot start {cmd.argv[0]!r}: {reason}") from exc
