@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from skillz_engine.isolation import spawn as spawn_module
 from skillz_engine.isolation.cgroup import joins_at_spawn, new_cgroup_path, release_cgroup, setup_cgroup
 from skillz_engine.isolation.command import Launcher
 from skillz_engine.isolation.process import run
@@ -79,13 +80,30 @@ async def test_without_a_session_it_still_leads_its_group(tmp_path: Path) -> Non
     assert out == ["True", str(os.getsid(0))]
 
 
-async def test_a_bwrap_tool_leads_a_session_of_its_own(make_tool: MakeTool, call: Call) -> None:
-    """Under bwrap the engine makes no session (bwrap --new-session does): the tool's session leader
-    is inside the sandbox's PID namespace (a session made outside it would show as 0 there)."""
-    require("bwrap", "the tool runs in real bubblewrap")
-    script_tool(make_tool, "sid", "bwrap", "import os\nprint(os.getsid(0))\n")
+@pytest.fixture(params=[False, True], ids=["no-terminal", "terminal"])
+def terminal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """The server without a controlling terminal (as here) and, as the engine would find it when
+    started from a shell, with one."""
+    monkeypatch.setattr(spawn_module, "_terminal", lambda: request.param)
+    return bool(request.param)
+
+
+@pytest.mark.parametrize("mode", ["none", "bwrap"])
+async def test_a_tool_leaves_the_servers_terminal(
+    mode: str, terminal: bool, make_tool: MakeTool, call: Call
+) -> None:
+    """With a terminal the tool gets a session of its own (unsandboxed: from the engine; in bwrap:
+    from --new-session, its leader inside the sandbox's PID namespace, where a session made outside
+    shows as 0); without one no session is made, at no cost."""
+    if mode == "bwrap":
+        require("bwrap", "the tool runs in real bubblewrap")
+    script_tool(make_tool, "sid", mode, f"import os\nprint(os.getsid(0), os.getpid(), {os.getsid(0)})\n")
     result, _ = await call("sid")
-    assert int(result.text_content()) > 0, result.text_content()
+    sid, pid, server = map(int, result.text_content().split())
+    if mode == "none":
+        assert (sid == pid) == terminal and (sid == server) == (not terminal)
+    else:
+        assert (sid > 0) == terminal, result.text_content()
 
 
 async def test_child_starts_inside_its_cgroup_and_the_thread_goes_home(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@
   created before the start, entered before the program's first instruction (:mod:`.cgroup`), and
   emptied (SIGKILL) and removed after the run; an unsandboxed run on a machine without a writable
   cgroup runs under a subreaper of its own instead (:mod:`.reaper`);
-* the child leads its own process group (and session: :mod:`.spawn`), and the whole group is killed
-  when the run ends: on timeout, on cancellation of the awaiting scope, and after a normal exit
-  (background jobs a tool leaves behind do not survive it); the child is always reaped;
+* the child leads its own process group (and a session, if the server has a terminal:
+  :mod:`.spawn`), and the whole group is killed when the run ends: on timeout, on cancellation of
+  the awaiting scope, and after a normal exit (background jobs a tool leaves behind do not survive
+  it); the child is always reaped;
 * stdout and stderr are drained concurrently, so no output size deadlocks;
 * stdout is capped at ``limits.output`` bytes: the rest is read and discarded and the result says
   so; stderr keeps only its last :data:`~skillz_engine.isolation.output.STDERR_KEEP` bytes;
@@ -40,7 +41,7 @@ from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.cgroup import release_cgroup, setup_cgroup
 from skillz_engine.isolation.limits import DEFAULT_OUTPUT, Limits
 from skillz_engine.isolation.output import STDERR_KEEP, StderrTail, StdoutCap, drain
-from skillz_engine.isolation.spawn import Process, spawn
+from skillz_engine.isolation.spawn import Process, has_terminal, spawn
 
 __all__ = ["Child", "Command", "LineHandler", "ProcessResult", "run"]
 
@@ -234,8 +235,11 @@ async def run(
 
 def _spawn(cmd: Command) -> Process:
     """Start ``cmd`` as the leader of a new process group (in its cgroup), all three pipes open."""
-    try:  # bwrap --new-session gives the tool a session of its own: a second one would only cost
-        return spawn(cmd.argv, cmd.cwd, cmd.env, cmd.cgroup, session=cmd.sandbox not in OWN_SESSION)
+    # a session only to leave the server's terminal (spawn.py), and only once: bwrap --new-session
+    # makes it for the tool itself
+    session = has_terminal() and cmd.sandbox not in OWN_SESSION
+    try:
+        return spawn(cmd.argv, cmd.cwd, cmd.env, cmd.cgroup, session=session)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise RuntimeFailure(f"cannot start {cmd.argv[0]!r}: {reason}") from exc

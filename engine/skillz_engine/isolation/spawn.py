@@ -9,11 +9,14 @@ thread runs; with two busy cores that alone cost 2-4 ms a call. Here:
   can neither change directory nor close inherited descriptors), as the leader of a new process
   group, optionally inside a pids cgroup joined from the spawning thread (:func:`.cgroup.joined`),
   so no wrapper process runs before the tool;
-* it leads a new **session** too (no controlling terminal: a tool that asks for a password on
-  ``/dev/tty`` fails at once instead of prompting in the terminal the server runs in) unless the
-  caller says the sandbox does that itself (bwrap ``--new-session``): with scheduler autogroups on
-  (``kernel.sched_autogroup_enabled``, the default of most distributions) every ``setsid`` makes
-  a scheduling group, measured at +1.5 ms for ``echo`` and +6 ms around bwrap on 2 busy cores;
+* it leads a new **session** too when the server has a controlling terminal
+  (:func:`has_terminal`), so the tool has none: one that asks for a password on ``/dev/tty``
+  fails at once instead of prompting in the server's terminal, and a sandboxed one cannot inject
+  input into it (``TIOCSTI``). Without a terminal there is nothing to detach from, and the session
+  is not made: with scheduler autogroups on (``kernel.sched_autogroup_enabled``, the default of
+  most distributions) every ``setsid`` creates a scheduling group, measured at +1.5 ms for
+  ``echo`` and +6 ms around bwrap on 2 busy cores (bwrap's own ``--new-session`` follows the
+  same rule, :mod:`.argv`);
 * its exit is awaited on a **pidfd** (``os.pidfd_open``, Linux 5.3+) with ``anyio.wait_readable``
   (polled with a short sleep where there is none), and reaped with ``waitpid`` by this process;
 * its three pipes are plain non-blocking descriptors read and written with ``anyio.wait_readable`` /
@@ -22,6 +25,7 @@ thread runs; with two busy cores that alone cost 2-4 ms a call. Here:
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -33,11 +37,26 @@ import anyio.lowlevel
 
 from skillz_engine.isolation.cgroup import joined
 
-__all__ = ["PipeReader", "PipeWriter", "Process", "spawn"]
+__all__ = ["PipeReader", "PipeWriter", "Process", "has_terminal", "spawn"]
 
 READ_SIZE = 65536
 POLL_WAIT = 0.005  # seconds between waitpid polls where the kernel has no pidfd
 UNKNOWN_STATUS = 255  # the exit code reported when someone else reaped the child
+
+
+@functools.cache
+def _terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
+    except OSError:  # ENXIO: no controlling terminal
+        return False
+    return True
+
+
+def has_terminal() -> bool:
+    """Whether this process has a controlling terminal (asked once: a process that is not a
+    session leader never gains one). Only then do tools get a session of their own."""
+    return _terminal()
 
 
 class PipeReader(anyio.abc.ByteReceiveStream):
