@@ -6,7 +6,6 @@ from pathlib import Path
 
 from skillz_engine.isolation.argv import bwrap_argv, firejail_argv, nsjail_argv
 from skillz_engine.isolation.policy import Mounts
-from skillz_engine.isolation.spawn import has_terminal
 
 MOUNTS = Mounts(
     ro=(Path("/tmp/tree"), Path("/srv/tools/x")), rw=(Path("/tmp/tree/x/data"), Path("/var/cache/x")),
@@ -15,15 +14,14 @@ MOUNTS = Mounts(
 
 
 def test_bwrap_argv() -> None:
-    """Read-only /, private /tmp, the tree re-bound read-only, writable binds, no net, no caps, and
-    a session of its own only when there is a terminal to leave (test_spawn.py runs both)."""
+    """Read-only /, private /tmp, the tree re-bound read-only, writable binds, no net, no caps."""
     argv = bwrap_argv("/usr/bin/bwrap", MOUNTS, network=False)
     assert argv == [
         "/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
         "--ro-bind", "/tmp/tree", "/tmp/tree",  # /srv/... is visible through / already
         "--bind", "/tmp/tree/x/data", "/tmp/tree/x/data", "--bind", "/var/cache/x", "/var/cache/x",
         "--chdir", "/tmp/tree/x", "--unshare-all",
-        "--die-with-parent", *(["--new-session"] if has_terminal() else []), "--cap-drop", "ALL", "--",
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--",
     ]  # fmt: skip
     with_net = bwrap_argv("/usr/bin/bwrap", MOUNTS, network=True)
     assert with_net[with_net.index("--unshare-all") + 1] == "--share-net"

@@ -13,14 +13,12 @@ from collections.abc import Mapping
 
 from skillz_engine.isolation.policy import Mounts, hidden
 from skillz_engine.isolation.programs import which
-from skillz_engine.isolation.spawn import has_terminal
 
 __all__ = ["INJECTED", "bwrap_argv", "firejail_argv", "nsjail_argv", "sandbox_argv", "unset_argv"]
 
 
 def bwrap_argv(binary: str, mounts: Mounts, *, network: bool) -> list[str]:
-    """bubblewrap: read-only root, private /tmp and /dev, own namespaces, no capabilities, and a
-    session of its own when the server has a terminal to leave."""
+    """bubblewrap: read-only root, private /tmp and /dev, own namespaces, no capabilities."""
     argv = [binary, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for p in mounts.ro:
         if hidden(p):  # everything else is already visible (read-only) through /
@@ -30,10 +28,10 @@ def bwrap_argv(binary: str, mounts: Mounts, *, network: bool) -> list[str]:
     argv += ["--chdir", str(mounts.cwd), "--unshare-all"]
     if network:
         argv.append("--share-net")
-    argv.append("--die-with-parent")
-    if has_terminal():  # without one the tool cannot reach a terminal: no session to leave (spawn.py)
-        argv.append("--new-session")
-    argv += ["--cap-drop", "ALL", "--"]
+    # --new-session also moves the sandbox's processes out of the engine's process group, so that
+    # group is empty once bwrap exits (its PID namespace is killed with it): without it the dying
+    # namespace's processes would hold the group and every run would wait out the leftover grace
+    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--"]
     return argv
 
 

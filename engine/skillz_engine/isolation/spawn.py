@@ -15,8 +15,8 @@ thread runs; with two busy cores that alone cost 2-4 ms a call. Here:
   input into it (``TIOCSTI``). Without a terminal there is nothing to detach from, and the session
   is not made: with scheduler autogroups on (``kernel.sched_autogroup_enabled``, the default of
   most distributions) every ``setsid`` creates a scheduling group, measured at +1.5 ms for
-  ``echo`` and +6 ms around bwrap on 2 busy cores (bwrap's own ``--new-session`` follows the
-  same rule, :mod:`.argv`);
+  ``echo`` and +6 ms around bwrap on 2 busy cores. Under bwrap the engine never makes one: bwrap's
+  ``--new-session`` gives the tool its session, so a second one would only cost;
 * its exit is awaited on a **pidfd** (``os.pidfd_open``, Linux 5.3+) with ``anyio.wait_readable``
   (polled with a short sleep where there is none), and reaped with ``waitpid`` by this process;
 * its three pipes are plain non-blocking descriptors read and written with ``anyio.wait_readable`` /
