@@ -54,6 +54,7 @@ def test_quick_benchmark_reports_every_scenario(tmp_path: Path) -> None:
         "upstream",
         "redis-bus",
         "replicas",
+        "spawn",
     }
     assert set(report["scenarios"]) == expected
     assert {r["scenario_id"] for r in rows} == expected, "a scenario produced no row"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from skillz_engine.errors import RuntimeFailure
+from skillz_engine.isolation.cgroup import joins_at_spawn
 from skillz_engine.isolation.command import build_command, build_env
 from skillz_engine.isolation.limits import Limits
 from tests.isolation.helpers import spec
@@ -31,9 +32,14 @@ def test_build_command(tmp_path: Path) -> None:
     """The command holds argv as given, the entry dir as cwd, the clean env and the limits."""
     s = spec(tmp_path, secrets=["SKILLZ_K"], limits={"timeout": "2s", "output": "1KiB"}, sandbox="none")
     cmd = build_command(["/bin/echo", "a b", "; rm -rf /"], s, environ={"PATH": "/bin", "SKILLZ_K": "v"})
-    # unsandboxed, it joins a cgroup of its own first when one is writable, else it runs under a
-    # subreaper of its own (see test_reaping.py)
-    assert cmd.argv[-3:] == ("/bin/echo", "a b", "; rm -rf /") and len(cmd.argv) > 3
+    # unsandboxed, it runs in a cgroup of its own when one is writable (entered by the spawner on
+    # cgroup v1: the argv is the program itself; by an `sh` prefix on v2), else under a subreaper of
+    # its own (see test_reaping.py)
+    assert cmd.argv[-3:] == ("/bin/echo", "a b", "; rm -rf /")
+    if cmd.cgroup is not None and joins_at_spawn():
+        assert cmd.argv == ("/bin/echo", "a b", "; rm -rf /")
+    else:
+        assert len(cmd.argv) > 3
     assert cmd.cwd == tmp_path
     assert cmd.limits == Limits(timeout=2.0, output=1024)
     assert cmd.secrets == ("SKILLZ_K",) and "SKILLZ_K" not in cmd.public_env()

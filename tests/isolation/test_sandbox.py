@@ -24,6 +24,7 @@ import anyio
 import psutil  # type: ignore[import-untyped]
 import pytest
 
+from skillz_engine.isolation.cgroup import joins_at_spawn
 from skillz_engine.isolation.detect import BINARIES
 from skillz_engine.isolation.limits import Limits
 from skillz_engine.isolation.reaper import reaper_argv
@@ -39,11 +40,14 @@ PYPI_IP = "151.101.0.223"  # pypi.org (Fastly): reachable from this machine's ne
 
 def test_wrap_without_sandbox_or_limits_is_the_argv(tmp_path: Path) -> None:
     """`sandbox: none` and no rlimits: the argv runs as given, in a cgroup of its own when one is
-    writable (it holds every descendant), else under a subreaper supervisor of its own."""
+    writable (it holds every descendant; on cgroup v1 the spawner starts the child inside it, so
+    nothing runs before the program), else under a subreaper supervisor of its own."""
     s = spec(tmp_path, sandbox="none")
     wrapped = wrap(["/bin/echo", "b"], s, cwd=tmp_path, env={}, limits=Limits())
     assert wrapped.argv[-2:] == ["/bin/echo", "b"] and wrapped.mode == "none"
-    if wrapped.cgroup is not None:
+    if wrapped.cgroup is not None and joins_at_spawn():
+        assert wrapped.argv == ["/bin/echo", "b"]
+    elif wrapped.cgroup is not None:
         assert wrapped.argv == ["/bin/sh", "-c", wrapped.argv[2], str(wrapped.cgroup), "/bin/echo", "b"]
     else:
         assert wrapped.argv == [*reaper_argv(), "/bin/echo", "b"]
@@ -57,7 +61,9 @@ def test_wrap_orders_cgroup_prlimit_sandbox_program(tmp_path: Path) -> None:
     argv = wrapped.argv
     assert argv[-2:] == ["/bin/echo", "hi"]
     i = argv.index("--as=67108864")
-    if wrapped.cgroup is not None:  # a writable pids cgroup: the shell joins it, then execs prlimit
+    if wrapped.cgroup is not None and joins_at_spawn():  # v1: started inside it, prlimit runs first
+        assert argv[0].endswith("prlimit") and argv[i + 1] == "--"  # the cgroup counts, not nproc
+    elif wrapped.cgroup is not None:  # v2: the shell joins it, then execs prlimit
         assert argv[:2] == ["/bin/sh", "-c"] and argv[3] == str(wrapped.cgroup)
         assert argv[i - 1].endswith("prlimit") and argv[i + 1] == "--"  # the cgroup counts, not nproc
     else:

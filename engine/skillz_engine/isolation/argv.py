@@ -28,6 +28,9 @@ def bwrap_argv(binary: str, mounts: Mounts, *, network: bool) -> list[str]:
     argv += ["--chdir", str(mounts.cwd), "--unshare-all"]
     if network:
         argv.append("--share-net")
+    # --new-session also moves the sandbox's processes out of the engine's process group, so that
+    # group is empty once bwrap exits (its PID namespace is killed with it): without it the dying
+    # namespace's processes would hold the group and every run would wait out the leftover grace
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--"]
     return argv
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.isolation.cgroup import cgroup_argv, new_cgroup_path
+from skillz_engine.isolation.cgroup import cgroup_argv, joins_at_spawn, new_cgroup_path
 from skillz_engine.isolation.confine import Confinement, confined, passed_env
 from skillz_engine.isolation.limits import Limits
 from skillz_engine.isolation.process import Command, run
@@ -114,7 +114,9 @@ async def _step(argv: Sequence[str], box: Confinement, cwd: Path, deadline: floa
     if left <= 0:
         raise InstallError(f"{what}: out of time (dependencies.timeout)")
     cgroup = new_cgroup_path() if box.mode == "none" else None  # holds what an unsandboxed step leaves
-    argv = [*cgroup_argv(cgroup), *box.argv(argv)] if cgroup is not None else box.argv(argv)
+    argv = box.argv(argv)
+    if cgroup is not None and not joins_at_spawn():  # on cgroup v1 the spawner starts it inside
+        argv = [*cgroup_argv(cgroup), *argv]
     cmd = Command(tuple(argv), cwd, box.env, Limits(timeout=left), sandbox=box.mode, cgroup=cgroup)
     proc = await run(cmd)
     if proc.ok:

@@ -3,11 +3,13 @@
 :func:`run` (anyio, no shell) guarantees:
 
 * a process limit (``limits.processes``), and every unsandboxed run, gets its own pids cgroup,
-  created before the start and emptied (SIGKILL) and removed after the run; an unsandboxed run on
-  a machine without a writable cgroup runs under a subreaper of its own instead (:mod:`.reaper`);
-* the child leads its own process group (``start_new_session``), and the whole group is killed
-  when the run ends: on timeout, on cancellation of the awaiting scope, and after a normal exit
-  (background jobs a tool leaves behind do not survive it); the child is always reaped;
+  created before the start, entered before the program's first instruction (:mod:`.cgroup`), and
+  emptied (SIGKILL) and removed after the run; an unsandboxed run on a machine without a writable
+  cgroup runs under a subreaper of its own instead (:mod:`.reaper`);
+* the child leads its own process group (and a session, if the server has a terminal:
+  :mod:`.spawn`), and the whole group is killed when the run ends: on timeout, on cancellation of
+  the awaiting scope, and after a normal exit (background jobs a tool leaves behind do not survive
+  it); the child is always reaped;
 * stdout and stderr are drained concurrently, so no output size deadlocks;
 * stdout is capped at ``limits.output`` bytes: the rest is read and discarded and the result says
   so; stderr keeps only its last :data:`~skillz_engine.isolation.output.STDERR_KEEP` bytes;
@@ -15,7 +17,9 @@
   child's stdin while it runs.
 
 What a command is (argv in its sandbox, clean environment) is decided by
-:mod:`skillz_engine.isolation.command`; installers build a :class:`Command` directly.
+:mod:`skillz_engine.isolation.command`; installers build a :class:`Command` directly. How the
+child is started and awaited (one ``vfork`` + ``exec``, a pidfd, no helper thread) is
+:mod:`skillz_engine.isolation.spawn`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import contextlib
 import math
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,12 +41,14 @@ from skillz_engine.errors import RuntimeFailure
 from skillz_engine.isolation.cgroup import release_cgroup, setup_cgroup
 from skillz_engine.isolation.limits import DEFAULT_OUTPUT, Limits
 from skillz_engine.isolation.output import STDERR_KEEP, StderrTail, StdoutCap, drain
+from skillz_engine.isolation.spawn import Process, has_terminal, spawn
 
 __all__ = ["Child", "Command", "LineHandler", "ProcessResult", "run"]
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 LEFTOVER_GRACE = 0.05  # seconds background jobs of a finished run get between SIGTERM and SIGKILL
 PIPE_DRAIN = 1.0  # seconds to wait for pipes after the group is gone (escaped holders)
+OWN_SESSION = ("bwrap",)  # sandboxes that start the tool in a session of its own (--new-session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +122,7 @@ class Child:
     """The running child as the caller sees it: write to its stdin, run tasks for its lifetime."""
 
     pid: int
-    _proc: anyio.abc.Process = field(repr=False)
+    _proc: Process = field(repr=False)
     _tg: anyio.abc.TaskGroup = field(repr=False)
     _finish: Callable[[float], None] = field(repr=False)
     _deadline: anyio.CancelScope | None = field(default=None, repr=False)
@@ -148,7 +153,7 @@ class Child:
 
     async def send(self, data: bytes) -> bool:
         """Write to the child's stdin; ``False`` if it is closed (the child exited or closed it)."""
-        if self.stdin_closed or self._proc.stdin is None:
+        if self.stdin_closed:
             return False
         async with self._lock:
             try:
@@ -159,7 +164,7 @@ class Child:
         return True
 
     async def close_stdin(self) -> None:
-        if self.stdin_closed or self._proc.stdin is None:
+        if self.stdin_closed:
             return
         self.stdin_closed = True
         async with self._lock:
@@ -185,7 +190,7 @@ def _signal_group(pgid: int, sig: int) -> bool:
     return True
 
 
-async def _end_group(proc: anyio.abc.Process, grace: float) -> None:
+async def _end_group(proc: Process, grace: float) -> None:
     """Terminate the child's process group (SIGTERM, then SIGKILL after ``grace``) and reap it."""
     pgid = proc.pid
     if proc.returncode is not None and not _signal_group(pgid, 0):
@@ -228,18 +233,13 @@ async def run(
     return await _run(cmd, started, input, close_stdin, on_line, grace)
 
 
-async def _spawn(cmd: Command) -> anyio.abc.Process:
-    """Start ``cmd`` as the leader of a new process group, all three pipes open."""
+def _spawn(cmd: Command) -> Process:
+    """Start ``cmd`` as the leader of a new process group (in its cgroup), all three pipes open."""
+    # a session only to leave the server's terminal (spawn.py), and only once: bwrap --new-session
+    # makes it for the tool itself
+    session = has_terminal() and cmd.sandbox not in OWN_SESSION
     try:
-        return await anyio.open_process(
-            list(cmd.argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cmd.cwd,
-            env=dict(cmd.env),
-            start_new_session=True,
-        )
+        return spawn(cmd.argv, cmd.cwd, cmd.env, cmd.cgroup, session=session)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise RuntimeFailure(f"cannot start {cmd.argv[0]!r}: {reason}") from exc
@@ -247,25 +247,17 @@ async def _spawn(cmd: Command) -> anyio.abc.Process:
         raise RuntimeFailure(f"cannot start {cmd.argv[0]!r}: {exc}") from exc
 
 
-async def _release(proc: anyio.abc.Process, grace: float) -> None:
+async def _release(proc: Process, grace: float) -> None:
     """After the run, whatever happened: the group is gone, the child reaped, the pipes closed."""
     with anyio.CancelScope(shield=True):
         await _end_group(proc, grace)
-        try:
-            await proc.aclose()  # closes the pipe transports too; the process is reaped already
-        except Exception:
-            pass
-        # the subprocess transport closes itself a few loop turns later; closing it now keeps it
-        # from being collected after the event loop is gone ("Event loop is closed" in __del__)
-        transport = getattr(proc, "_transport", None)
-        if transport is not None:
-            transport.close()
+        await proc.aclose()
 
 
 class _Run:
     """One started child while it runs: its capped outputs, its stdin, and the tasks around it."""
 
-    def __init__(self, cmd: Command, proc: anyio.abc.Process, on_line: LineHandler | None, grace: float):
+    def __init__(self, cmd: Command, proc: Process, on_line: LineHandler | None, grace: float):
         self.proc = proc
         self.grace = grace
         self.on_line = on_line
@@ -361,7 +353,7 @@ async def _run(
     on_line: LineHandler | None,
     grace: float,
 ) -> ProcessResult:
-    proc = await _spawn(cmd)
+    proc = _spawn(cmd)
     running = _Run(cmd, proc, on_line, grace)
     try:
         timed_out = await running.supervise(cmd.limits.timeout, input, close_stdin)

@@ -33,7 +33,7 @@ from jinja2 import StrictUndefined, Undefined
 
 from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.isolation.command import build_command, build_env
+from skillz_engine.isolation.command import Launcher, build_env
 from skillz_engine.isolation.process import run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import CompileProblem, Services, tool_def
@@ -188,7 +188,8 @@ class CommandRuntime:
         diags += more
         if diags or cwd is None:
             raise CompileProblem(diags)
-        command = _Command(spec, services, r, tuple(argv), cwd, pattern)
+        launcher = Launcher(spec, cwd=cwd, config=services.config)
+        command = _Command(spec, services, r, tuple(argv), cwd, launcher, pattern)
         tool = tool_def(spec, command.invoke)
         compiled = Compiled(spec, tools=(tool,))
         warnings = _program_warning(spec, argv[0], cwd)
@@ -204,6 +205,7 @@ class _Command:
     record: CommandSpec
     argv: tuple[str, ...]
     cwd: Path
+    launcher: Launcher  # the sandbox prepared once for this compiled entry
     pattern: re.Pattern[str] | None = None  # extract.regex, compiled once
 
     def variables(self, arguments: Args) -> dict[str, Any]:
@@ -246,7 +248,7 @@ class _Command:
         if not argv or not argv[0]:
             return ToolResult.error(f"{name}: the command line is empty after rendering argv")
         try:
-            cmd = build_command(argv, self.spec, cwd=self.cwd, config=self.services.config)
+            cmd = self.launcher.command(argv)
             proc = await run(cmd, input=payload)
         except RuntimeFailure as exc:
             return ToolResult.error(f"{name}: {exc}")

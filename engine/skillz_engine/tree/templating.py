@@ -67,7 +67,15 @@ def template_error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _expression(expr: str) -> Any:
+    """Compile (and cache) one ``{{ expr }}``: a command tool renders its argv on every call."""
+    return environment().compile_expression(expr, undefined_to_none=False)
+
+
 def render(source: str, variables: Mapping[str, Any]) -> str:
+    if "{" not in source:  # no template marks: the text renders to itself
+        return source
     try:
         return str(compile_template(source).render(**variables))
     except Exception as exc:
@@ -79,8 +87,7 @@ def render_value(source: str, variables: Mapping[str, Any]) -> Any:
     m = _SINGLE.match(source)
     if m and "{{" not in m.group("expr") and "{%" not in source:
         try:
-            expr = environment().compile_expression(m.group("expr").strip(), undefined_to_none=False)
-            value = expr(**variables)
+            value = _expression(m.group("expr").strip())(**variables)
         except Exception as exc:
             raise TemplateError(template_error_message(exc)) from exc
         if isinstance(value, StrictUndefined):

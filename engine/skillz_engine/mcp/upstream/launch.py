@@ -115,10 +115,11 @@ def launch_for(spec: EntrySpec, config: Config, stderr: Path) -> Launch:
             ]
         )
     argv = cmd.argv
-    if cmd.cgroup is not None:
-        # An unsandboxed run is wrapped to join a pids cgroup that the run's end empties: right for
-        # a tool call, wrong for a server that lives as long as its connection (and reconnects).
-        # The stdio channel stops the upstream's process group itself; the wrapper is left out.
+    if cmd.cgroup is not None and str(cmd.cgroup) in argv:
+        # On cgroup v2 an unsandboxed run is wrapped to join a pids cgroup that the run's end
+        # empties (on v1 the spawner joins it and nothing wraps the argv): right for a tool call,
+        # wrong for a server that lives as long as its connection (and reconnects). The stdio
+        # channel stops the upstream's process group itself; the wrapper is left out.
         argv = argv[argv.index(str(cmd.cgroup)) + 1 :]
     return Launch("stdio", argv=argv, cwd=cmd.cwd, env=dict(cmd.env), stderr=stderr)
 

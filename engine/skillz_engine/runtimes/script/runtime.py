@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from skillz_engine.build.contract import CallContext
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.isolation.command import build_command, build_env
+from skillz_engine.isolation.command import Launcher, build_env
 from skillz_engine.isolation.process import Command, run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import BuildOptions, CompileProblem, Services, tool_def
@@ -95,7 +95,8 @@ class ScriptRuntime:
             diags += more
         if diags or entry is None or cwd is None:
             raise CompileProblem(diags)
-        return _Script(spec, r, services, entry, cwd, interpreter, plan)
+        launcher = Launcher(spec, cwd=cwd, config=services.config)
+        return _Script(spec, r, services, entry, cwd, interpreter, launcher, plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class _Script:
     entry: Path
     cwd: Path
     interpreter: Interpreter
+    launcher: Launcher  # the sandbox prepared once for this compiled entry
     deps: Plan | None = None
 
     @property
@@ -136,7 +138,7 @@ class _Script:
                 await ctx.log("error", f"{self.spec.name}: dependencies not installed: {exc}", self.spec.name)
             raise
         argv = [*act.program, str(self.entry), *args]
-        return build_command(argv, self.spec, cwd=self.cwd, config=self.services.config, extra_env=act.env)
+        return self.launcher.command(argv, extra_env=act.env)
 
     async def invoke(self, arguments: Args, ctx: CallContext) -> ToolResult:
         name = self.spec.name
