@@ -1,9 +1,11 @@
 """``ScriptRuntime``: compiles a ``kind: script`` entry into one tool, and runs it.
 
 Compiling checks the entry file, ``cwd``, the interpreter and the dependency plan (reading files
-only); each call starts one process in its clean, limited, sandboxed command line, in the
-dependency environments (installed on the first call, or ahead of time by ``skillz-engine build``),
-and speaks the protocol the manifest names (``docs/script-protocol.md``).
+only), and makes the :class:`~.pool.WorkerPool` of a ``worker:`` script (no process yet: the first
+call starts one, and the pool is the entry's ``stop`` hook). Each call starts one process (or
+takes a worker) in its clean, limited, sandboxed command line, in the dependency environments
+(installed on the first call, or ahead of time by ``skillz-engine build``), and speaks the
+protocol the manifest names (``docs/script-protocol.md``).
 """
 
 from __future__ import annotations
