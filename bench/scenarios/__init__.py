@@ -7,7 +7,7 @@ from types import ModuleType
 
 # run order; the module of scenario "x-y" is bench.scenarios.x_y
 ORDER = ("validate", "serve", "call", "notify", "swap", "rss", "http-load", "deps", "wasm", "skills",
-         "sandbox", "load", "services", "codemode", "upstream")  # fmt: skip
+         "sandbox", "load", "services", "codemode", "upstream", "worker")  # fmt: skip
 
 
 def load(name: str) -> ModuleType:

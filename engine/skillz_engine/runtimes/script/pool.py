@@ -60,6 +60,7 @@ class WorkerPool:
         self._workers: set[Worker] = set()
         self._slots: anyio.Semaphore | None = None  # made in the event loop, on the first call
         self._stopping: set[asyncio.Task[None]] = set()
+        self._timers: dict[Worker, asyncio.TimerHandle] = {}  # idle timers of free workers
         self._closed = False
 
     @property
@@ -92,10 +93,16 @@ class WorkerPool:
     def _take(self) -> Worker | None:
         while self._free:
             worker = self._free.pop()
+            self._cancel_timer(worker)
             if worker.alive:
                 return worker
             self._workers.discard(worker)
         return None
+
+    def _cancel_timer(self, worker: Worker) -> None:
+        timer = self._timers.pop(worker, None)
+        if timer is not None:
+            timer.cancel()
 
     def _give_back(self, worker: Worker) -> None:
         recycle = self.settings.recycle_after
@@ -107,12 +114,12 @@ class WorkerPool:
             self._free.append(worker)
             if math.isfinite(self.settings.idle):
                 loop = asyncio.get_running_loop()
-                loop.call_later(self.settings.idle, self._expire, worker, worker.calls)
+                self._timers[worker] = loop.call_later(self.settings.idle, self._expire, worker)
 
-    def _expire(self, worker: Worker, calls: int) -> None:
-        """The idle timer of ``worker``, set when it was freed after ``calls`` calls: stop it if
-        it has stayed free since."""
-        if worker.calls == calls and worker in self._free:
+    def _expire(self, worker: Worker) -> None:
+        """The idle timer of ``worker`` (cancelled when a call takes it): it stayed free for ``idle``."""
+        self._timers.pop(worker, None)
+        if worker in self._free:
             self._free.remove(worker)
             self._stop_soon(worker)
 
@@ -127,6 +134,9 @@ class WorkerPool:
         """Stop every worker: free ones are asked to exit, busy ones (calls that outlived the
         drain) are killed. Returns when every worker process has ended."""
         self._closed = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         free, self._free = set(self._free), []
         for worker in self._workers - free:
             worker.kill()
