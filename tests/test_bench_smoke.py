@@ -26,7 +26,7 @@ def test_quick_benchmark_reports_every_scenario(tmp_path: Path) -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=480,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     md, js = out / "latest.md", out / "latest.json"
@@ -52,6 +52,7 @@ def test_quick_benchmark_reports_every_scenario(tmp_path: Path) -> None:
         "services",
         "codemode",
         "upstream",
+        "worker",
     }
     assert set(report["scenarios"]) == expected
     assert {r["scenario_id"] for r in rows} == expected, "a scenario produced no row"

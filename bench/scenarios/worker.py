@@ -15,7 +15,7 @@ One tree: the call scenarios' echo tools plus ``echo-worker`` (the jsonrpc echo 
   (target under 250 ms), and the server's RSS before and after (target: flat, within 10%). The
   ``load`` scenario runs the same load on ``echo-cmd``, for comparison.
 
-``--quick``: 20 stdio calls, 1 s x 1 round of HTTP load, 5 sessions x 10 calls; no verdicts.
+``--quick``: 10 stdio calls, 1 s x 1 round of HTTP load, 5 sessions x 10 calls; no verdicts.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def run(ctx: Ctx) -> list[Row]:
 
 
 async def _stdio(ctx: Ctx, root: Path) -> list[Row]:
-    calls = 20 if ctx.quick else 300
+    calls = 10 if ctx.quick else 300
     ctx.log(f"worker: stdio, {calls} calls per side")
     failed: dict[str, str] = {}
     async with contextlib.AsyncExitStack() as stack:
@@ -95,14 +95,15 @@ async def _stdio(ctx: Ctx, root: Path) -> list[Row]:
                 raise RuntimeError(f"{name}: echo returned {result_text(res)[:200]!r}")
         lat: dict[str, list[float]] = {k: [] for k in sides}
         order = list(sides)
-        for i in range(WARMUP + calls):
+        warmup = 1 if ctx.quick else WARMUP
+        for i in range(warmup + calls):
             rot = i % len(order)
             for name in order[rot:] + order[:rot]:
                 session, tool = sides[name]
                 t0 = time.perf_counter()
                 with anyio.fail_after(60):
                     await session.call_tool(tool, {"text": "hi"})
-                if i >= WARMUP:
+                if i >= warmup:
                     lat[name].append((time.perf_counter() - t0) * 1000)
     worker = summary_or_none(lat["worker"])
     fast = summary_or_none(lat.get("fastmcp", []))
