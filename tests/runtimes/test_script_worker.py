@@ -252,3 +252,25 @@ async def test_worker_needs_the_jsonrpc_protocol(tree: Callable[..., Path]) -> N
     t.full_scan()
     codes = [d.code for d in t.snapshot().diagnostics]
     assert "SKZ508" in codes
+
+
+ONE_CALL = """
+import json, os, sys
+req = json.loads(sys.stdin.readline())
+print(json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": {"pid": os.getpid()}}), flush=True)
+"""
+
+
+async def test_a_script_that_answers_one_call_still_works_as_a_worker(
+    tree: Callable[..., Path], gone: Callable[..., bool]
+) -> None:
+    """Written for one call, it exits after its answer: every call still gets its answer (the
+    next one runs on a new worker), just without the speed-up."""
+    root = tree()
+    (root / "w" / "main.py").write_text(ONE_CALL)
+    async with serving(root) as snap:
+        pids = []
+        for _ in range(3):
+            pids.append(out(await call(snap))["pid"])
+            assert gone(pids[-1])  # it exited: the next call finds it gone (or reaches it exiting)
+        assert len(set(pids)) == 3

@@ -4,7 +4,8 @@ A call takes a free worker (the most recently used, so idle ones can age out), s
 when none is free and fewer than ``max`` run; further calls wait. After the call the worker goes
 back to the free list, unless it died, was killed (timeout, cancellation, too much output), or has
 served ``recycleAfter`` calls: then it is stopped, and the next call starts a fresh one. A worker
-free for ``idle`` is stopped.
+free for ``idle`` is stopped. A worker that exited cleanly after its last answer (a script that
+answers one request and exits) is found out by the next call, which then runs on a new worker.
 
 The pool is the entry's stateful part (:attr:`~skillz_engine.tree.model.Compiled.stop` is
 :meth:`WorkerPool.close`): a manifest edit compiles a new pool, the new snapshot uses it at once,
@@ -78,17 +79,35 @@ class WorkerPool:
             if self._closed:
                 message = "this version of the tool was replaced or stopped; call it again"
                 return ToolResult.error(f"{self.name}: {message}")
-            worker = self._take()
-            if worker is None:
-                worker = Worker(self.name, await make_command(ctx))
-                self._workers.add(worker)
-                self.started += 1
             self.busy += 1
             try:
-                return await worker.serve(make_session(worker.cmd, ctx), arguments)
+                result = await self._serve(self._take(), arguments, ctx, make_command, make_session)
+                if result is None:  # the call never ran: once more, on a new worker
+                    result = await self._serve(None, arguments, ctx, make_command, make_session)
+                if result is None:
+                    return ToolResult.error(f"{self.name}: its worker exited before the call reached it")
+                return result
             finally:
                 self.busy -= 1
-                self._give_back(worker)
+
+    async def _serve(
+        self,
+        worker: Worker | None,
+        arguments: Args,
+        ctx: CallContext,
+        make_command: MakeCommand,
+        make_session: MakeSession,
+    ) -> ToolResult | None:
+        """One call on ``worker``, or on a new one; the worker goes back to the pool after it.
+        ``None``: the worker had exited before the call reached it (see :meth:`Worker.serve`)."""
+        if worker is None:
+            worker = Worker(self.name, await make_command(ctx))
+            self._workers.add(worker)
+            self.started += 1
+        try:
+            return await worker.serve(make_session(worker.cmd, ctx), arguments)
+        finally:
+            self._give_back(worker)
 
     def _take(self) -> Worker | None:
         while self._free:

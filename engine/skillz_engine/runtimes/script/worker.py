@@ -24,7 +24,7 @@ import math
 import os
 import signal
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
@@ -40,6 +40,7 @@ __all__ = ["STOP_GRACE", "Worker"]
 
 STOP_GRACE = 2.0  # seconds a worker has to exit once its stdin is closed, before it is killed
 _NO_CAP = 1 << 62  # the process's own stdout cap: the per-call cap is enforced here
+Outcome = Literal["answered", "exited", "overflow", "timed out", "cancelled"]  # how a call ended
 
 
 class _Call:
@@ -96,7 +97,7 @@ class Worker:
     def __init__(self, name: str, cmd: Command) -> None:
         self.name = name
         self.cmd = cmd
-        self.calls = 0  # calls served (or started), for recycleAfter
+        self.calls = 0  # calls given to it, for recycleAfter
         self.exited = anyio.Event()
         self.result: ProcessResult | None = None  # how the process ended
         self.pid: int | None = None  # known from the first line it writes
@@ -167,14 +168,15 @@ class Worker:
         with anyio.CancelScope(shield=True):
             await self.exited.wait()
 
-    async def serve(self, session: Session, arguments: Args) -> ToolResult:
+    async def serve(self, session: Session, arguments: Args) -> ToolResult | None:
         """Run one call on this worker (started by it when it is new). The worker is killed
         when the call does not end with the script's answer: a timeout, a cancellation, too
-        much output; the caller replaces it."""
+        much output; the caller replaces it. ``None``: the worker had exited cleanly after its
+        previous answer (a script that answers one request and exits), so the call never ran."""
         self.calls += 1
         send, receive = anyio.create_memory_object_stream[bytes](math.inf)
         limits = self.cmd.limits
-        timed_out = overflow = False
+        outcome: Outcome = "cancelled"  # until _read says otherwise
         async with anyio.create_task_group() as tg:
             call = _Call(self, tg, send)
             try:
@@ -186,23 +188,25 @@ class Worker:
                         self._start(line)
                     elif not await self.send(line):
                         send.close()
-                    overflow = await self._read(session, call, receive, limits.output)
-                timed_out = deadline.cancelled_caught
+                    outcome = await self._read(session, call, receive, limits.output)
+                if deadline.cancelled_caught:
+                    outcome = "timed out"
             finally:
                 self._call = None
                 receive.close()
-                if not call.finished:  # the work must stop with the call (also when it is cancelled)
-                    self.kill()
+                if outcome != "answered":
+                    if outcome != "exited":  # the work must stop with the call
+                        self.kill()
                     await self._ended()
             tg.cancel_scope.cancel()
-        if timed_out:
+        if outcome == "timed out":
             return failure(self.name, self.cmd, ProcessResult(None, b"", b"", timed_out=True))
-        if overflow:
+        if outcome == "overflow":
             return results.error_result(
                 f"{self.name} wrote more than its limit of {limits.output} bytes to stdout in one call "
                 "(limits.output); its worker was stopped"
             )
-        if call.finished:
+        if outcome == "answered":
             return session.outcome(ProcessResult(0, b"", b""))
         if self._failure is not None:
             raise self._failure
@@ -210,24 +214,32 @@ class Worker:
             return ToolResult.error(
                 f"{self.name}: its worker was stopped (the tool was replaced or the server stops)"
             )
+        if self.calls > 1 and self.result.returncode == 0 and not session.text and not session.chunks:
+            return None  # it exited after its last answer (a one-call script): this call never ran
         return session.outcome(self.result)
 
     async def _read(
         self, session: Session, call: _Call, receive: anyio.abc.ObjectReceiveStream[bytes], cap: int
-    ) -> bool:
-        """Hand the call's lines to the session until its final response or the process's end;
-        whether the call wrote more than ``cap`` bytes."""
+    ) -> Outcome:
+        """Hand the call's lines to the session until its final response (``"answered"``), the
+        process's end (``"exited"``) or more than ``cap`` bytes (``"overflow"``)."""
         written = 0
         async for raw in receive:
             written += len(raw) + 1
             if written > cap:
-                return True
+                return "overflow"
             await session.on_line(raw, call)
             if call.finished:
-                break
-        return False
+                return "answered"
+        return "exited"
 
     async def _ended(self) -> None:
-        """Wait for the process to be gone (and reaped), even in a cancelled call."""
-        with anyio.CancelScope(shield=True), anyio.move_on_after(KILL_GRACE * 2):
-            await self.exited.wait()
+        """Wait for the process to be gone (and reaped), even in a cancelled call; one that is
+        not gone after a grace (its stdin closed, yet running) is killed."""
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(KILL_GRACE):
+                await self.exited.wait()
+            if not self.exited.is_set():
+                self.kill()
+                with anyio.move_on_after(KILL_GRACE):
+                    await self.exited.wait()
