@@ -44,6 +44,8 @@ for line in sys.stdin:
         print("dying", file=sys.stderr, flush=True)
         sys.exit(3)
     time.sleep(a.get("sleep", 0))
+    if a.get("alloc"):
+        block = bytearray(a["alloc"] << 20)
     out = {"pid": os.getpid(), "calls": calls, "id": req["id"]}
     if a.get("chat"):
         send({"jsonrpc": "2.0", "method": "log", "params": {"level": "warn", "message": a["chat"]}})
@@ -188,6 +190,16 @@ async def test_output_over_the_limit_ends_the_call_and_the_worker(tree: Callable
         first = out(await call(snap, {"big": 100}))
         big = await call(snap, {"big": 5000})
         assert big.is_error and "limits.output" in big.text_content()
+        assert out(await call(snap))["pid"] != first["pid"]
+
+
+async def test_the_memory_limit_applies_to_each_worker(tree: Callable[..., Path]) -> None:
+    """`limits.memory` (address space) is set on the worker process: a call that allocates past
+    it fails, and the next call runs on a fresh worker."""
+    async with serving(tree(extra="limits: {memory: 256MiB}\n")) as snap:
+        first = out(await call(snap, {"alloc": 16}))
+        big = await call(snap, {"alloc": 512})
+        assert big.is_error and "MemoryError" in big.text_content()
         assert out(await call(snap))["pid"] != first["pid"]
 
 
