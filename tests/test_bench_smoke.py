@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(480)  # the run's own bound (below), not the suite's 180 s per test
 def test_quick_benchmark_reports_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "results"
     proc = subprocess.run(
