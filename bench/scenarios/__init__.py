@@ -8,7 +8,7 @@ from types import ModuleType
 # run order; the module of scenario "x-y" is bench.scenarios.x_y
 ORDER = ("validate", "serve", "call", "notify", "swap", "rss", "http-load", "deps", "wasm", "skills",
          "sandbox", "load", "services", "codemode", "upstream", "redis-bus", "replicas",
-         "spawn")  # fmt: skip
+         "spawn", "worker")  # fmt: skip
 
 
 def load(name: str) -> ModuleType:

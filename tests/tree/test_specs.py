@@ -30,6 +30,7 @@ RECORDS: list[tuple[type[Any], str, Pointer]] = [
     (specs.Sandbox, "common", ("$defs", "sandbox", "anyOf", 1)),
     (specs.Requires, "common", ("$defs", "requires")),
     (specs.Dependencies, "script", ("properties", "dependencies")),
+    (specs.Worker, "script", ("properties", "worker")),
     (specs.WasmBuild, "wasm", ("properties", "build")),
     (specs.Wasi, "wasm", ("properties", "wasi")),
     (specs.WasiMount, "wasm", ("properties", "wasi", "properties", "mounts", "items")),

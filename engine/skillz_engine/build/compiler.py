@@ -127,7 +127,9 @@ class Compiler:
         if c.spec is None or not c.ok:
             return EntryResult(found, fp, c.spec, None, (*c.diagnostics, *c.runtime_diagnostics))
         spec = dataclasses.replace(c.spec, root=found.root, owner=found.owner)
-        if spec.kind in LAZY_KINDS:
+        # a script with `worker` runs processes of its own: compiled now, so the snapshot has the
+        # stop hook that retires its pool
+        if spec.kind in LAZY_KINDS and getattr(spec.record, "worker", None) is None:
             compiled = Compiled(spec, tools=(tool_def(spec, _LazyInvoke(self, spec)),))
             diags = (*c.diagnostics, *c.runtime_diagnostics)
             return EntryResult(found, fp, spec, self._stamp(compiled, fp), diags, len(c.diagnostics))

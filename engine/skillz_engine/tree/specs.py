@@ -142,6 +142,16 @@ class ToolSpec(Spec):
 
 
 @dataclass(frozen=True, slots=True)
+class Worker:
+    """A script's ``worker``: keep up to ``max`` processes running between calls, each answering
+    call after call, instead of starting one per call."""
+
+    max: int = 1
+    idle: Duration = "5m"  # a worker unused this long is stopped
+    recycle_after: int | None = None  # replace a worker after this many calls (None: never)
+
+
+@dataclass(frozen=True, slots=True)
 class ScriptSpec(ToolSpec):
     entry: str = ""
     interpreter: str | None = None  # None: chosen from the entry's extension
@@ -149,6 +159,7 @@ class ScriptSpec(ToolSpec):
     protocol: Literal["jsonrpc", "plain"] = "jsonrpc"
     dependencies: Dependencies = Dependencies()
     cwd: str | None = None  # None: the entry directory
+    worker: Worker | None = None  # None: one process per call
 
 
 @dataclass(frozen=True, slots=True)

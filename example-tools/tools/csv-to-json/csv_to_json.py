@@ -119,9 +119,10 @@ def run(arguments: dict[str, Any]) -> dict[str, Any]:
     return {"columns": columns, "rows": rows, "rowCount": len(rows)}
 
 
-def main() -> None:
+def answer(line: str) -> None:
+    """Answer one execute request line with one response line."""
     try:
-        request = json.loads(sys.stdin.readline())
+        request = json.loads(line)
     except ValueError as exc:
         send({"id": None, "error": {"code": -32700, "message": f"could not parse the request: {exc}"}})
         return
@@ -130,6 +131,14 @@ def main() -> None:
         send({"id": request_id, "result": run(request.get("params", {}).get("arguments") or {})})
     except ToolError as exc:
         send({"id": request_id, "error": {"code": INVALID_PARAMS, "message": str(exc)}})
+
+
+def main() -> None:
+    # One call per request line until stdin closes: a worker (`worker` in the manifest) answers
+    # many, a one-shot run one.
+    for line in sys.stdin:
+        if line.strip():
+            answer(line)
 
 
 if __name__ == "__main__":

@@ -128,10 +128,10 @@ def reply(request_id: Any, message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def main() -> None:
-    # Read exactly one line: the host may keep stdin open to answer requests we send it.
+def answer(line: str) -> None:
+    """Answer one execute request line with one response line."""
     try:
-        request = json.loads(sys.stdin.readline())
+        request = json.loads(line)
     except ValueError as exc:
         reply(None, {"error": {"code": -32700, "message": f"could not parse the request: {exc}"}})
         return
@@ -140,6 +140,14 @@ def main() -> None:
         reply(request.get("id", 1), {"result": run(arguments)})
     except QueryError as exc:
         reply(request.get("id", 1), {"error": {"code": INVALID_PARAMS, "message": str(exc)}})
+
+
+def main() -> None:
+    # One call per request line until stdin closes: a worker (`worker` in the manifest) answers
+    # many, a one-shot run one.
+    for line in sys.stdin:
+        if line.strip():
+            answer(line)
 
 
 if __name__ == "__main__":

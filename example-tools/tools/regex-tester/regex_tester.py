@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """regex-tester: every match of a pattern in a text, with groups; optional replacement.
 
-jsonrpc script protocol: one request line on stdin, one response line on stdout.
+jsonrpc script protocol: one response line per request line, until stdin closes.
 """
 
 from __future__ import annotations
@@ -74,9 +74,10 @@ def reply(request_id: Any, message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def main() -> None:
+def answer(line: str) -> None:
+    """Answer one execute request line with one response line."""
     try:
-        request = json.loads(sys.stdin.readline())
+        request = json.loads(line)
     except ValueError as exc:
         reply(None, {"error": {"code": -32700, "message": f"could not parse the request: {exc}"}})
         return
@@ -88,6 +89,14 @@ def main() -> None:
         reply(request_id, {"result": run(arguments)})
     except ToolError as exc:
         reply(request_id, {"error": {"code": INVALID_PARAMS, "message": str(exc)}})
+
+
+def main() -> None:
+    # One call per request line until stdin closes: a worker (`worker` in the manifest) answers
+    # many, a one-shot run one.
+    for line in sys.stdin:
+        if line.strip():
+            answer(line)
 
 
 if __name__ == "__main__":

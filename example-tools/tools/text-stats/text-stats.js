@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // text-stats: counts and reading time for a text.
 //
-// jsonrpc script protocol: the host writes one request line to stdin and may keep stdin open
-// (to answer requests the script sends), so read up to the first newline, not to EOF.
+// jsonrpc script protocol: one request line per call on stdin, one response line on stdout,
+// until stdin closes.
 "use strict";
 
 const INVALID_PARAMS = -32602;
@@ -82,23 +82,9 @@ function handle(line) {
   reply(id, { result: stats(args) });
 }
 
-let buffer = "";
-let done = false;
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => {
-  if (done) return;
-  buffer += chunk;
-  const newline = buffer.indexOf("\n");
-  if (newline >= 0) {
-    done = true;
-    handle(buffer.slice(0, newline));
-    process.stdin.pause(); // stop reading so the process can exit
-    process.stdin.destroy();
-  }
-});
-process.stdin.on("end", () => {
-  if (!done && buffer.trim()) {
-    done = true;
-    handle(buffer);
-  }
+// One call per request line until stdin closes: a worker (`worker` in the manifest) answers
+// many, a one-shot run one.
+const lines = require("readline").createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  if (line.trim()) handle(line);
 });

@@ -3,7 +3,7 @@
 
 Every linear unit is stored as its factor to the quantity's SI base unit (metre, kilogram,
 litre, square metre, metre per second, second, byte). Temperature is affine and handled apart.
-jsonrpc script protocol: one request line on stdin, one response line on stdout.
+jsonrpc script protocol: one response line per request line, until stdin closes.
 """
 
 from __future__ import annotations
@@ -182,9 +182,10 @@ def reply(request_id: Any, message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def main() -> None:
+def answer(line: str) -> None:
+    """Answer one execute request line with one response line."""
     try:
-        request = json.loads(sys.stdin.readline())
+        request = json.loads(line)
     except ValueError as exc:
         reply(None, {"error": {"code": -32700, "message": f"could not parse the request: {exc}"}})
         return
@@ -193,6 +194,14 @@ def main() -> None:
         reply(request_id, {"result": run(request.get("params", {}).get("arguments") or {})})
     except ToolError as exc:
         reply(request_id, {"error": {"code": INVALID_PARAMS, "message": str(exc)}})
+
+
+def main() -> None:
+    # One call per request line until stdin closes: a worker (`worker` in the manifest) answers
+    # many, a one-shot run one.
+    for line in sys.stdin:
+        if line.strip():
+            answer(line)
 
 
 if __name__ == "__main__":

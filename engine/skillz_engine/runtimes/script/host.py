@@ -11,24 +11,40 @@ The host answers from the call's snapshot and context: ``tools/call``, ``resourc
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from skillz_engine.build.contract import QUESTION_KEY, CallContext
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
-from skillz_engine.isolation.process import Child
 from skillz_engine.runtimes.script.context import configured_roots
 from skillz_engine.state.memories import memory_for
 from skillz_engine.state.memory import MemoryRefused, check_ttl
 from skillz_engine.state.redislink import ClusterUnavailable
 from skillz_engine.tree.model import ToolResult
 
-__all__ = ["CLIENT_METHODS", "UNSUPPORTED", "Host"]
+__all__ = ["CLIENT_METHODS", "UNSUPPORTED", "Channel", "Host"]
 
 UNSUPPORTED = -32000  # JSON-RPC error of a request the connected client cannot serve
 CLIENT_METHODS = frozenset({"elicitation/create", "sampling/createMessage", "roots/list"})
 DEFAULT_MAX_TOKENS = 1000  # sampling/createMessage without maxTokens
+
+
+class Channel(Protocol):
+    """The script's side of one call as the host and the session reach it: a one-shot run's
+    :class:`~skillz_engine.isolation.process.Child`, or one call of a persistent worker
+    (:mod:`skillz_engine.runtimes.script.worker`)."""
+
+    async def send(self, data: bytes) -> bool: ...
+
+    def waiting(self) -> AbstractContextManager[None]: ...
+
+    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None: ...
+
+    def finish(self, grace: float) -> None: ...
+
+    async def close_stdin(self) -> None: ...
 
 
 class _RpcError(Exception):
@@ -65,7 +81,7 @@ class Host:
         self.state_dir = state_dir
 
     async def reply(
-        self, rid: Any, method: str, params: Mapping[str, Any], child: Child, key: str | None = None
+        self, rid: Any, method: str, params: Mapping[str, Any], child: Channel, key: str | None = None
     ) -> None:
         """Answer request ``rid`` on the script's stdin; a failure is a JSON-RPC error, never fatal.
         ``key`` names a question to the client (the message's ``key``; see :data:`QUESTION_KEY`)."""

@@ -1,9 +1,11 @@
 """``ScriptRuntime``: compiles a ``kind: script`` entry into one tool, and runs it.
 
 Compiling checks the entry file, ``cwd``, the interpreter and the dependency plan (reading files
-only); each call starts one process in its clean, limited, sandboxed command line, in the
-dependency environments (installed on the first call, or ahead of time by ``skillz-engine build``),
-and speaks the protocol the manifest names (``docs/script-protocol.md``).
+only), and makes the :class:`~.pool.WorkerPool` of a ``worker:`` script (no process yet: the first
+call starts one, and the pool is the entry's ``stop`` hook). Each call starts one process (or
+takes a worker) in its clean, limited, sandboxed command line, in the dependency environments
+(installed on the first call, or ahead of time by ``skillz-engine build``), and speaks the
+protocol the manifest names (``docs/script-protocol.md``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from skillz_engine.runtimes import results
 from skillz_engine.runtimes.base import BuildOptions, CompileProblem, Services, tool_def
 from skillz_engine.runtimes.script.host import Host
 from skillz_engine.runtimes.script.interpreter import Interpreter, choose_interpreter
+from skillz_engine.runtimes.script.pool import PoolSettings, WorkerPool
 from skillz_engine.runtimes.script.session import Session, failure
 from skillz_engine.tree.diagnostics import Diagnostic
 from skillz_engine.tree.model import Args, Compiled, EntrySpec, ToolResult
@@ -49,6 +52,8 @@ class ScriptRuntime:
     def compile(self, spec: EntrySpec, services: Services) -> Compiled:
         script = self._script(spec, services)
         tool = tool_def(spec, script.invoke)
+        if script.pool is not None:  # its workers are the entry's state: stopped when it is retired
+            return Compiled(spec, tools=(tool,), stop=script.pool.close, handle=script.pool)
         return Compiled(spec, tools=(tool,))
 
     async def build(
@@ -93,10 +98,16 @@ class ScriptRuntime:
             allow_direct = services.config.dependencies.allow_direct_references
             plan, more = plan_for(spec, entry, interpreter.name, allow_direct=allow_direct)
             diags += more
+        if r.worker is not None and r.protocol != "jsonrpc":
+            diags.append(spec.diag(("worker",), "SKZ508", "`worker` needs `protocol: jsonrpc` (a plain "
+                                   "script has no line that ends a call)", "Remove `worker`, or speak "
+                                   "the jsonrpc protocol in a loop (docs/script-protocol.md, Workers).",
+                                   at_key=True))  # fmt: skip
         if diags or entry is None or cwd is None:
             raise CompileProblem(diags)
         launcher = Launcher(spec, cwd=cwd, config=services.config)
-        return _Script(spec, r, services, entry, cwd, interpreter, launcher, plan)
+        pool = WorkerPool(spec.name, PoolSettings.of(r.worker)) if r.worker is not None else None
+        return _Script(spec, r, services, entry, cwd, interpreter, launcher, plan, pool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +120,7 @@ class _Script:
     interpreter: Interpreter
     launcher: Launcher  # the sandbox prepared once for this compiled entry
     deps: Plan | None = None
+    pool: WorkerPool | None = None  # `worker`: calls go to persistent processes
 
     @property
     def output_schema(self) -> Mapping[str, Any] | None:
@@ -143,13 +155,18 @@ class _Script:
     async def invoke(self, arguments: Args, ctx: CallContext) -> ToolResult:
         name = self.spec.name
         try:
+            if self.pool is not None:
+                return await self.pool.call(arguments, ctx, self.command, self._session)
             cmd = await self.command(ctx)
             if self.record.protocol == "plain":
                 return await self._plain(cmd, arguments)
-            host = Host(name, ctx, self.services.state_dir)
-            return await Session(name, self.output_schema, cmd, ctx, host).run(arguments)
+            return await self._session(cmd, ctx).run(arguments)
         except RuntimeFailure as exc:
             return ToolResult.error(f"{name}: {exc}")
+
+    def _session(self, cmd: Command, ctx: CallContext) -> Session:
+        host = Host(self.spec.name, ctx, self.services.state_dir)
+        return Session(self.spec.name, self.output_schema, cmd, ctx, host)
 
     async def _plain(self, cmd: Command, arguments: Args) -> ToolResult:
         payload = json.dumps(dict(arguments), ensure_ascii=False).encode() + b"\n"

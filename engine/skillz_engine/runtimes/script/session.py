@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from skillz_engine.build.contract import CallContext
-from skillz_engine.isolation.process import Child, Command, ProcessResult, run
+from skillz_engine.isolation.process import Command, ProcessResult, run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.script.context import execution_context
-from skillz_engine.runtimes.script.host import Host
+from skillz_engine.runtimes.script.host import Channel, Host
 from skillz_engine.tree.model import Args, ToolResult
 
 __all__ = ["FINISH_GRACE", "Session", "failure"]
@@ -75,15 +75,23 @@ class Session:
         self.text: list[str] = []
         self.chunks: list[Any] = []
 
-    async def run(self, arguments: Args) -> ToolResult:
+    async def request(self, arguments: Args, rid: int = 1) -> bytes:
+        """The line of the ``execute`` request ``rid`` for ``arguments``."""
         request = {
             "jsonrpc": "2.0",
-            "id": 1,
+            "id": rid,
             "method": "execute",
             "params": {"arguments": dict(arguments), "context": await execution_context(self.cmd, self.ctx)},
         }
-        line = json.dumps(request, ensure_ascii=False, default=str).encode() + b"\n"
+        return json.dumps(request, ensure_ascii=False, default=str).encode() + b"\n"
+
+    async def run(self, arguments: Args) -> ToolResult:
+        line = await self.request(arguments)
         proc = await run(self.cmd, input=line, close_stdin=False, on_line=self.on_line)
+        return self.outcome(proc)
+
+    def outcome(self, proc: ProcessResult) -> ToolResult:
+        """The tool result once the script has answered, or its process (``proc``) has ended."""
         note = proc.truncation_note()
         if self.final is not None:
             return results.with_note(self._final_result(self.final, proc), note)
@@ -116,7 +124,7 @@ class Session:
             return "".join(self.chunks)
         return list(self.chunks)
 
-    async def on_line(self, raw: bytes, child: Child) -> None:
+    async def on_line(self, raw: bytes, child: Channel) -> None:
         line = raw.decode("utf-8", "replace")
         if not line.strip():
             return

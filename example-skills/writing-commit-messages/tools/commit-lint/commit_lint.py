@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """commit-lint: check a commit message; a skillz-engine tool and a git commit-msg hook.
 
-As a tool (no command-line arguments) it speaks the jsonrpc script protocol: one request line
-on stdin, one response line on stdout. As a hook (`.git/hooks/commit-msg`, git passes the
+As a tool (no command-line arguments) it speaks the jsonrpc script protocol: one response line
+per request line, until stdin closes. As a hook (`.git/hooks/commit-msg`, git passes the
 message file) it prints the problems and exits 1 when there are errors.
 """
 
@@ -163,13 +163,15 @@ def summarise(
     }
 
 
-def tool_main() -> None:
+def tool_answer(line: str) -> None:
+    """Answer one execute request line with one response line."""
+
     def reply(request_id: Any, message: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": request_id, **message}) + "\n")
         sys.stdout.flush()
 
     try:
-        request = json.loads(sys.stdin.readline())
+        request = json.loads(line)
     except ValueError as exc:
         reply(None, {"error": {"code": -32700, "message": f"could not parse the request: {exc}"}})
         return
@@ -184,6 +186,14 @@ def tool_main() -> None:
         max_subject=int(args.get("maxSubjectLength", 72)),
     )
     reply(request.get("id", 1), {"result": result})
+
+
+def tool_main() -> None:
+    # One call per request line until stdin closes: a worker (`worker` in the manifest) answers
+    # many, a one-shot run one.
+    for line in sys.stdin:
+        if line.strip():
+            tool_answer(line)
 
 
 def hook_main(path: str) -> int:
