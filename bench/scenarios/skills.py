@@ -122,7 +122,7 @@ async def _measure(ctx: Ctx, root: Path, skills: int, tools: int) -> list[Row]:
             t0 = time.perf_counter()
             result = await handlers[mode].list_tools(None, None)  # search/all modes never read ctx
             elapsed = (time.perf_counter() - t0) * 1000
-            if mode == "search" and any(t.name.startswith("skill-") for t in result.tools):
+            if mode == "search" and any(t["name"].startswith("skill-") for t in result["tools"]):
                 raise RuntimeError("search mode listed a skill tool")
             return elapsed
 

@@ -94,15 +94,21 @@ class Handlers:
 
     # ------------------------------------------------------------------ tools
 
-    async def list_tools(
-        self, ctx: Ctx, params: types.PaginatedRequestParams | None
-    ) -> types.ListToolsResult:
+    async def list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> dict[str, Any]:
+        """The listing as a wire dict (see :func:`wire.tool_listing`): the SDK checks it against
+        the client's protocol version as it sends it."""
         with self.live.reading() as snap:
             active = None
             if snap.config.disclosure == "skills":
                 act = self.activations(ctx)
                 active = active_skills(snap, act.explicit) if act is not None else None
-            return types.ListToolsResult(tools=wire.tool_listing(snap, active))
+            return wire.listing_result(wire.tool_listing(snap, active))
+
+    def input_schema(self, name: str) -> Mapping[str, Any] | None:
+        """A tool's input schema by name, for the SDK's ``Mcp-Param-*`` header check on
+        2026-07-28 HTTP calls (without it the SDK runs a whole ``tools/list`` per call)."""
+        tool = self.live.current.tools.get(name)
+        return tool.input_schema if tool is not None else None
 
     def _audit(self, ctx: Ctx, snap: Snapshot, method: str, tool: str, t0: float, error: str | None) -> None:
         session = session_label(ctx, fallback=not is_modern(ctx))

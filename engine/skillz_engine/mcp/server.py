@@ -86,6 +86,8 @@ def build_server(engine: Engine, *, single_client: bool = False) -> McpServer:
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         server = _new_server(h, config.server_name, config.instructions or DEFAULT_INSTRUCTIONS)
     server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
+    # by method: the listing is a wire dict, not a ListToolsResult model (see wire.tool_listing)
+    server.add_request_handler("tools/list", types.PaginatedRequestParams, h.list_tools)
     skills_ext.install(server, engine.live)  # SEP-2640: skills/list, skills/get, directory reads
     # registered by method, not as on_call_tool: a call may answer a CreateTaskResult (Tasks extension)
     server.add_request_handler("tools/call", types.CallToolRequestParams, h.call_tool)
@@ -99,7 +101,7 @@ def _new_server(h: Handlers, name: str, instructions: str) -> SkillzServer:
         name,
         version=__version__,
         instructions=instructions,
-        on_list_tools=h.list_tools,
+        get_tool_input_schema=h.input_schema,
         on_list_resources=h.list_resources,
         on_list_resource_templates=h.list_templates,
         on_read_resource=h.read_resource,

@@ -88,7 +88,9 @@ def skillz_services(root: Path, d: Path, names: set[str]) -> list[Found]:
 
 def is_skillz_service(found: Found) -> bool:
     """Whether ``found`` is a Rust Skillz ``services/<name>.json`` (its manifest is beside its dir)."""
-    return found.manifest is not None and found.manifest.parent != found.dir
+    # its file is `<name>.json`, never a manifest's name (`skillz_services` skips those): a name
+    # test, read for every entry at every start, instead of comparing two paths
+    return found.manifest is not None and found.manifest.name not in MANIFEST_NAMES
 
 
 def _is_file(e: os.DirEntry[str]) -> bool:
