@@ -79,9 +79,9 @@ def tool_listing(snap: Snapshot, active: frozenset[str] | None) -> list[dict[str
     """The ``tools`` of the ``tools/list`` answer for a client whose active skills are ``active``
     (see :mod:`skillz_engine.live.disclosure`): one list per active set per snapshot.
 
-    The tools stay the core's camelCase dicts (``ToolDef.definition``), not SDK models: the SDK
-    validates a listing against the protocol version's schema anyway when it sends it, so a model
-    per tool would be built, dumped and thrown away (and kept: 10,000 tools held ~25 MiB of them).
+    The tools stay the core's camelCase dicts (``ToolDef.definition``), not SDK models, and go on
+    the wire as they are (:mod:`skillz_engine.mcp.listing`): a model per tool would be built,
+    dumped, validated again and thrown away at every answer (10,000 tools kept ~25 MiB of them).
     Outside ``skills`` mode every client sees the same list, so ``active`` is not part of the key."""
     key = ("mcp.tools/list", active if snap.config.disclosure == "skills" else None)
     return snap.derived(key, lambda: _listing(snap, active))
