@@ -142,3 +142,21 @@ def test_a_restored_spec_decodes_nothing_until_read(tmp_path: Path, write) -> No
     assert isinstance(spec.positions, ReparsePositions) and spec.positions._real is None
     assert spec.positions.value(("argv", 1)) == cold_spec.positions.value(("argv", 1)) == (3, 14)
     assert dict(spec.data) == dict(cold_spec.data) and spec.record == cold_spec.record
+
+
+def test_a_warm_start_shares_what_many_tools_repeat(tmp_path: Path, write) -> None:  # type: ignore[no-untyped-def]
+    """Two tools with the same annotations and one property written alike: after a restart they
+    hold one object each for those, and list exactly what a cold compile lists."""
+    extra = (
+        "inputSchema: {type: object, properties: {who: {type: string, maxLength: 9}, n: {type: integer}}}\n"
+        "annotations: {readOnlyHint: true}\n"
+    )
+    write("tools/a/manifest.yaml", CMD + extra, root=tmp_path)
+    write("tools/b/manifest.yaml", CMD.replace("Say", "Tell") + extra, root=tmp_path)
+    _, cold = _start(tmp_path)
+    _, warm = _start(tmp_path)
+    a, b = warm.tools["a"], warm.tools["b"]
+    assert a.annotations is b.annotations and a.annotations == {"readOnlyHint": True}
+    assert a.input_schema["properties"]["who"] is b.input_schema["properties"]["who"]
+    assert a.input_schema is not b.input_schema
+    assert [t.definition() for t in warm.tools.values()] == [t.definition() for t in cold.tools.values()]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from skillz_engine import __version__
+from skillz_engine.build.restore import share_tool_json
 from skillz_engine.build.settings import ensure_state_dir
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
@@ -80,7 +81,10 @@ class SpecCache:
             if raw.get("format") != FORMAT or raw.get("salt") != self.salt:
                 return {}
             out: dict[str, Cached] = {}
+            seen: dict[tuple[Any, ...], Any] = {}
             for key, e in raw["entries"].items():
+                if e["tool"] is not None:
+                    share_tool_json(e["tool"], seen)
                 out[key] = Cached(
                     e["fp"], e["spec"], tuple(_diag_in(d) for d in e["diags"]),
                     tuple(_diag_in(d) for d in e["rdiags"]), e["ok"], e["tool"],

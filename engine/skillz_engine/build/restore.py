@@ -190,6 +190,28 @@ def tool_json(t: ToolDef) -> dict[str, Any]:
     }
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _shared(d: Any, seen: dict[tuple[Any, ...], Any]) -> Any:
+    """``d`` itself, or an equal object seen before when ``d`` is a flat object of scalars."""
+    if not isinstance(d, dict) or not all(isinstance(x, _SCALARS) for x in d.values()):
+        return d
+    return seen.setdefault(tuple(d.items()), d)
+
+
+def share_tool_json(v: dict[str, Any], seen: dict[tuple[Any, ...], Any]) -> None:
+    """Make the small objects many tools repeat one object, in place, as the cache is read: the
+    annotations, and each property of the input schema written alike (a ``limit``, a ``label``).
+    Nothing mutates a served schema, so sharing is safe; ``seen`` lives for one read of the cache."""
+    v["annotations"] = _shared(v.get("annotations"), seen)
+    schema = v.get("inputSchema")
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if isinstance(props, dict):
+        for name, sub in props.items():
+            props[name] = _shared(sub, seen)
+
+
 def restore_tool(v: Mapping[str, Any], spec: EntrySpec, invoke: ToolInvoker) -> ToolDef:
     """The tool :func:`tool_json` wrote, served by ``invoke`` (which compiles on first use)."""
     return ToolDef(
