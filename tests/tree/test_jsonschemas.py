@@ -76,3 +76,10 @@ async def test_a_call_against_a_schema_that_fails_is_an_error_result(tmp_path: P
     assert result.is_error and "inputSchema cannot be used" in result.content[0]["text"]
     out = from_json({"y": 1}, {"type": "object", "properties": {"y": {"type": "intgr"}}})
     assert out.is_error and "outputSchema cannot be used" in out.content[0]["text"]
+
+
+def test_a_regex_only_ecma_accepts_is_reported_at_its_key(tmp_path: Path) -> None:
+    """The Rust metaschema check knows ECMA regular expressions; one Python cannot compile
+    (``\\p{L}``) still gets the Python check's diagnostic, at its `pattern` key."""
+    text = "inputSchema:\n  type: object\n  properties:\n    x: {type: string, pattern: '\\p{L}+'}\n"
+    assert [c[:3] for c in _codes(tmp_path, text)] == [("SKZ111", 7, 23)]

@@ -91,3 +91,24 @@ def test_directory_bound(tmp_path: Path, write: Write, monkeypatch: pytest.Monke
     found, diags = scan([tmp_path])
     assert found == []
     assert [d.code for d in diags] == ["SKZ209"] and "scan stopped after 20" in diags[0].message
+
+
+def test_the_scan_fingerprints_a_flat_entry_as_fingerprint_does(tmp_path: Path, write: Write) -> None:
+    """An entry without subdirectories gets its fingerprint from the scan's own listing (dot files
+    and editor files left out, as ever); one with a subdirectory is left to :func:`fingerprint`;
+    an edit changes both alike."""
+    write("tools/flat/manifest.yaml", "kind: command\ndescription: d\nargv: [echo]\n")
+    write("tools/flat/run.sh", "echo hi\n")
+    write("tools/flat/.hidden", "x\n")
+    write("tools/flat/notes.swp", "x\n")
+    write("tools/deep/manifest.yaml", "kind: command\ndescription: d\nargv: [echo]\n")
+    write("tools/deep/lib/helper.py", "x = 1\n")
+    write("skills/alpha/SKILL.md", SKILL.format(n="alpha"))
+    found = {f.dir.name: f for f in scan([tmp_path])[0]}
+    assert found["flat"].scanned_fp == fingerprint(found["flat"])
+    assert found["deep"].scanned_fp is None and found["alpha"].scanned_fp is None
+    before = found["flat"].scanned_fp
+    write("tools/flat/run.sh", "echo changed\n")
+    again = {f.dir.name: f for f in scan([tmp_path])[0]}["flat"]
+    assert again.scanned_fp == fingerprint(again) != before
+    assert again == found["flat"]  # the same entry: the fingerprint is not part of its identity

@@ -2,7 +2,9 @@
 
 Restarting a server on an unchanged tree should not parse and validate every manifest again.
 This cache records, per entry, its fingerprint (path, size and mtime of every file), the
-validated :class:`EntrySpec` and the diagnostics it had. An entry is taken from the cache only
+validated spec (the ``EntrySpec`` fields that are not found again by the scan), a lazy kind's
+listed tool, and the diagnostics it had (:mod:`~skillz_engine.build.restore` builds an entry back
+from them). An entry is taken from the cache only
 when its fingerprint, the engine version, the schemas and ``skillz.yaml`` are all unchanged;
 anything else is compiled as usual. The file is JSON (never pickle: the state directory must not
 be able to run code), written atomically, and ignored when unreadable. ``validate`` never uses it.
@@ -20,22 +22,25 @@ from pathlib import Path
 from typing import Any
 
 from skillz_engine import __version__
+from skillz_engine.build.restore import share_tool_json
 from skillz_engine.build.settings import ensure_state_dir
 from skillz_engine.tree.config import Config
 from skillz_engine.tree.diagnostics import Diagnostic, Severity
-from skillz_engine.tree.model import EntrySpec
-from skillz_engine.tree.parse import Positions
 
-FORMAT = 2
+FORMAT = 3
 
 
 @dataclass(frozen=True, slots=True)
 class Cached:
+    """One entry as the cache file holds it (JSON values: :mod:`~skillz_engine.build.restore`
+    writes and reads ``spec`` and ``tool``)."""
+
     fingerprint: str
-    spec: EntrySpec | None
+    spec: Mapping[str, Any] | None  # restore.spec_json
     diagnostics: tuple[Diagnostic, ...]  # from parse and validate
     runtime_diagnostics: tuple[Diagnostic, ...]  # from the runtime's compile
     ok: bool  # the entry compiled last time
+    tool: Mapping[str, Any] | None = None  # restore.tool_json of a lazy kind's tool
 
 
 def salt(config_path: Path | None) -> str:
@@ -59,67 +64,6 @@ def _diag_in(v: list[Any]) -> Diagnostic:
     return Diagnostic(v[0], v[1], v[2], v[3], Severity(v[4]), v[5], v[6], v[7])
 
 
-def _positions_out(p: Positions) -> str:
-    """Positions as one opaque string: decoding it is deferred until a diagnostic needs it."""
-    if isinstance(p, LazyPositions):
-        return p.raw
-    return json.dumps(
-        {
-            "v": [[list(k), a, b] for k, (a, b) in p.values.items()],
-            "k": [[list(k), a, b] for k, (a, b) in p.keys.items()],
-            "o": p.line_offset,
-        },
-        separators=(",", ":"),
-    )
-
-
-class LazyPositions(Positions):
-    """Positions decoded from the cache on first use (most cached entries never need them)."""
-
-    __slots__ = ("_real", "raw")
-    raw: str
-    _real: Positions | None
-
-    def __init__(self, raw: str) -> None:
-        super().__init__()
-        object.__setattr__(self, "raw", raw)
-        object.__setattr__(self, "_real", None)
-
-    def _get(self) -> Positions:
-        real: Positions | None = self._real
-        if real is None:
-            v = json.loads(self.raw)
-            real = Positions(
-                {tuple(k): (a, b) for k, a, b in v["v"]}, {tuple(k): (a, b) for k, a, b in v["k"]}, v["o"]
-            )
-            object.__setattr__(self, "_real", real)
-        return real
-
-    def value(self, path: Any) -> tuple[int, int]:
-        return self._get().value(path)
-
-    def key(self, path: Any) -> tuple[int, int]:
-        return self._get().key(path)
-
-
-def _spec_out(s: EntrySpec) -> dict[str, Any]:
-    return {
-        "kind": s.kind, "name": s.name, "root": str(s.root), "dir": str(s.dir),
-        "manifest": str(s.manifest), "display": s.display, "data": s.data,
-        "positions": _positions_out(s.positions), "owner": s.owner, "legacy": s.legacy,
-        "body": s.body, "extras": s.extras,
-    }  # fmt: skip
-
-
-def _spec_in(v: Mapping[str, Any], fingerprint: str) -> EntrySpec:
-    return EntrySpec(
-        kind=v["kind"], name=v["name"], root=Path(v["root"]), dir=Path(v["dir"]),
-        manifest=Path(v["manifest"]), display=v["display"], data=v["data"],
-        positions=LazyPositions(v["positions"]), fingerprint=fingerprint, owner=v["owner"],
-        legacy=v["legacy"], body=v["body"], extras=v["extras"],
-    )  # fmt: skip
-
-
 class SpecCache:
     def __init__(self, path: Path, salt: str) -> None:
         """``path`` is ``<state dir>/cache/specs.json``."""
@@ -137,11 +81,13 @@ class SpecCache:
             if raw.get("format") != FORMAT or raw.get("salt") != self.salt:
                 return {}
             out: dict[str, Cached] = {}
+            seen: dict[tuple[Any, ...], Any] = {}
             for key, e in raw["entries"].items():
-                spec = _spec_in(e["spec"], e["fp"]) if e["spec"] is not None else None
+                if e["tool"] is not None:
+                    share_tool_json(e["tool"], seen)
                 out[key] = Cached(
-                    e["fp"], spec, tuple(_diag_in(d) for d in e["diags"]),
-                    tuple(_diag_in(d) for d in e["rdiags"]), e["ok"],
+                    e["fp"], e["spec"], tuple(_diag_in(d) for d in e["diags"]),
+                    tuple(_diag_in(d) for d in e["rdiags"]), e["ok"], e["tool"],
                 )  # fmt: skip
             return out
         except (OSError, ValueError, KeyError, TypeError, IndexError):
@@ -155,10 +101,11 @@ class SpecCache:
             "entries": {
                 key: {
                     "fp": c.fingerprint,
-                    "spec": _spec_out(c.spec) if c.spec is not None else None,
+                    "spec": c.spec,
                     "diags": [_diag_out(d) for d in c.diagnostics],
                     "rdiags": [_diag_out(d) for d in c.runtime_diagnostics],
                     "ok": c.ok,
+                    "tool": c.tool,
                 }
                 for key, c in entries.items()
             },

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from skillz_engine.build.cache import Cached
-from skillz_engine.build.contract import RUNTIMES, CallContext, CompileProblem, Runtime, Services, tool_def
+from skillz_engine.build.contract import RUNTIMES, CallContext, CompileProblem, Runtime, Services
+from skillz_engine.build.restore import LAZY_KINDS, restore_spec, restore_tool, spec_json, tool_json
 from skillz_engine.tree.diagnostics import Diagnostic, Severity, display_path
 from skillz_engine.tree.jsonschemas import json_schema_diagnostics
 from skillz_engine.tree.kinds import KINDS
@@ -61,11 +62,17 @@ class EntryResult:
         return self.compiled is not None
 
     def cached(self) -> Cached:
+        """This result as the spec cache keeps it (a lazy kind's one tool with it)."""
         n = len(self.diagnostics) if self.n_spec < 0 else self.n_spec
-        return Cached(self.fingerprint, self.spec, self.diagnostics[:n], self.diagnostics[n:], self.ok)
-
-
-LAZY_KINDS = frozenset(k.name for k in KINDS.values() if k.lazy)
+        spec, c = self.spec, self.compiled
+        tool = None
+        # an entry that runs processes of its own (a script's `worker` pool, its ``stop`` hook) is
+        # not restored lazily: it is compiled at start, so the snapshot can retire its pool
+        lazy = spec is not None and c is not None and spec.kind in LAZY_KINDS and c.stop is None
+        if lazy and c is not None and len(c.tools) == 1:
+            tool = tool_json(c.tools[0])
+        raw = spec_json(spec) if spec is not None else None
+        return Cached(self.fingerprint, raw, self.diagnostics[:n], self.diagnostics[n:], self.ok, tool)
 
 
 class _LazyInvoke:
@@ -82,7 +89,8 @@ class _LazyInvoke:
                 compiled = runtime.compile(self.spec, self.compiler.services)
             except CompileProblem as problem:
                 if problem.compiled is None:
-                    return ToolResult.error("; ".join(d.message for d in problem.diagnostics))
+                    # the diagnostics as validate prints them: file:line:col, severity, code, message
+                    return ToolResult.error("\n".join(d.format() for d in problem.diagnostics))
                 compiled = problem.compiled
             self.real = compiled.tools[0].invoke
         return await self.real(arguments, ctx)
@@ -123,16 +131,15 @@ class Compiler:
         return self._compile_spec(found, fp, spec, diags)
 
     def _from_cache(self, found: Found, fp: str, c: Cached) -> EntryResult:
-        """An unchanged entry from the spec cache: no parse, no validation; tools compile lazily."""
-        if c.spec is None or not c.ok:
-            return EntryResult(found, fp, c.spec, None, (*c.diagnostics, *c.runtime_diagnostics))
-        spec = dataclasses.replace(c.spec, root=found.root, owner=found.owner)
-        # a script with `worker` runs processes of its own: compiled now, so the snapshot has the
-        # stop hook that retires its pool
-        if spec.kind in LAZY_KINDS and getattr(spec.record, "worker", None) is None:
-            compiled = Compiled(spec, tools=(tool_def(spec, _LazyInvoke(self, spec)),))
+        """An unchanged entry from the spec cache: no parse, no validation; a lazy kind's tool is
+        served from its cached definition and compiles on its first call."""
+        spec = restore_spec(found, c.spec, fp) if c.spec is not None else None
+        if spec is None or not c.ok:
+            return EntryResult(found, fp, spec, None, (*c.diagnostics, *c.runtime_diagnostics))
+        if spec.kind in LAZY_KINDS and c.tool is not None:
+            compiled = Compiled(spec, tools=(restore_tool(c.tool, spec, _LazyInvoke(self, spec)),))
             diags = (*c.diagnostics, *c.runtime_diagnostics)
-            return EntryResult(found, fp, spec, self._stamp(compiled, fp), diags, len(c.diagnostics))
+            return EntryResult(found, fp, spec, compiled, diags, len(c.diagnostics))
         return self._compile_spec(found, fp, spec, list(c.diagnostics))
 
     def _compile_spec(self, found: Found, fp: str, spec: EntrySpec, diags: list[Diagnostic]) -> EntryResult:

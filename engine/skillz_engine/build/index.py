@@ -96,7 +96,7 @@ class Index:
             if found is None:
                 self._drop(key)
                 continue
-            fp = fingerprint(found)
+            fp = found.scanned_fp or fingerprint(found)  # each Found here comes from a fresh scan
             old = self._results.get(key)
             if old is not None and old.fingerprint == fp and old.found == found:
                 continue

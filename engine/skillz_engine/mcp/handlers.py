@@ -32,7 +32,7 @@ from skillz_engine.engine import Engine
 from skillz_engine.errors import RuntimeFailure, ToolNotFound
 from skillz_engine.live.disclosure import active_skills
 from skillz_engine.live.sessions import Activations, SessionStore
-from skillz_engine.mcp import tasks, wire
+from skillz_engine.mcp import listing, tasks, wire
 from skillz_engine.mcp.fanout import Hub, ServerCallContext, connection_of, session_label, set_log_level
 from skillz_engine.mcp.parked import ParkedCall, ParkedCalls, run_parked
 from skillz_engine.mcp.parked_context import ParkingCallContext
@@ -94,15 +94,25 @@ class Handlers:
 
     # ------------------------------------------------------------------ tools
 
-    async def list_tools(
-        self, ctx: Ctx, params: types.PaginatedRequestParams | None
-    ) -> types.ListToolsResult:
+    def tool_listing(self, ctx: Ctx) -> list[dict[str, Any]]:
+        """The tools this client is shown now (see :func:`wire.tool_listing`)."""
         with self.live.reading() as snap:
             active = None
             if snap.config.disclosure == "skills":
                 act = self.activations(ctx)
                 active = active_skills(snap, act.explicit) if act is not None else None
-            return types.ListToolsResult(tools=wire.tool_listing(snap, active))
+            return wire.tool_listing(snap, active)
+
+    async def list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> dict[str, Any]:
+        """An empty listing for the SDK to shape; :func:`listing.fill_tools` puts the tools in."""
+        listing.put_aside(self.tool_listing(ctx))
+        return wire.listing_result([])
+
+    def input_schema(self, name: str) -> Mapping[str, Any] | None:
+        """A tool's input schema by name, for the SDK's ``Mcp-Param-*`` header check on
+        2026-07-28 HTTP calls (without it the SDK runs a whole ``tools/list`` per call)."""
+        tool = self.live.current.tools.get(name)
+        return tool.input_schema if tool is not None else None
 
     def _audit(self, ctx: Ctx, snap: Snapshot, method: str, tool: str, t0: float, error: str | None) -> None:
         session = session_label(ctx, fallback=not is_modern(ctx))

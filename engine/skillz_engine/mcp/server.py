@@ -28,7 +28,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from skillz_engine import __version__
 from skillz_engine.engine import Engine
 from skillz_engine.live.sessions import SessionStore
-from skillz_engine.mcp import skills_ext, tasks, tasks_legacy
+from skillz_engine.mcp import listing, skills_ext, tasks, tasks_legacy
 from skillz_engine.mcp.fanout import Hub
 from skillz_engine.mcp.handlers import Handlers
 from skillz_engine.mcp.parked import ParkedCalls
@@ -105,6 +105,10 @@ def build_server(engine: Engine, *, single_client: bool = False) -> McpServer:
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         server = _new_server(h, config.server_name, config.instructions or DEFAULT_INSTRUCTIONS)
     server.add_notification_handler("notifications/initialized", types.NotificationParams, h.initialized)
+    # by method: the listing is a wire dict, not a ListToolsResult model; its tools go in after
+    # the SDK has shaped the envelope (mcp/listing.py)
+    server.add_request_handler("tools/list", types.PaginatedRequestParams, h.list_tools)
+    server.middleware.append(listing.fill_tools)
     skills_ext.install(server, engine.live)  # SEP-2640: skills/list, skills/get, directory reads
     # registered by method, not as on_call_tool: a call may answer a CreateTaskResult (Tasks extension)
     server.add_request_handler("tools/call", types.CallToolRequestParams, h.call_tool)
@@ -130,7 +134,7 @@ def _new_server(h: Handlers, name: str, instructions: str) -> SkillzServer:
         name,
         version=__version__,
         instructions=instructions,
-        on_list_tools=h.list_tools,
+        get_tool_input_schema=h.input_schema,
         on_list_resources=h.list_resources,
         on_list_resource_templates=h.list_templates,
         on_read_resource=h.read_resource,

@@ -13,8 +13,8 @@ Rules of the adapter, as far as shapes go:
   server wrote (``ToolResult.trusted``): it is sent on as the dict it was, without building a model
   for it (the SDK still checks it once on the way out), when its content blocks have known types
   and it fits in one message;
-* models derived from a snapshot are built once per snapshot (:meth:`Snapshot.derived`) and live
-  and die with it: ``tools/list`` answers are shared by every client reading the same snapshot.
+* what is derived from a snapshot is built once per snapshot (:meth:`Snapshot.derived`) and lives
+  and dies with it: ``tools/list`` answers are shared by every client reading the same snapshot.
 """
 
 from __future__ import annotations
@@ -80,21 +80,39 @@ def prompt(p: PromptDef) -> types.Prompt:
     return types.Prompt.model_validate(p.definition())
 
 
-def tool_listing(snap: Snapshot, active: frozenset[str] | None) -> list[types.Tool]:
-    """The ``tools/list`` answer for a client whose active skills are ``active`` (see
-    :mod:`skillz_engine.live.disclosure`): one model per tool per snapshot, one list per active set.
+def listing_result(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``tools/list`` result as a wire dict: the SDK's own defaults for the envelope (``ttlMs``,
+    ``cacheScope``, ``resultType``, which the 2026-07-28 schema requires), then ``tools``."""
+    return {**_ENVELOPE, "tools": tools}
 
+
+_ENVELOPE = {
+    k: v
+    for k, v in types.ListToolsResult(tools=[])
+    .model_dump(by_alias=True, mode="json", exclude_none=True)
+    .items()
+    if k != "tools"
+}
+
+
+def tool_listing(snap: Snapshot, active: frozenset[str] | None) -> list[dict[str, Any]]:
+    """The ``tools`` of the ``tools/list`` answer for a client whose active skills are ``active``
+    (see :mod:`skillz_engine.live.disclosure`): one list per active set per snapshot.
+
+    The tools stay the core's camelCase dicts (``ToolDef.definition``), not SDK models, and go on
+    the wire as they are (:mod:`skillz_engine.mcp.listing`): a model per tool would be built,
+    dumped, validated again and thrown away at every answer (10,000 tools kept ~25 MiB of them).
     Outside ``skills`` mode every client sees the same list, so ``active`` is not part of the key."""
     key = ("mcp.tools/list", active if snap.config.disclosure == "skills" else None)
     return snap.derived(key, lambda: _listing(snap, active))
 
 
-def _listing(snap: Snapshot, active: frozenset[str] | None) -> list[types.Tool]:
-    models: dict[str, types.Tool] = snap.derived("mcp.tool-models", dict)
+def _listing(snap: Snapshot, active: frozenset[str] | None) -> list[dict[str, Any]]:
+    defs: dict[str, dict[str, Any]] = snap.derived("mcp.tool-definitions", dict)
     out = []
     for t in visible_tools(snap, active):
-        m = models.get(t.name)
-        if m is None:
-            m = models[t.name] = types.Tool.model_validate(t.definition())
-        out.append(m)
+        d = defs.get(t.name)
+        if d is None:
+            d = defs[t.name] = t.definition()
+        out.append(d)
     return out

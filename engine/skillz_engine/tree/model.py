@@ -71,6 +71,12 @@ class EntrySpec:
             object.__setattr__(self, "_refs", refs)
         return refs
 
+    def with_refs(self, refs: tuple[Ref, ...]) -> EntrySpec:
+        """This spec with its references already known: a spec restored from the spec cache
+        (reading them from ``data`` would decode a manifest nothing else may need)."""
+        object.__setattr__(self, "_refs", refs)
+        return self
+
     @property
     def key(self) -> str:
         """Stable identity of the entry across snapshots: its directory."""

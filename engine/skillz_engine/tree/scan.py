@@ -51,6 +51,9 @@ class Found:
     skill_md: Path | None  # SKILL.md, for skills
     owner: str | None = None  # enclosing skill's name
     owner_dir: Path | None = None
+    # the entry's fingerprint, made by the scan from the listing it had read anyway (an entry
+    # without subdirectories); None: :func:`fingerprint` walks the entry
+    scanned_fp: str | None = field(default=None, repr=False, compare=False)
     key: str = field(init=False, repr=False, compare=False)  # the entry's identity: its directory
 
     def __post_init__(self) -> None:
@@ -90,7 +93,9 @@ def skillz_services(root: Path, d: Path, names: set[str]) -> list[Found]:
 def is_virtual(found: Found) -> bool:
     """Whether ``found`` is one file whose entry directory is virtual (the manifest is beside it):
     a Rust Skillz ``services/<name>.json`` or a single-file tool."""
-    return found.manifest is not None and found.manifest.parent != found.dir
+    # such a file is never named as a manifest is: a name test, read for every entry at every
+    # start, instead of comparing two paths
+    return found.manifest is not None and found.manifest.name not in MANIFEST_NAMES
 
 
 def is_skillz_service(found: Found) -> bool:
@@ -255,6 +260,7 @@ def scan_dir(
                 d / SKILL_FILE if has_skill else None,
                 own,
                 own_dir,
+                None if has_skill else _flat_fingerprint(items),
             )
             found.append(entry)
             if not has_skill:
@@ -321,6 +327,27 @@ def scan(roots: list[Path] | tuple[Path, ...]) -> tuple[list[Found], list[Diagno
     return found, diags
 
 
+def _file_line(e: os.DirEntry[str], st: os.stat_result) -> bytes:
+    return f"{e.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+
+
+def _flat_fingerprint(items: list[os.DirEntry[str]]) -> str | None:
+    """:func:`fingerprint` of an entry from its directory's sorted listing, when it holds no
+    subdirectory (None otherwise): a start reads each entry's directory once, not twice."""
+    h = hashlib.blake2b(digest_size=16)
+    for e in items:
+        if ignored_name(e.name):
+            continue
+        try:
+            st = e.stat()
+            if e.is_dir():
+                return None
+        except OSError:
+            continue
+        h.update(_file_line(e, st))
+    return h.hexdigest()
+
+
 def fingerprint(found: Found) -> str:
     """Digest of every file of the entry (paths, sizes, mtimes), subdirectories included."""
     h = hashlib.blake2b(digest_size=16)
@@ -352,5 +379,5 @@ def fingerprint(found: Found) -> str:
                     continue
             except OSError:
                 continue
-            h.update(f"{e.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            h.update(_file_line(e, st))
     return h.hexdigest()
