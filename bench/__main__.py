@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench import procs, report
@@ -36,21 +37,23 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=None,
         help="where latest.md/latest.json go (default: bench/results/ for a full run of every scenario, "
-        "bench/results/quick/ for --quick, bench/results/partial/ for --only: the committed full "
-        "results are never overwritten by a smaller run)",
+        "bench/results/quick/ for --quick, bench/results/partial/<names>/ for --only: the committed full "
+        "results, and other scenarios' partial runs, are never overwritten by a smaller run)",
     )
     p.add_argument("--keep", action="store_true", help="keep the generated trees (path is logged)")
     args = p.parse_args(argv)
     if args.out is None:
-        args.out = default_out(quick=args.quick, only=bool(args.only))
+        args.out = default_out(quick=args.quick, only=args.only or ())
     return args
 
 
-def default_out(*, quick: bool, only: bool) -> Path:
-    """The committed ``bench/results/`` is written only by a full run of every scenario."""
+def default_out(*, quick: bool, only: Sequence[str]) -> Path:
+    """The committed ``bench/results/`` is written only by a full run of every scenario; a run of
+    some scenarios goes to ``partial/<their names>/``, so runs of different scenarios (several
+    people measuring their own rows) keep one another's tables."""
     if quick:
         return RESULTS / "quick"
-    return RESULTS / "partial" if only else RESULTS
+    return RESULTS / "partial" / "+".join(only) if only else RESULTS
 
 
 def main(argv: list[str] | None = None) -> int:
