@@ -15,16 +15,13 @@ Targets (issue 16): the engine over the bare run at most +2 ms p50; bubblewrap a
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import anyio
 
-from bench.core import Ctx, Row, judge, reason_of, summary_or_none
+from bench.core import Ctx, Row, judge, summary_or_none
+from bench.inprocess import check_sides, engine_sides, time_sides
 
 NAME = "spawn"
 TITLE = "command call: spawn overhead"
@@ -54,29 +51,9 @@ def run(ctx: Ctx) -> list[Row]:
 
 
 async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
-    from skillz_engine.build.compile import Tree
-    from skillz_engine.builtins import catalog
     from skillz_engine.isolation.command import build_command
-    from skillz_engine.runtimes.base import LocalCallContext, run_tool
 
-    tree = Tree([root], builtins=catalog())
-    tree.full_scan()
-    snap = tree.snapshot()
-    failed: dict[str, str] = {}
-    sides: dict[str, Callable[[], Awaitable[Any]]] = {}
-    for mode in MODES:
-        name = f"echo-{mode}"
-        if mode != "none" and shutil.which(mode) is None:
-            failed[mode] = f"not available: {mode} is not installed"
-            continue
-        if name not in snap.tools:
-            failed[mode] = f"the engine does not serve {name!r}"
-            continue
-
-        def engine_call(tool: Any = snap.tools[name], tool_name: str = name) -> Awaitable[Any]:
-            return run_tool(tool, {"text": "hi"}, LocalCallContext(snap, tool_name))
-
-        sides[mode] = engine_call
+    snap, sides, failed = engine_sides(root, MODES)
 
     # the engine's own command lines, run bare: the unsandboxed one is the program itself
     specs = {c.spec.name: c.spec for c in snap.entries.values()}
@@ -97,25 +74,8 @@ async def _measure(ctx: Ctx, root: Path, calls: int) -> list[Row]:
 
         sides["bwrap-raw"] = bwrap_raw
 
-    for name, call in list(sides.items()):  # one checked call each: the right answer or not available
-        try:
-            res = await call()
-            text = res if isinstance(res, str) else res.text_content()
-            if text.strip() != "hi" or getattr(res, "is_error", False):
-                raise RuntimeError(f"echo returned {text[:200]!r}")
-        except Exception as exc:
-            failed[name] = reason_of(exc)
-            del sides[name]
-
-    order = list(sides)
-    lat: dict[str, list[float]] = {k: [] for k in order}
-    for i in range(WARMUP + calls):
-        rot = i % max(1, len(order))
-        for name in order[rot:] + order[:rot]:
-            t0 = time.perf_counter()
-            await sides[name]()
-            if i >= WARMUP:
-                lat[name].append((time.perf_counter() - t0) * 1000)
+    await check_sides(sides, failed)
+    lat = await time_sides(sides, WARMUP, calls)
 
     def row(engine: str, base: str, label: str, size: str, target: bool, notes: str) -> Row:
         e, b = summary_or_none(lat.get(engine, [])), summary_or_none(lat.get(base, []))

@@ -114,6 +114,36 @@ class ProcessResult:
         return f"exited with code {rc}"
 
 
+class PausableDeadline:
+    """A run's deadline (a cancel scope's) that stops while the run waits for the client: a person
+    answering an elicitation or a model sampling is not the tool's own time. Nested and concurrent
+    waits stop the clock once; it runs on when the last one ends. ``scope`` None: no deadline."""
+
+    __slots__ = ("_left", "_waiting", "scope")
+
+    def __init__(self, scope: anyio.CancelScope | None = None) -> None:
+        self.scope = scope
+        self._waiting = 0
+        self._left = 0.0
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        scope = self.scope
+        if scope is None:
+            yield
+            return
+        if self._waiting == 0:
+            self._left = scope.deadline - anyio.current_time()
+            scope.deadline = math.inf
+        self._waiting += 1
+        try:
+            yield
+        finally:
+            self._waiting -= 1
+            if self._waiting == 0:
+                scope.deadline = anyio.current_time() + max(self._left, 0.0)
+
+
 LineHandler = Callable[[bytes, "Child"], Awaitable[None]]
 
 
@@ -128,28 +158,14 @@ class Child:
     _deadline: anyio.CancelScope | None = field(default=None, repr=False)
     _lock: anyio.Lock = field(default_factory=anyio.Lock, repr=False)
     stdin_closed: bool = False
-    _waiting: int = field(default=0, repr=False)
-    _left: float = field(default=0.0, repr=False)
+    _clock: PausableDeadline = field(init=False, repr=False)
 
-    @contextlib.contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Time spent inside does not count against ``limits.timeout``: the child waits for the
-        client (a person answering an elicitation, a model sampling), not for itself. Nested and
-        concurrent waits stop the clock once; it runs on when the last one ends."""
-        scope = self._deadline
-        if scope is None:
-            yield
-            return
-        if self._waiting == 0:
-            self._left = scope.deadline - anyio.current_time()
-            scope.deadline = math.inf
-        self._waiting += 1
-        try:
-            yield
-        finally:
-            self._waiting -= 1
-            if self._waiting == 0:
-                scope.deadline = anyio.current_time() + max(self._left, 0.0)
+    def __post_init__(self) -> None:
+        self._clock = PausableDeadline(self._deadline)
+
+    def waiting(self) -> contextlib.AbstractContextManager[None]:
+        """Time spent inside does not count against ``limits.timeout`` (:class:`PausableDeadline`)."""
+        return self._clock.paused()
 
     async def send(self, data: bytes) -> bool:
         """Write to the child's stdin; ``False`` if it is closed (the child exited or closed it)."""

@@ -23,7 +23,7 @@ import dataclasses
 import math
 import os
 import signal
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
 import anyio
@@ -31,7 +31,7 @@ import anyio.abc
 from anyio.streams.memory import MemoryObjectSendStream
 
 from skillz_engine.errors import RuntimeFailure
-from skillz_engine.isolation.process import KILL_GRACE, Child, Command, ProcessResult, run
+from skillz_engine.isolation.process import KILL_GRACE, Child, Command, PausableDeadline, ProcessResult, run
 from skillz_engine.runtimes import results
 from skillz_engine.runtimes.script.session import Session, failure
 from skillz_engine.tree.model import Args, ToolResult
@@ -52,32 +52,16 @@ class _Call:
         self.worker = worker
         self.tg = tg
         self.lines = lines
-        self.deadline: anyio.CancelScope | None = None
+        self.clock = PausableDeadline()  # its scope is set once the call's deadline starts
         self.finished = False
-        self._waiting = 0
-        self._left = 0.0
 
     async def send(self, data: bytes) -> bool:
         return await self.worker.send(data)
 
-    @contextlib.contextmanager
-    def waiting(self) -> Iterator[None]:
+    def waiting(self) -> contextlib.AbstractContextManager[None]:
         """Time the script waits for the client does not count against ``limits.timeout`` (as
         :meth:`Child.waiting`, on this call's deadline)."""
-        scope = self.deadline
-        if scope is None:
-            yield
-            return
-        if self._waiting == 0:
-            self._left = scope.deadline - anyio.current_time()
-            scope.deadline = math.inf
-        self._waiting += 1
-        try:
-            yield
-        finally:
-            self._waiting -= 1
-            if self._waiting == 0:
-                scope.deadline = anyio.current_time() + max(self._left, 0.0)
+        return self.clock.paused()
 
     def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         self.tg.start_soon(fn, *args)
@@ -182,7 +166,7 @@ class Worker:
             try:
                 line = await session.request(arguments, self.calls)
                 with anyio.move_on_after(limits.timeout) as deadline:
-                    call.deadline = deadline
+                    call.clock.scope = deadline
                     self._call = call
                     if self._task is None:
                         self._start(line)
