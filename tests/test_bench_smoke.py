@@ -76,10 +76,12 @@ def test_quick_benchmark_reports_every_scenario(tmp_path: Path) -> None:
 
 
 def test_a_smaller_run_never_overwrites_the_committed_results() -> None:
-    """Only a full run of every scenario writes bench/results/; --quick and --only go elsewhere."""
+    """Only a full run of every scenario writes bench/results/; --quick and --only go elsewhere, and
+    runs of different scenarios go to different places."""
     cli: Any = importlib.import_module("bench.__main__")  # bench/ is outside the strictly typed code
     RESULTS, parse = cli.RESULTS, cli.parse
     assert parse([]).out == RESULTS
     assert parse(["--quick"]).out == RESULTS / "quick"
-    assert parse(["--only", "serve"]).out == RESULTS / "partial"
+    assert parse(["--only", "serve"]).out == RESULTS / "partial" / "serve"
+    assert parse(["--only", "serve", "rss"]).out == RESULTS / "partial" / "serve+rss"
     assert parse(["--quick", "--out", "/tmp/x"]).out == Path("/tmp/x")
