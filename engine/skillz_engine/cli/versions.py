@@ -21,7 +21,7 @@ import json
 import sys
 
 from skillz_engine.cli.roots import existing_roots, state_dir_of
-from skillz_engine.errors import ExitCode, UsageError
+from skillz_engine.errors import ExitCode, RuntimeFailure, UsageError
 
 USAGE = "versions [ENTRY] | versions diff ENTRY [A [B]] | versions rollback ENTRY [VERSION]"
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from skillz_engine.builtins.version import listing, resolve, rollback
-    from skillz_engine.builtins.writers import WriterError, writing_as
+    from skillz_engine.builtins.writers import writing_as
     from skillz_engine.engine import Engine, EngineOptions
     from skillz_engine.state.history import Author, History, HistoryError
 
@@ -58,16 +58,19 @@ def run(args: argparse.Namespace) -> int:
                 a, b = _diff_versions(words)
                 sys.stdout.write(history.diff(entry, a, b))
                 return ExitCode.OK
-            with writing_as(Author("versions rollback", "cli")):
-                version = words[1] if len(words) > 1 else None
-                print(await rollback(engine, engine.snapshot, entry, version))
+            # under the writers' lock, as every writer built-in: in a cluster (``cluster`` in
+            # skillz.yaml) no replica writes while the rollback does
+            async with engine.writing():
+                with writing_as(Author("versions rollback", "cli")):
+                    version = words[1] if len(words) > 1 else None
+                    print(await rollback(engine, engine.snapshot, entry, version))
             return ExitCode.OK
 
     try:
         return int(anyio.run(go))
     except HistoryError as exc:
         raise UsageError(str(exc)) from None
-    except WriterError as exc:
+    except RuntimeFailure as exc:  # a writer's refusal, the writers' lock busy, the cluster down
         print(f"skillz-engine: {exc}", file=sys.stderr)
         return ExitCode.MANIFEST_ERRORS
 
