@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -36,16 +38,44 @@ def run(ctx: Ctx) -> list[Row]:
         return [Row(TITLE, f"{sessions} x {calls}", "ms", unavailable=reason_of(exc))]
 
 
-async def _measure(ctx: Ctx, n_sessions: int, n_calls: int) -> list[Row]:
-    info = ctx.tree(10, "tools", echo=True)
-    size = f"{n_sessions} sessions x {n_calls} calls"
-    lats: list[float] = []
-    errors: list[str] = []
-    with http_server("engine", engine_cmd("serve", str(info.root), "--no-watch")) as (url, pid):
+@dataclass
+class LoadRun:
+    """What ``n_sessions`` sessions calling one tool ``n_calls`` times each did to a server."""
+
+    lats: list[float] = field(default_factory=list)  # ms per answered call
+    errors: list[str] = field(default_factory=list)
+    wall: float = 0.0
+    rss_before: float = 0.0
+    rss_after: float = 0.0
+    total: int = 0
+
+    def extra(self) -> dict[str, Any]:
+        wall, total = self.wall, self.total
+        return {
+            "calls": total,
+            "errors": len(self.errors),
+            "first_errors": sorted(set(self.errors))[:5],
+            "wall_s": round(wall, 2),
+            "calls_per_s": round(total / wall, 1) if wall else None,
+            "rss_before_mib": round(self.rss_before, 1),
+            "rss_after_mib": round(self.rss_after, 1),
+        }
+
+
+async def sessions_load(
+    root: Path, tool: str, n_sessions: int, n_calls: int, *, warm: bool = False
+) -> LoadRun:
+    """``serve --transport http`` on ``root``; ``n_sessions`` sessions open at once, each calling
+    ``tool`` with a distinct text ``n_calls`` times back to back. RSS is read once the sessions are
+    open (after one warm-up call when ``warm``: a tool whose first call starts a process it keeps)
+    and again after the sessions closed."""
+    out = LoadRun(total=n_sessions * n_calls)
+    with http_server("engine", engine_cmd("serve", str(root), "--no-watch")) as (url, pid):
         async with contextlib.AsyncExitStack() as stack:
             pool = [await stack.enter_async_context(http_session(url)) for _ in range(n_sessions)]
-            rss_before, _ = rss_mib(pid)
-            t0 = time.perf_counter()
+            if warm:
+                await pool[0].call_tool(tool, {"text": "warm"})
+            out.rss_before, _ = rss_mib(pid)
 
             async def client(i: int, s: Any) -> None:
                 for j in range(n_calls):
@@ -53,34 +83,34 @@ async def _measure(ctx: Ctx, n_sessions: int, n_calls: int) -> list[Row]:
                     c0 = time.perf_counter()
                     try:
                         with anyio.fail_after(CALL_TIMEOUT):
-                            res = await s.call_tool("echo-cmd", {"text": text})
+                            res = await s.call_tool(tool, {"text": text})
                     except Exception as exc:
-                        errors.append(reason_of(exc))
+                        out.errors.append(reason_of(exc))
                         continue
-                    lats.append((time.perf_counter() - c0) * 1000)
+                    out.lats.append((time.perf_counter() - c0) * 1000)
                     if res.is_error or result_text(res).strip() != text:
-                        errors.append(f"wrong result: {result_text(res)[:200]!r}")
+                        out.errors.append(f"wrong result: {result_text(res)[:200]!r}")
 
+            t0 = time.perf_counter()
             async with anyio.create_task_group() as tg:
                 for i, s in enumerate(pool):
                     tg.start_soon(client, i, s)
-            wall = time.perf_counter() - t0
-        rss_after, _ = rss_mib(pid)
-    total = n_sessions * n_calls
+            out.wall = time.perf_counter() - t0
+        out.rss_after, _ = rss_mib(pid)
+    return out
+
+
+async def _measure(ctx: Ctx, n_sessions: int, n_calls: int) -> list[Row]:
+    info = ctx.tree(10, "tools", echo=True)
+    size = f"{n_sessions} sessions x {n_calls} calls"
+    run = await sessions_load(info.root, "echo-cmd", n_sessions, n_calls)
+    rss_before, rss_after, errors, total = run.rss_before, run.rss_after, run.errors, run.total
     rss = f"RSS {rss_before:.1f} -> {rss_after:.1f} MiB"
-    ctx.log(f"  {total} calls in {wall:.1f} s, {len(errors)} errors, {rss}")
-    extra = {
-        "calls": total,
-        "errors": len(errors),
-        "first_errors": sorted(set(errors))[:5],
-        "wall_s": round(wall, 2),
-        "calls_per_s": round(total / wall, 1) if wall else None,
-        "rss_before_mib": round(rss_before, 1),
-        "rss_after_mib": round(rss_after, 1),
-    }
+    ctx.log(f"  {total} calls in {run.wall:.1f} s, {len(errors)} errors, {rss}")
+    extra = run.extra()
     notes = f"echo-cmd, a process per call; {len(errors)} errors of {total}"
     return [
-        Row(TITLE, f"{size}: latency", "ms", summary_or_none(lats), notes=notes, extra=extra),
+        Row(TITLE, f"{size}: latency", "ms", summary_or_none(run.lats), notes=notes, extra=extra),
         Row(TITLE, f"{size}: errors", "calls", summary_or_none([len(errors)]), notes=notes, extra=extra),
         Row(TITLE, f"{size}: server RSS before", "MiB", summary_or_none([rss_before]), extra=extra),
         Row(TITLE, f"{size}: server RSS after", "MiB", summary_or_none([rss_after]), extra=extra),

@@ -30,15 +30,15 @@ import anyio
 
 from bench.clients import http_session, result_text, stdio_session
 from bench.core import Ctx, Row, judge, reason_of, summary_or_none
-from bench.procs import baseline_cmd, engine_cmd, fastmcp_available, http_server, rss_mib
+from bench.procs import baseline_cmd, engine_cmd, fastmcp_available, http_server
 from bench.scenarios.http_load import _burst
+from bench.scenarios.load import sessions_load
 from bench.trees import ECHO_SCHEMA, add_echo_tools
 
 NAME = "worker"
 TITLE = "worker script tool"
 WARMUP = 5
 CLIENTS = 20
-CALL_TIMEOUT = 120.0
 
 WORKER_ECHO = """\
 import json, sys
@@ -175,42 +175,14 @@ def _caller(tool: str) -> Callable[[Any], Awaitable[Any]]:
 async def _load(ctx: Ctx, root: Path) -> list[Row]:
     n_sessions, n_calls = (5, 10) if ctx.quick else (50, 200)
     ctx.log(f"worker: load, {n_sessions} sessions x {n_calls} calls")
-    lats: list[float] = []
-    errors: list[str] = []
-    with http_server("engine", engine_cmd("serve", str(root), "--no-watch")) as (url, pid):
-        async with contextlib.AsyncExitStack() as stack:
-            pool = [await stack.enter_async_context(http_session(url)) for _ in range(n_sessions)]
-            await pool[0].call_tool("echo-worker", {"text": "warm"})  # the first worker starts here
-            rss_before, _ = rss_mib(pid)
-
-            async def client(i: int, s: Any) -> None:
-                for j in range(n_calls):
-                    text = f"s{i}c{j}"
-                    c0 = time.perf_counter()
-                    try:
-                        with anyio.fail_after(CALL_TIMEOUT):
-                            res = await s.call_tool("echo-worker", {"text": text})
-                    except Exception as exc:
-                        errors.append(reason_of(exc))
-                        continue
-                    lats.append((time.perf_counter() - c0) * 1000)
-                    if res.is_error or result_text(res).strip() != text:
-                        errors.append(f"wrong result: {result_text(res)[:200]!r}")
-
-            t0 = time.perf_counter()
-            async with anyio.create_task_group() as tg:
-                for i, s in enumerate(pool):
-                    tg.start_soon(client, i, s)
-            wall = time.perf_counter() - t0
-        rss_after, _ = rss_mib(pid)
-    total = n_sessions * n_calls
+    # the first worker starts on the warm-up call, before the RSS is read
+    run = await sessions_load(root, "echo-worker", n_sessions, n_calls, warm=True)
+    rss_before, rss_after, errors, total = run.rss_before, run.rss_after, run.errors, run.total
     rss = f"RSS {rss_before:.1f} -> {rss_after:.1f} MiB"
-    ctx.log(f"  {total} calls in {wall:.1f} s, {len(errors)} errors, {rss}")
+    ctx.log(f"  {total} calls in {run.wall:.1f} s, {len(errors)} errors, {rss}")
     size = f"{n_sessions} sessions x {n_calls} calls"
-    summary = summary_or_none(lats)
-    extra = {"calls": total, "errors": len(errors), "first_errors": sorted(set(errors))[:5],
-             "wall_s": round(wall, 2), "calls_per_s": round(total / wall, 1) if wall else None,
-             "rss_before_mib": round(rss_before, 1), "rss_after_mib": round(rss_after, 1)}  # fmt: skip
+    summary = summary_or_none(run.lats)
+    extra = run.extra()
     notes = f"echo-worker; {len(errors)} errors of {total}; {rss}"
     flat = rss_after <= rss_before * 1.1
     return [
